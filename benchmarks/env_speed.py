@@ -1,0 +1,106 @@
+"""Env-steps per second of every registered id, next to Gymnasium's CartPole-v1.
+
+Method: actions are sampled before timing (so sampling cost is excluded); a
+single env is made with ``gymnasium.make`` (its default wrappers included, the
+env checker disabled) and reset whenever an episode ends; a vector env is made
+with ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` and
+counts ``num_envs`` steps per call (autoreset steps included, as for CartPole).
+Each figure is the best of ``--repeats`` timed windows of ``--duration`` seconds.
+Ratios compare against CartPole-v1 measured in the same run with the same method.
+
+    python -m benchmarks.env_speed            # full table: 1, 1024 and 4096 envs
+    python -m benchmarks.env_speed --quick    # a shorter run for make demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+import pomdp_envs
+
+REFERENCE_ID = "CartPole-v1"
+
+
+def single_env_speed(env_id: str, duration: float) -> float:
+    env = gym.make(env_id, disable_env_checker=True)
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(1024)]
+    env.reset(seed=0)
+    steps, start = 0, time.perf_counter()
+    while True:
+        for action in actions:
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+        steps += len(actions)
+        elapsed = time.perf_counter() - start
+        if elapsed >= duration:
+            env.close()
+            return steps / elapsed
+
+
+def vector_env_speed(env_id: str, num_envs: int, duration: float) -> float:
+    env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(16)]
+    env.reset(seed=0)
+    calls, start = 0, time.perf_counter()
+    while True:
+        for action in actions:
+            env.step(action)
+        calls += len(actions)
+        elapsed = time.perf_counter() - start
+        if elapsed >= duration:
+            env.close()
+            return calls * num_envs / elapsed
+
+
+def measure(env_id: str, num_envs: int, duration: float, repeats: int) -> float:
+    if num_envs == 0:
+        return max(single_env_speed(env_id, duration) for _ in range(repeats))
+    return max(vector_env_speed(env_id, num_envs, duration) for _ in range(repeats))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ids", nargs="+", default=pomdp_envs.env_ids(), help="ids to measure (default: all)")
+    parser.add_argument("--num-envs", nargs="+", type=int, default=[1, 1024, 4096], help="vector sizes")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per timed window")
+    parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure (best is kept)")
+    parser.add_argument("--quick", action="store_true", help="0.5 s windows, one repeat, 1 and 1024 envs")
+    parser.add_argument("--csv", type=Path, help="also write the rows to this CSV file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.repeats, args.num_envs = 0.5, 1, [1, 1024]
+
+    configs = [("single", 0)] + [(f"vector x{n}", n) for n in args.num_envs]
+    reference = {n: measure(REFERENCE_ID, n, args.duration, args.repeats) for _, n in configs}
+    rows = [(REFERENCE_ID, label, reference[n], 1.0) for label, n in configs]
+    for env_id in args.ids:
+        for label, n in configs:
+            speed = measure(env_id, n, args.duration, args.repeats)
+            rows.append((env_id, label, speed, speed / reference[n]))
+
+    print(f"| env | mode | env-steps/s | x {REFERENCE_ID} |")
+    print("|---|---|---:|---:|")
+    for env_id, label, speed, ratio in rows:
+        print(f"| {env_id} | {label} | {speed:,.0f} | {ratio:.2f} |")
+    sys.stdout.flush()
+    if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        with args.csv.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["env", "mode", "steps_per_s", "ratio_to_cartpole"])
+            writer.writerows(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""The ``pomdp-envs`` command: list the environments and render episodes to video."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pomdp_envs.registration import ENTRIES
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pomdp-envs", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("list", help="print every registered id with a one-line description")
+
+    render = commands.add_parser("render", help="render episodes to mp4 with a random policy")
+    target = render.add_mutually_exclusive_group(required=True)
+    target.add_argument("env_id", nargs="?", help="an id from `pomdp-envs list`")
+    target.add_argument("--all", action="store_true", help="render every registered id")
+    render.add_argument("--episodes", type=_positive_int, default=1)
+    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--out", type=Path, default=Path("videos"))
+    render.add_argument("--fps", type=float, default=None, help="default: the env's render_fps")
+    render.add_argument("--max-steps", type=_positive_int, default=None, help="cap on steps per episode")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            return _list()
+        return _render(args)
+    except (ValueError, ImportError, KeyError) as error:
+        print(f"pomdp-envs: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _list() -> int:
+    width = max(len(entry.id) for entry in ENTRIES)
+    for entry in ENTRIES:
+        print(f"{entry.id:<{width}}  {entry.description}")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from pomdp_envs.recording import record_episodes
+
+    ids = [entry.id for entry in ENTRIES] if args.all else [_known_id(args.env_id)]
+    for env_id in ids:
+        for path, frames in record_episodes(
+            env_id, args.out, episodes=args.episodes, seed=args.seed, fps=args.fps, max_steps=args.max_steps
+        ):
+            print(f"{path}  ({frames} frames)")
+    return 0
+
+
+def _known_id(env_id: str) -> str:
+    ids = {entry.id for entry in ENTRIES}
+    if env_id in ids:
+        return env_id
+    if f"pomdp_envs/{env_id}" in ids:
+        return f"pomdp_envs/{env_id}"
+    raise ValueError(f"unknown env id {env_id!r}; see `pomdp-envs list`")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Shared machinery: the dynamics contract, the single and vector shells, the hidden-factor protocol."""

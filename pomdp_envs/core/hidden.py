@@ -1,0 +1,53 @@
+"""The hidden-factor protocol shared by every environment.
+
+Every env in this package reports, in each ``reset`` and ``step`` info dict:
+
+* ``info["hidden"]``: the true hidden factors after the step, name -> value. Each
+  value lies in the matching entry of the env's ``hidden_space`` (a ``spaces.Dict``).
+* ``info["hidden_changed"]``: name -> ``bool``, True when that factor changed
+  discontinuously in this step (a collision, a latch, a door opening). Slow drifts
+  that an env documents as continuous are not flagged. Always False after reset.
+
+Native vector envs report the same keys batched over envs, with the ``_key`` masks
+that Gymnasium's ``SyncVectorEnv`` would add, so both vectorisation modes give
+identical info dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def single_info(hidden: dict[str, np.ndarray], changed: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Info of a single env from batch-of-one hidden factors and change flags."""
+    return {
+        "hidden": {name: value[0] for name, value in hidden.items()},
+        "hidden_changed": {name: bool(flag[0]) for name, flag in changed.items()},
+    }
+
+
+def vector_info(hidden: dict[str, np.ndarray], changed: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Info of a vector env, laid out as ``SyncVectorEnv`` lays out single infos."""
+    num_envs = next(iter(changed.values())).shape[0]
+    present = np.ones(num_envs, dtype=bool)
+    return {
+        "hidden": _with_masks(hidden, present),
+        "_hidden": present,
+        "hidden_changed": _with_masks(changed, present),
+        "_hidden_changed": present,
+    }
+
+
+def no_changes(hidden: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """All-False change flags for every hidden factor (used after reset)."""
+    return {name: np.zeros(value.shape[0], dtype=bool) for name, value in hidden.items()}
+
+
+def _with_masks(values: dict[str, np.ndarray], present: np.ndarray) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for name, value in values.items():
+        out[name] = value
+        out[f"_{name}"] = present
+    return out

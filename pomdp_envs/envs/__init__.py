@@ -1,0 +1,1 @@
+"""One module per environment; each class docstring is that environment's documentation."""

@@ -1,0 +1,26 @@
+"""Writing frames to mp4 (needs the ``video`` extra: imageio and imageio-ffmpeg)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+
+def write_mp4(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float) -> int:
+    """Encode uint8 RGB frames (H, W, 3) as H.264 mp4; return the number of frames."""
+    try:
+        import imageio.v2 as imageio
+    except ImportError as error:  # pragma: no cover - depends on the installed extras
+        raise ImportError('writing videos needs imageio: pip install "pomdp-envs[video]"') from error
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    # macro_block_size=1 keeps odd frame sizes exact instead of padding them to 16.
+    with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=1, pixelformat="yuv420p") as writer:
+        for frame in frames:
+            writer.append_data(np.asarray(frame, dtype=np.uint8))
+            count += 1
+    return count

@@ -1,0 +1,159 @@
+"""Contract tests run on every registered id."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from conftest import ALL_IDS
+from helpers import assert_same, rollout
+
+pytestmark = pytest.mark.parametrize("env_id", ALL_IDS)
+
+
+def test_env_checker_passes_without_warnings(env_id):
+    env = gym.make(env_id, render_mode="rgb_array")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped)
+    env.close()
+
+
+def test_same_seed_same_trajectory(env_id):
+    first = rollout(gym.make(env_id), seed=3, steps=120)
+    second = rollout(gym.make(env_id), seed=3, steps=120)
+    assert_same(first, second)
+
+
+def test_different_seeds_differ(env_id):
+    first = gym.make(env_id).reset(seed=1)[0]
+    second = gym.make(env_id).reset(seed=2)[0]
+    assert not np.array_equal(first, second)
+
+
+def test_pickle_round_trip_continues_identically(env_id):
+    env = gym.make(env_id)
+    rollout(env, seed=5, steps=7)
+    clone = pickle.loads(pickle.dumps(env))
+    env.action_space.seed(11)
+    clone.action_space.seed(11)
+    for _ in range(20):
+        action = env.action_space.sample()
+        assert_same(env.step(action), clone.step(clone.action_space.sample()))
+
+
+def test_every_render_mode_returns_a_frame(env_id):
+    env = gym.make(env_id)
+    for mode in env.metadata["render_modes"]:
+        rendered = gym.make(env_id, render_mode=mode)
+        rendered.reset(seed=0)
+        rendered.step(rendered.action_space.sample())
+        frame = rendered.render()
+        assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+        assert frame.min() < frame.max(), "blank frame"
+    frames_env = gym.make(env_id, render_mode="rgb_array_list")
+    frames_env.reset(seed=0)
+    frames_env.step(frames_env.action_space.sample())
+    assert len(frames_env.render()) == 2
+    assert isinstance(env.metadata["render_fps"], int)
+
+
+def test_native_vector_env_matches_single_envs(env_id):
+    num_envs, episode = 3, 15
+    native = gym.make_vec(
+        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", max_episode_steps=episode
+    )
+    sync = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", max_episode_steps=episode)
+    assert native.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    assert native.single_observation_space == sync.single_observation_space
+    assert native.single_action_space == sync.single_action_space
+    assert_same(native.reset(seed=7), sync.reset(seed=7), "after reset")
+    native.action_space.seed(2)
+    for step in range(2 * episode + 5):  # crosses two autoresets
+        actions = native.action_space.sample()
+        assert_same(native.step(actions), sync.step(actions), f"at step {step}")
+
+
+def test_hidden_factors_in_info_and_space(env_id):
+    env = gym.make(env_id)
+    hidden_space = env.unwrapped.hidden_space
+    _, info = env.reset(seed=0)
+    assert set(info["hidden"]) == set(hidden_space.spaces) == set(info["hidden_changed"])
+    assert not any(info["hidden_changed"].values())
+    env.action_space.seed(0)
+    for _ in range(60):
+        *_, terminated, truncated, info = env.step(env.action_space.sample())
+        assert hidden_space.contains(info["hidden"]), info["hidden"]
+        assert set(info["hidden_changed"]) == set(hidden_space.spaces)
+        assert all(isinstance(flag, bool) for flag in info["hidden_changed"].values())
+        if terminated or truncated:
+            env.reset()
+
+
+def test_vector_hidden_factors_in_batched_space(env_id):
+    vec = gym.make_vec(env_id, num_envs=4, vectorization_mode="vector_entry_point")
+    _, info = vec.reset(seed=0)
+    for _ in range(10):
+        *_, info = vec.step(vec.action_space.sample())
+        hidden = {name: value for name, value in info["hidden"].items() if not name.startswith("_")}
+        assert vec.unwrapped.hidden_space.contains(hidden)
+
+
+def test_invalid_actions_raise_clear_errors(env_id):
+    env = gym.make(env_id, disable_env_checker=True)
+    env.reset(seed=0)
+    space = env.action_space
+    bad = [np.zeros((7, 7))]
+    if isinstance(space, gym.spaces.Discrete):
+        bad += [space.n + space.start, 0.5]
+    else:
+        bad += [np.full(space.shape, np.nan), space.high + 1.0]
+    for action in bad:
+        with pytest.raises(ValueError, match="action"):
+            env.step(action)
+    vec = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point")
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match="actions"):
+        vec.step(vec.action_space.sample()[:1])
+
+
+def test_invalid_reset_options_and_config_raise(env_id):
+    env = gym.make(env_id)
+    with pytest.raises(ValueError, match="no_such_option"):
+        env.reset(options={"no_such_option": 1})
+    with pytest.raises(ValueError, match="no_such_option"):
+        gym.make_vec(env_id, num_envs=2).reset(options={"no_such_option": 1})
+    with pytest.raises(TypeError, match="no_such_field"):
+        gym.make(env_id, no_such_field=1)
+    with pytest.raises(ValueError, match="render_mode"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gymnasium.make warns before the env raises
+        gym.make(env_id, render_mode="hologram")
+
+
+def test_step_before_reset_is_an_error(env_id):
+    env = gym.make(env_id, disable_env_checker=True).unwrapped
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step(env.action_space.sample())
+
+
+def test_spec_serialises(env_id):
+    spec = gym.spec(env_id)
+    assert gym.envs.registration.EnvSpec.from_json(spec.to_json()) == spec
+
+
+def test_make_by_module_path_without_prior_import(env_id):
+    code = (
+        "import sys, gymnasium as gym\n"
+        "assert 'pomdp_envs' not in sys.modules\n"
+        f"env = gym.make('pomdp_envs:{env_id}')\n"
+        "env.reset(seed=0)\n"
+        "env.step(env.action_space.sample())\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
