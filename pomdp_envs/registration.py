@@ -33,6 +33,20 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=200,
         description="Ball on a low-friction table; position observed, velocity hidden (changes at cushions).",
     ),
+    EnvEntry(
+        name="RobotRemoteControl-v0",
+        entry_point="pomdp_envs.envs.robot_remote_control:RobotRemoteControlEnv",
+        vector_entry_point="pomdp_envs.envs.robot_remote_control:RobotRemoteControlVectorEnv",
+        max_episode_steps=50,
+        description="Visit a terminal to take control of a robot next door; control is hidden.",
+    ),
+    EnvEntry(
+        name="Shepherd-v0",
+        entry_point="pomdp_envs.envs.shepherd:ShepherdEnv",
+        vector_entry_point="pomdp_envs.envs.shepherd:ShepherdVectorEnv",
+        max_episode_steps=100,
+        description="Remember where a sheep hid behind a wall, place a cage, open the gate.",
+    ),
 )
 
 

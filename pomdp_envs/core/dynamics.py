@@ -62,6 +62,10 @@ class Dynamics(abc.ABC, Generic[State, Config]):
     def hidden(self, state: State) -> dict[str, np.ndarray]:
         """True hidden factors, name -> array with leading axis n."""
 
+    def task_info(self, state: State) -> dict[str, np.ndarray]:
+        """Extra per-env info entries such as ``is_success`` (bool arrays of shape (n,))."""
+        return {}
+
     def apply_reset_options(self, state: State, options: Mapping[str, Any]) -> State:
         """Override parts of the start state; keys were already checked by the shell."""
         return state
@@ -103,3 +107,17 @@ def as_point(value: Any, name: str, low: Any, high: Any) -> np.ndarray:
             f" got {point.tolist()}"
         )
     return point
+
+
+def as_scalar(value: Any, name: str, low: float, high: float) -> float:
+    """Validate a number given in a reset option; raise ``ValueError`` naming it."""
+    number = float(value)
+    if not low <= number <= high:
+        raise ValueError(f"reset option {name!r} must lie in [{low}, {high}], got {number}")
+    return number
+
+
+def planar_distance(points: np.ndarray, target: Any) -> np.ndarray:
+    """Euclidean distance of (n, 2) points to a point or to (n, 2) points."""
+    delta = points - np.asarray(target)
+    return np.sqrt(delta[:, 0] ** 2 + delta[:, 1] ** 2)

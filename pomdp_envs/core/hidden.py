@@ -20,24 +20,28 @@ from typing import Any
 import numpy as np
 
 
-def single_info(hidden: dict[str, np.ndarray], changed: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Info of a single env from batch-of-one hidden factors and change flags."""
-    return {
-        "hidden": {name: value[0] for name, value in hidden.items()},
-        "hidden_changed": {name: bool(flag[0]) for name, flag in changed.items()},
-    }
+def single_info(
+    hidden: dict[str, np.ndarray], changed: dict[str, np.ndarray], flags: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Info of a single env from batch-of-one hidden factors, change flags and task flags."""
+    info: dict[str, Any] = {name: bool(flag[0]) for name, flag in flags.items()}
+    info["hidden"] = {name: value[0] for name, value in hidden.items()}
+    info["hidden_changed"] = {name: bool(flag[0]) for name, flag in changed.items()}
+    return info
 
 
-def vector_info(hidden: dict[str, np.ndarray], changed: dict[str, np.ndarray]) -> dict[str, Any]:
+def vector_info(
+    hidden: dict[str, np.ndarray], changed: dict[str, np.ndarray], flags: dict[str, np.ndarray]
+) -> dict[str, Any]:
     """Info of a vector env, laid out as ``SyncVectorEnv`` lays out single infos."""
     num_envs = next(iter(changed.values())).shape[0]
     present = np.ones(num_envs, dtype=bool)
-    return {
-        "hidden": _with_masks(hidden, present),
-        "_hidden": present,
-        "hidden_changed": _with_masks(changed, present),
-        "_hidden_changed": present,
-    }
+    info: dict[str, Any] = _with_masks(flags, present)
+    info["hidden"] = _with_masks(hidden, present)
+    info["_hidden"] = present
+    info["hidden_changed"] = _with_masks(changed, present)
+    info["_hidden_changed"] = present
+    return info
 
 
 def no_changes(hidden: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

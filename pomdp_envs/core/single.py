@@ -67,7 +67,8 @@ class BatchedCoreEnv(gym.Env):
             state = self.dynamics.apply_reset_options(state, checked)
         self.state = state
         hidden = self.dynamics.hidden(state)
-        return self.dynamics.observe(state)[0], single_info(hidden, no_changes(hidden))
+        info = single_info(hidden, no_changes(hidden), self.dynamics.task_info(state))
+        return self.dynamics.observe(state)[0], info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self.state is None:
@@ -75,7 +76,9 @@ class BatchedCoreEnv(gym.Env):
         batch_action = check_action(self.action_space, action)
         transition = self.dynamics.step(self.state, batch_action)
         self.state = transition.state
-        info = single_info(self.dynamics.hidden(self.state), transition.hidden_changed)
+        info = single_info(
+            self.dynamics.hidden(self.state), transition.hidden_changed, self.dynamics.task_info(self.state)
+        )
         obs = self.dynamics.observe(self.state)[0]
         return obs, float(transition.reward[0]), bool(transition.terminated[0]), False, info
 

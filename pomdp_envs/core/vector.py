@@ -80,7 +80,8 @@ class BatchedCoreVectorEnv(VectorEnv):
         self.episode_steps[:] = 0
         self.prev_done[:] = False
         hidden = self.dynamics.hidden(state)
-        return self.dynamics.observe(state), vector_info(hidden, no_changes(hidden))
+        info = vector_info(hidden, no_changes(hidden), self.dynamics.task_info(state))
+        return self.dynamics.observe(state), info
 
     def step(
         self, actions: Any
@@ -106,7 +107,7 @@ class BatchedCoreVectorEnv(VectorEnv):
 
         self.state = state
         self.prev_done = terminated | truncated
-        info = vector_info(self.dynamics.hidden(state), changed)
+        info = vector_info(self.dynamics.hidden(state), changed, self.dynamics.task_info(state))
         return self.dynamics.observe(state), reward, terminated, truncated, info
 
     def render(self) -> tuple[np.ndarray, ...] | None:

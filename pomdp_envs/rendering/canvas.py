@@ -92,6 +92,12 @@ class Canvas:
         cover = np.clip(half + 0.5 - dist, 0.0, 1.0)
         self._blend(slice(r_lo, r_hi), slice(c_lo, c_hi), cover, color, alpha)
 
+    def outline(self, x0: float, y0: float, x1: float, y1: float, color: Color, width: float = 2.0) -> None:
+        """Stroke the border of the world box [x0, x1] x [y0, y1]."""
+        corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+        for (ax, ay), (bx, by) in zip(corners, corners[1:]):
+            self.line(ax, ay, bx, by, color, width)
+
     def frame(self) -> np.ndarray:
         """The image as (H, W, 3) uint8."""
         return np.clip(np.rint(self.pixels), 0, 255).astype(np.uint8)
