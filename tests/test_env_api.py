@@ -65,8 +65,9 @@ def test_every_render_mode_returns_a_frame(env_id):
     assert isinstance(env.metadata["render_fps"], int)
 
 
-def test_native_vector_env_matches_single_envs(env_id):
-    num_envs, episode = 3, 15
+@pytest.mark.parametrize("episode, steps", [(15, 35), (1, 140)])  # 140 crosses a reset_block
+def test_native_vector_env_matches_single_envs(env_id, episode, steps):
+    num_envs = 3
     native = gym.make_vec(
         env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", max_episode_steps=episode
     )
@@ -76,7 +77,7 @@ def test_native_vector_env_matches_single_envs(env_id):
     assert native.single_action_space == sync.single_action_space
     assert_same(native.reset(seed=7), sync.reset(seed=7), "after reset")
     native.action_space.seed(2)
-    for step in range(2 * episode + 5):  # crosses two autoresets
+    for step in range(steps):
         actions = native.action_space.sample()
         assert_same(native.step(actions), sync.step(actions), f"at step {step}")
 

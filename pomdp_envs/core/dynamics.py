@@ -117,7 +117,7 @@ def as_scalar(value: Any, name: str, low: float, high: float) -> float:
     return number
 
 
-def planar_distance(points: np.ndarray, target: Any) -> np.ndarray:
-    """Euclidean distance of (n, 2) points to a point or to (n, 2) points."""
-    delta = points - np.asarray(target)
-    return np.sqrt(delta[:, 0] ** 2 + delta[:, 1] ** 2)
+def distance(x: np.ndarray, y: np.ndarray, to_x: Any, to_y: Any) -> np.ndarray:
+    """Euclidean distance from points (x, y) to points or a point (to_x, to_y)."""
+    # sqrt of squares: several times faster than np.hypot on large arrays.
+    return np.sqrt((x - to_x) ** 2 + (y - to_y) ** 2)

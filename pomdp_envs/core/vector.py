@@ -27,6 +27,10 @@ class BatchedCoreVectorEnv(VectorEnv):
     """
 
     single_env_cls: ClassVar[type[BatchedCoreEnv]]
+    #: Start states each sub-env draws from its generator at once. Drawing k uniforms
+    #: b times gives the same numbers as drawing b * k once, so buffering keeps the
+    #: streams identical to single envs while saving a Python call per reset.
+    reset_block: ClassVar[int] = 64
 
     def __init__(
         self,
@@ -62,6 +66,9 @@ class BatchedCoreVectorEnv(VectorEnv):
 
         self.state: tuple | None = None
         self.env_rngs: list[np.random.Generator] = []
+        k = self.dynamics.num_reset_uniforms
+        self._uniform_buffer = np.empty((self.num_envs, self.reset_block, k))
+        self._buffer_next = np.full(self.num_envs, self.reset_block)
         self.episode_steps = np.zeros(self.num_envs, dtype=np.int64)
         self.prev_done = np.zeros(self.num_envs, dtype=bool)
 
@@ -120,7 +127,7 @@ class BatchedCoreVectorEnv(VectorEnv):
     def _seed_envs(self, seed: int | Sequence[int | None] | None) -> None:
         if seed is None:
             if not self.env_rngs:
-                self.env_rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+                self._seed_envs([None] * self.num_envs)
             return
         if isinstance(seed, (int, np.integer)):
             seeds: list[int | None] = [int(seed) + i for i in range(self.num_envs)]
@@ -129,16 +136,18 @@ class BatchedCoreVectorEnv(VectorEnv):
             if len(seeds) != self.num_envs:
                 raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
         self.env_rngs = [seeding.np_random(s)[0] for s in seeds]
+        self._buffer_next[:] = self.reset_block  # drop draws from the old generators
         self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
 
     def _fresh_states(self, env_idx: np.ndarray) -> tuple:
         """Start states for the given sub-envs, each drawn from its own generator."""
-        k = self.dynamics.num_reset_uniforms
-        uniforms = np.empty((len(env_idx), k))
-        for row, i in enumerate(env_idx):
-            uniforms[row] = self.env_rngs[i].random(k)
+        block, k = self.reset_block, self.dynamics.num_reset_uniforms
+        for i in env_idx[self._buffer_next[env_idx] == block]:
+            self._uniform_buffer[i] = self.env_rngs[i].random((block, k))
+            self._buffer_next[i] = 0
+        uniforms = self._uniform_buffer[env_idx, self._buffer_next[env_idx]]
+        self._buffer_next[env_idx] += 1
         return self.dynamics.initial_state(uniforms)
-
 
 def _scatter(template: tuple, rows: tuple, idx: np.ndarray) -> tuple:
     """A copy of batched ``template`` with ``rows`` written at positions ``idx``."""

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from pomdp_envs.core.dynamics import Dynamics, Transition, as_point, planar_distance
+from pomdp_envs.core.dynamics import Dynamics, Transition, as_point, distance
 
 AGENT_ROOM_LOW = np.array([-0.95, -0.95])
 AGENT_ROOM_HIGH = np.array([0.95, 0.95])
@@ -42,8 +42,12 @@ class RobotRemoteControlConfig:
 
 
 class RobotRemoteControlState(NamedTuple):
-    agent: np.ndarray  # (n, 2) world position
-    robot: np.ndarray  # (n, 2) world position
+    # One (n,) array per coordinate: numpy is much slower broadcasting over a
+    # trailing axis of length 2 than over contiguous 1-d arrays.
+    agent_x: np.ndarray
+    agent_y: np.ndarray
+    robot_x: np.ndarray
+    robot_y: np.ndarray
     controlled: np.ndarray  # (n,) bool, the robot follows the agent's actions
 
 
@@ -56,48 +60,56 @@ class RobotRemoteControlDynamics(Dynamics[RobotRemoteControlState, RobotRemoteCo
     def initial_state(self, uniforms: np.ndarray) -> RobotRemoteControlState:
         agent = AGENT_ROOM_LOW + uniforms[:, 0:2] * (AGENT_ROOM_HIGH - AGENT_ROOM_LOW)
         robot = ROBOT_ROOM_LOW + uniforms[:, 2:4] * (ROBOT_ROOM_HIGH - ROBOT_ROOM_LOW)
-        return RobotRemoteControlState(agent, robot, np.zeros(len(uniforms), dtype=bool))
+        controlled = np.zeros(len(uniforms), dtype=bool)
+        return RobotRemoteControlState(agent[:, 0], agent[:, 1], robot[:, 0], robot[:, 1], controlled)
 
     def apply_reset_options(
         self, state: RobotRemoteControlState, options: Mapping[str, Any]
     ) -> RobotRemoteControlState:
-        agent, robot, controlled = state.agent.copy(), state.robot.copy(), state.controlled.copy()
+        fields = {name: value.copy() for name, value in state._asdict().items()}
         if "agent_xy" in options:
-            agent[:] = as_point(options["agent_xy"], "agent_xy", AGENT_ROOM_LOW, AGENT_ROOM_HIGH)
+            x, y = as_point(options["agent_xy"], "agent_xy", AGENT_ROOM_LOW, AGENT_ROOM_HIGH)
+            fields["agent_x"][:], fields["agent_y"][:] = x, y
         if "robot_xy" in options:
-            robot[:] = as_point(options["robot_xy"], "robot_xy", ROBOT_ROOM_LOW, ROBOT_ROOM_HIGH)
+            x, y = as_point(options["robot_xy"], "robot_xy", ROBOT_ROOM_LOW, ROBOT_ROOM_HIGH)
+            fields["robot_x"][:], fields["robot_y"][:] = x, y
         if "controlled" in options:
             if options["controlled"] not in (0, 1, True, False):
                 raise ValueError(f"reset option 'controlled' must be 0 or 1, got {options['controlled']!r}")
-            controlled[:] = bool(options["controlled"])
-        return RobotRemoteControlState(agent, robot, controlled)
+            fields["controlled"][:] = bool(options["controlled"])
+        return RobotRemoteControlState(**fields)
 
     def step(self, state: RobotRemoteControlState, action: np.ndarray) -> Transition[RobotRemoteControlState]:
         cfg = self.config
-        move = cfg.step_size * action
-        agent = np.clip(state.agent + move, AGENT_ROOM_LOW, AGENT_ROOM_HIGH)
+        move_x = cfg.step_size * action[:, 0]
+        move_y = cfg.step_size * action[:, 1]
+        agent_x = np.clip(state.agent_x + move_x, AGENT_ROOM_LOW[0], AGENT_ROOM_HIGH[0])
+        agent_y = np.clip(state.agent_y + move_y, AGENT_ROOM_LOW[1], AGENT_ROOM_HIGH[1])
         # The robot moves with the same action once controlled (before this step's latch).
-        robot_move = move * state.controlled[:, None]
-        robot = np.clip(state.robot + robot_move, ROBOT_ROOM_LOW, ROBOT_ROOM_HIGH)
-        at_terminal = planar_distance(agent, cfg.terminal_xy) < cfg.terminal_reach
+        robot_x = np.clip(state.robot_x + move_x * state.controlled, ROBOT_ROOM_LOW[0], ROBOT_ROOM_HIGH[0])
+        robot_y = np.clip(state.robot_y + move_y * state.controlled, ROBOT_ROOM_LOW[1], ROBOT_ROOM_HIGH[1])
+        at_terminal = distance(agent_x, agent_y, *cfg.terminal_xy) < cfg.terminal_reach
         controlled = state.controlled | at_terminal
-        new_state = RobotRemoteControlState(agent, robot, controlled)
-        goal_distance = planar_distance(robot, cfg.goal_xy)
+        goal_distance = distance(robot_x, robot_y, *cfg.goal_xy)
         success = goal_distance < cfg.goal_reach
         return Transition(
-            new_state,
+            RobotRemoteControlState(agent_x, agent_y, robot_x, robot_y, controlled),
             reward=-goal_distance,
             terminated=success if cfg.terminate_on_success else np.zeros_like(success),
             hidden_changed={"robot_controlled": controlled & ~state.controlled},
         )
 
     def observe(self, state: RobotRemoteControlState) -> np.ndarray:
-        return np.concatenate([state.agent, state.robot - ROBOT_FRAME_SHIFT], axis=1).astype(np.float32)
+        obs = np.empty((len(state.agent_x), 4), dtype=np.float32)
+        obs[:, 0], obs[:, 1] = state.agent_x, state.agent_y
+        obs[:, 2] = state.robot_x - ROBOT_FRAME_SHIFT[0]
+        obs[:, 3] = state.robot_y - ROBOT_FRAME_SHIFT[1]
+        return obs
 
     def hidden(self, state: RobotRemoteControlState) -> dict[str, np.ndarray]:
         return {"robot_controlled": state.controlled.astype(np.int64)}
 
     def task_info(self, state: RobotRemoteControlState) -> dict[str, np.ndarray]:
         """``is_success``: the robot is within ``goal_reach`` of the goal."""
-        return {"is_success": planar_distance(state.robot, self.config.goal_xy) < self.config.goal_reach}
-
+        cfg = self.config
+        return {"is_success": distance(state.robot_x, state.robot_y, *cfg.goal_xy) < cfg.goal_reach}

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from pomdp_envs.core.dynamics import Dynamics, Transition, as_point, as_scalar, planar_distance
+from pomdp_envs.core.dynamics import Dynamics, Transition, as_point, as_scalar, distance
 
 FIELD_LOW = np.array([-0.95, -0.95])
 FIELD_HIGH = np.array([2.95, -0.05])
@@ -54,13 +54,18 @@ class ShepherdConfig:
 
 
 class ShepherdState(NamedTuple):
-    agent: np.ndarray  # (n, 2)
-    cage: np.ndarray  # (n, 2)
-    cage_held: np.ndarray  # (n,) bool
-    sheep: np.ndarray  # (n, 2) true position, also while hidden
-    occluder_height: np.ndarray  # (n,) the sheep is hidden below this y while the gate is closed
-    gate_open: np.ndarray  # (n,) bool
-    sheep_caught: np.ndarray  # (n,) bool
+    # One (n,) array per coordinate: numpy is much slower broadcasting over a
+    # trailing axis of length 2 than over contiguous 1-d arrays.
+    agent_x: np.ndarray
+    agent_y: np.ndarray
+    cage_x: np.ndarray
+    cage_y: np.ndarray
+    cage_held: np.ndarray  # bool
+    sheep_x: np.ndarray  # true position, also while hidden
+    sheep_y: np.ndarray
+    occluder_height: np.ndarray  # the sheep is hidden below this y while the gate is closed
+    gate_open: np.ndarray  # bool
+    sheep_caught: np.ndarray  # bool
 
 
 class ShepherdDynamics(Dynamics[ShepherdState, ShepherdConfig]):
@@ -73,75 +78,77 @@ class ShepherdDynamics(Dynamics[ShepherdState, ShepherdConfig]):
         cfg = self.config
         n = len(uniforms)
         x_low, x_high = cfg.agent_start_x_range
-        agent = np.stack(
-            [
-                x_low + uniforms[:, 0] * (x_high - x_low),
-                FIELD_LOW[1] + uniforms[:, 1] * (FIELD_HIGH[1] - FIELD_LOW[1]),
-            ],
-            axis=1,
-        )
-        cage = np.clip(agent + (uniforms[:, 2:4] - 0.5) * 0.1, FIELD_LOW, FIELD_HIGH)
+        agent_x = x_low + uniforms[:, 0] * (x_high - x_low)
+        agent_y = FIELD_LOW[1] + uniforms[:, 1] * (FIELD_HIGH[1] - FIELD_LOW[1])
+        cage_x = np.clip(agent_x + (uniforms[:, 2] - 0.5) * 0.1, FIELD_LOW[0], FIELD_HIGH[0])
+        cage_y = np.clip(agent_y + (uniforms[:, 3] - 0.5) * 0.1, FIELD_LOW[1], FIELD_HIGH[1])
         h_low, h_high = cfg.occluder_height_range
         occluder_height = h_low + uniforms[:, 4] * (h_high - h_low)
         s_low, s_high = cfg.sheep_x_range
-        sheep = np.stack([s_low + uniforms[:, 5] * (s_high - s_low), np.full(n, SHEEP_TOP_Y)], axis=1)
+        sheep_x = s_low + uniforms[:, 5] * (s_high - s_low)
         false = np.zeros(n, dtype=bool)
-        return ShepherdState(agent, cage, ~false, sheep, occluder_height, false, false.copy())
+        return ShepherdState(
+            agent_x, agent_y, cage_x, cage_y, ~false, sheep_x, np.full(n, SHEEP_TOP_Y),
+            occluder_height, false, false.copy(),
+        )
 
     def apply_reset_options(self, state: ShepherdState, options: Mapping[str, Any]) -> ShepherdState:
-        fields = state._asdict()
-        fields = {name: value.copy() for name, value in fields.items()}
+        fields = {name: value.copy() for name, value in state._asdict().items()}
         if "agent_xy" in options:
-            offset = fields["cage"] - fields["agent"]
-            fields["agent"][:] = as_point(options["agent_xy"], "agent_xy", FIELD_LOW, FIELD_HIGH)
-            fields["cage"] = np.clip(fields["agent"] + offset, FIELD_LOW, FIELD_HIGH)
+            x, y = as_point(options["agent_xy"], "agent_xy", FIELD_LOW, FIELD_HIGH)
+            # The held cage keeps its offset from the agent.
+            fields["cage_x"] = np.clip(fields["cage_x"] - fields["agent_x"] + x, FIELD_LOW[0], FIELD_HIGH[0])
+            fields["cage_y"] = np.clip(fields["cage_y"] - fields["agent_y"] + y, FIELD_LOW[1], FIELD_HIGH[1])
+            fields["agent_x"][:], fields["agent_y"][:] = x, y
         if "sheep_x" in options:
-            fields["sheep"][:, 0] = as_scalar(options["sheep_x"], "sheep_x", *SHEEP_X_LIMITS)
+            fields["sheep_x"][:] = as_scalar(options["sheep_x"], "sheep_x", *SHEEP_X_LIMITS)
         if "occluder_height" in options:
-            fields["occluder_height"][:] = as_scalar(
-                options["occluder_height"], "occluder_height", 0.0, SHEEP_TOP_Y
-            )
+            fields["occluder_height"][:] = as_scalar(options["occluder_height"], "occluder_height", 0.0, SHEEP_TOP_Y)
         return ShepherdState(**fields)
 
     def step(self, state: ShepherdState, action: np.ndarray) -> Transition[ShepherdState]:
         cfg = self.config
-        agent = np.clip(state.agent + cfg.step_size * action[:, :2], FIELD_LOW, FIELD_HIGH)
-        # A held cage moves as far as the agent actually moved (walls included).
-        cage = np.where(state.cage_held[:, None], state.cage + (agent - state.agent), state.cage)
-        cage = np.clip(cage, FIELD_LOW, FIELD_HIGH)
+        agent_x = np.clip(state.agent_x + cfg.step_size * action[:, 0], FIELD_LOW[0], FIELD_HIGH[0])
+        agent_y = np.clip(state.agent_y + cfg.step_size * action[:, 1], FIELD_LOW[1], FIELD_HIGH[1])
+        # A held cage moves as far as the agent actually moved (walls included); it also
+        # moves on the step it is dropped, since grasping is resolved after moving.
+        held = state.cage_held
+        cage_x = np.clip(state.cage_x + (agent_x - state.agent_x) * held, FIELD_LOW[0], FIELD_HIGH[0])
+        cage_y = np.clip(state.cage_y + (agent_y - state.agent_y) * held, FIELD_LOW[1], FIELD_HIGH[1])
 
         wants_grasp = action[:, 2] > 0.0
-        near_cage = planar_distance(agent, cage) < cfg.grasp_reach
-        cage_held = np.where(state.cage_held, wants_grasp, wants_grasp & near_cage)
+        near_cage = distance(agent_x, agent_y, cage_x, cage_y) < cfg.grasp_reach
+        cage_held = wants_grasp & (held | near_cage)
 
-        gate_open = state.gate_open | (planar_distance(agent, cfg.lever_xy) < cfg.lever_reach)
+        gate_open = state.gate_open | (distance(agent_x, agent_y, *cfg.lever_xy) < cfg.lever_reach)
 
         # The sheep walks down in the stable; at the closed gate (y = 0) it waits.
-        sheep = state.sheep.copy()
-        walking = _sheep_walks(sheep[:, 1], gate_open, state.sheep_caught)
-        sheep[:, 1] -= cfg.sheep_speed * walking
+        walking = _sheep_walks(state.sheep_y, gate_open, state.sheep_caught)
         floor = np.where(gate_open, SHEEP_BOTTOM_Y, 0.0)
-        sheep[:, 1] = np.clip(sheep[:, 1], floor, SHEEP_TOP_Y)
+        sheep_y = np.maximum(state.sheep_y - cfg.sheep_speed * walking, floor)
 
         caught = state.sheep_caught | (
-            gate_open & ~cage_held & (planar_distance(cage, sheep) < cfg.catch_reach)
+            gate_open & ~cage_held & (distance(cage_x, cage_y, state.sheep_x, sheep_y) < cfg.catch_reach)
         )
         # A caught sheep is inside the cage and goes where the cage goes.
-        sheep = np.where(caught[:, None], cage, sheep)
+        sheep_x = np.where(caught, cage_x, state.sheep_x)
+        sheep_y = np.where(caught, cage_y, sheep_y)
 
-        was_walking = _sheep_walks(state.sheep[:, 1], state.gate_open, state.sheep_caught)
-        now_walking = _sheep_walks(sheep[:, 1], gate_open, caught)
-        new_state = ShepherdState(agent, cage, cage_held, sheep, state.occluder_height, gate_open, caught)
+        was_walking = _sheep_walks(state.sheep_y, state.gate_open, state.sheep_caught)
+        now_walking = _sheep_walks(sheep_y, gate_open, caught)
         newly_caught = caught & ~state.sheep_caught
+        new_state = ShepherdState(
+            agent_x, agent_y, cage_x, cage_y, cage_held, sheep_x, sheep_y, state.occluder_height, gate_open, caught
+        )
         return Transition(
             new_state,
             reward=newly_caught.astype(np.float64),
             terminated=caught if cfg.terminate_on_catch else np.zeros_like(caught),
             hidden_changed={
                 # The sheep's position drifts every step it walks; what changes sparsely
-            # is whether it walks (it stops at the closed gate, restarts when the
-            # gate opens, stops at the bottom or in the cage).
-            "sheep_xy": was_walking != now_walking,
+                # is whether it walks (it stops at the closed gate, restarts when the
+                # gate opens, stops at the bottom or in the cage).
+                "sheep_xy": was_walking != now_walking,
                 "gate_open": gate_open != state.gate_open,
                 "cage_held": cage_held != state.cage_held,
                 "sheep_caught": newly_caught,
@@ -149,14 +156,20 @@ class ShepherdDynamics(Dynamics[ShepherdState, ShepherdConfig]):
         )
 
     def observe(self, state: ShepherdState) -> np.ndarray:
-        visible = self.sheep_visible(state)[:, None]
-        sheep = np.where(visible, state.sheep, MASKED_SHEEP)
-        columns = [state.occluder_height[:, None], state.agent, state.cage, sheep]
-        return np.concatenate(columns, axis=1).astype(np.float32)
+        visible = self.sheep_visible(state)
+        obs = np.empty((len(visible), 7), dtype=np.float32)
+        obs[:, 0] = state.occluder_height
+        obs[:, 1], obs[:, 2] = state.agent_x, state.agent_y
+        obs[:, 3], obs[:, 4] = state.cage_x, state.cage_y
+        obs[:, 5] = np.where(visible, state.sheep_x, MASKED_SHEEP[0])
+        obs[:, 6] = np.where(visible, state.sheep_y, MASKED_SHEEP[1])
+        return obs
 
     def hidden(self, state: ShepherdState) -> dict[str, np.ndarray]:
+        sheep_xy = np.empty((len(state.sheep_x), 2), dtype=np.float32)
+        sheep_xy[:, 0], sheep_xy[:, 1] = state.sheep_x, state.sheep_y
         return {
-            "sheep_xy": state.sheep.astype(np.float32),
+            "sheep_xy": sheep_xy,
             "gate_open": state.gate_open.astype(np.int64),
             "cage_held": state.cage_held.astype(np.int64),
             "sheep_caught": state.sheep_caught.astype(np.int64),
@@ -168,7 +181,7 @@ class ShepherdDynamics(Dynamics[ShepherdState, ShepherdConfig]):
     @staticmethod
     def sheep_visible(state: ShepherdState) -> np.ndarray:
         """(n,) bool: the sheep is above the occluder, or the gate is open."""
-        return state.gate_open | (state.sheep[:, 1] >= state.occluder_height)
+        return state.gate_open | (state.sheep_y >= state.occluder_height)
 
 
 

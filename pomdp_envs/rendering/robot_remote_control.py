@@ -18,7 +18,8 @@ def render_robot_remote_control(config: RobotRemoteControlConfig, state: RobotRe
     canvas.rect(-0.95, -0.95, 0.95, 0.95, FLOOR)
     canvas.rect(1.05, -0.95, 2.95, 0.95, FLOOR)
     controlled = bool(state.controlled[0])
-    agent, robot = state.agent[0], state.robot[0]
+    agent = (float(state.agent_x[0]), float(state.agent_y[0]))
+    robot = (float(state.robot_x[0]), float(state.robot_y[0]))
 
     tx, ty = config.terminal_xy
     canvas.circle(tx, ty, config.terminal_reach, TERMINAL_ON if controlled else TERMINAL_OFF, alpha=0.35)

@@ -42,7 +42,7 @@ def render_shepherd(config: ShepherdConfig, state: ShepherdState) -> np.ndarray:
 
     sheep_visible = bool(ShepherdDynamics.sheep_visible(state)[0])
     height = float(state.occluder_height[0])
-    sx, sy = state.sheep[0]
+    sx, sy = float(state.sheep_x[0]), float(state.sheep_y[0])
     if sheep_visible:
         canvas.rect(SHEEP_X_LIMITS[0], 0.0, SHEEP_X_LIMITS[1], height, OCCLUDER, alpha=0.85)
         canvas.circle(sx, sy, 0.05, SHEEP)
@@ -50,10 +50,10 @@ def render_shepherd(config: ShepherdConfig, state: ShepherdState) -> np.ndarray:
         canvas.circle(sx, sy, 0.05, SHEEP)
         canvas.rect(SHEEP_X_LIMITS[0], 0.0, SHEEP_X_LIMITS[1], height, OCCLUDER, alpha=0.7)
 
-    cx, cy = state.cage[0]
+    cx, cy = float(state.cage_x[0]), float(state.cage_y[0])
     half = config.catch_reach
     canvas.outline(cx - half, cy - half, cx + half, cy + half, CAGE, width=4.0)
-    ax, ay = state.agent[0]
+    ax, ay = float(state.agent_x[0]), float(state.agent_y[0])
     canvas.circle(ax, ay, 0.05, AGENT)
     if bool(state.cage_held[0]):
         canvas.line(ax, ay, cx, cy, CAGE, width=3.0)

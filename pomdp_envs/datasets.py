@@ -1,0 +1,172 @@
+"""Collect fixed-length sequences (observations, actions, hidden factors) through the
+native vector envs, and save or load them as ``.npz``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from pomdp_envs.policies.base import Policy
+
+# Keys of env settings that end episodes early; sequences need them off.
+_NO_EARLY_END = {
+    "pomdp_envs/RobotRemoteControl-v0": {"terminate_on_success": False},
+    "pomdp_envs/Shepherd-v0": {"terminate_on_catch": False},
+}
+
+
+@dataclasses.dataclass
+class Sequences:
+    """N sequences of T steps. Index t of ``observations``/``hidden`` is the state before
+    ``actions[:, t]``; the last one (t = T) is the state after the final action."""
+
+    env_id: str
+    observations: np.ndarray  # (N, T + 1, *obs_shape)
+    actions: np.ndarray  # (N, T, *action_shape)
+    hidden: dict[str, np.ndarray]  # name -> (N, T + 1, ...)
+    hidden_changed: dict[str, np.ndarray]  # name -> (N, T + 1) bool, False at t = 0
+
+    def __len__(self) -> int:
+        return len(self.observations)
+
+    @property
+    def num_steps(self) -> int:
+        return self.actions.shape[1]
+
+    def select(self, index: Any) -> Sequences:
+        """The sequences picked by a boolean mask, slice or index array."""
+        return Sequences(
+            self.env_id,
+            self.observations[index],
+            self.actions[index],
+            {k: v[index] for k, v in self.hidden.items()},
+            {k: v[index] for k, v in self.hidden_changed.items()},
+        )
+
+    @staticmethod
+    def concatenate(parts: list[Sequences]) -> Sequences:
+        first = parts[0]
+        return Sequences(
+            first.env_id,
+            np.concatenate([p.observations for p in parts]),
+            np.concatenate([p.actions for p in parts]),
+            {k: np.concatenate([p.hidden[k] for p in parts]) for k in first.hidden},
+            {k: np.concatenate([p.hidden_changed[k] for p in parts]) for k in first.hidden_changed},
+        )
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"env_id": np.array(self.env_id), "observations": self.observations, "actions": self.actions}
+        arrays.update({f"hidden/{k}": v for k, v in self.hidden.items()})
+        arrays.update({f"hidden_changed/{k}": v for k, v in self.hidden_changed.items()})
+        np.savez_compressed(path, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Sequences:
+        with np.load(path) as data:
+            def group(prefix: str) -> dict[str, np.ndarray]:
+                return {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith(prefix + "/")}
+
+            return cls(str(data["env_id"]), data["observations"], data["actions"], group("hidden"),
+                       group("hidden_changed"))
+
+
+def collect_sequences(
+    env_id: str,
+    policy: Policy,
+    num_sequences: int,
+    num_steps: int,
+    seed: int = 0,
+    num_envs: int = 256,
+    accept: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
+    max_batches: int = 1000,
+    **env_kwargs: Any,
+) -> Sequences:
+    """Roll ``policy`` in a native vector env of ``num_envs`` until ``num_sequences``
+    sequences of ``num_steps`` actions pass ``accept`` (all pass when None).
+
+    Batch ``b`` is reset with seed ``seed + b * num_envs``, so results depend only on
+    the arguments and the policy's seed. Early episode ends are switched off for the
+    registered envs; an env that still terminates mid-sequence raises ``RuntimeError``.
+    """
+    if num_sequences < 1 or num_steps < 1 or num_envs < 1:
+        raise ValueError("num_sequences, num_steps and num_envs must be >= 1")
+    kwargs = {**_NO_EARLY_END.get(env_id, {}), **env_kwargs}
+    envs = gym.make_vec(
+        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", max_episode_steps=num_steps, **kwargs
+    )
+    parts: list[Sequences] = []
+    collected = 0
+    try:
+        for batch in range(max_batches):
+            part = _roll_batch(envs, env_id, policy, num_steps, seed + batch * num_envs)
+            if accept is not None:
+                part = part.select(np.asarray(accept(part.hidden), dtype=bool))
+            parts.append(part)
+            collected += len(part)
+            if collected >= num_sequences:
+                return Sequences.concatenate(parts).select(slice(0, num_sequences))
+    finally:
+        envs.close()
+    raise RuntimeError(
+        f"only {collected} of {num_sequences} sequences accepted after {max_batches} batches of {num_envs}"
+    )
+
+
+def collect_shepherd_kind(kind: str, num_sequences: int, num_steps: int = 100, seed: int = 0,
+                          num_envs: int = 256) -> Sequences:
+    """Sequences of one of the paper's four Shepherd kinds (see ``policies.shepherd.KINDS``)."""
+    from pomdp_envs.policies.shepherd import KINDS
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown Shepherd kind {kind!r}; choose from {sorted(KINDS)}")
+    spec = KINDS[kind]
+    return collect_sequences(
+        "pomdp_envs/Shepherd-v0",
+        spec.make_policy(seed),
+        num_sequences,
+        num_steps,
+        seed=seed,
+        num_envs=num_envs,
+        accept=spec.accept,
+        **spec.env_kwargs,
+    )
+
+
+def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_steps: int, seed: int) -> Sequences:
+    obs, info = envs.reset(seed=seed)
+    policy.reset(obs)
+    observations, actions = [obs], []
+    hidden = {k: [v] for k, v in _strip_masks(info["hidden"]).items()}
+    changed = {k: [v] for k, v in _strip_masks(info["hidden_changed"]).items()}
+    for t in range(num_steps):
+        action = policy.act(obs)
+        obs, _, terminated, _, info = envs.step(action)
+        if terminated.any():
+            raise RuntimeError(f"{env_id} terminated at step {t + 1}; pass settings that disable early ends")
+        observations.append(obs)
+        actions.append(action)
+        for k, v in _strip_masks(info["hidden"]).items():
+            hidden[k].append(v)
+        for k, v in _strip_masks(info["hidden_changed"]).items():
+            changed[k].append(v)
+    stack = lambda items: np.stack(items, axis=1)  # noqa: E731
+    return Sequences(
+        env_id,
+        stack(observations),
+        stack(actions),
+        {k: stack(v) for k, v in hidden.items()},
+        {k: stack(v) for k, v in changed.items()},
+    )
+
+
+def _strip_masks(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v for k, v in values.items() if not k.startswith("_")}

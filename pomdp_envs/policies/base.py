@@ -1,0 +1,44 @@
+"""The policy interface: batched over envs, seeded, with per-episode memory."""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+
+class Policy(abc.ABC):
+    """Maps a batch of observations (n, obs_dim) to a batch of actions (n, act_dim).
+
+    ``reset`` starts new episodes from their first observations; ``act`` is then called
+    once per step. All randomness comes from ``self.rng``, seeded at construction.
+    For a single env, use ``reset_one`` / ``act_one`` with unbatched arrays.
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.step_index = 0
+
+    def reset(self, observations: np.ndarray) -> None:
+        """Begin a batch of episodes; subclasses extend this to clear their memory."""
+        self.step_index = 0
+
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        actions = self._act(np.asarray(observations, dtype=np.float64))
+        self.step_index += 1
+        return actions.astype(np.float32)
+
+    @abc.abstractmethod
+    def _act(self, observations: np.ndarray) -> np.ndarray:
+        """Actions for the current ``step_index``."""
+
+    def reset_one(self, observation: np.ndarray) -> None:
+        self.reset(np.asarray(observation)[None])
+
+    def act_one(self, observation: np.ndarray) -> np.ndarray:
+        return self.act(np.asarray(observation)[None])[0]
+
+
+def toward(position: np.ndarray, target: np.ndarray, step_size: float) -> np.ndarray:
+    """Actions in [-1, 1] that move ``position`` onto ``target`` as fast as possible."""
+    return np.clip((target - position) / step_size, -1.0, 1.0)
