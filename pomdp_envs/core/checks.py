@@ -9,42 +9,42 @@ import numpy as np
 from gymnasium import spaces
 
 
-def check_action(space: spaces.Space, action: Any, num_envs: int | None = None) -> np.ndarray:
-    """Return ``action`` as an array with a leading env axis, or raise ``ValueError``.
+class ActionChecker:
+    """Validates actions for one single-env action space, raising ``ValueError``.
 
-    ``space`` is the single-env action space; ``num_envs`` is None for a single env
-    (the result then has a leading axis of one).
+    Built once per env so that the per-step check only compares against precomputed
+    bounds (scalar when uniform: broadcasting scalars is far faster on (n, 2) arrays).
     """
-    batch_shape = (1,) if num_envs is None else (num_envs,)
-    where = "action" if num_envs is None else "actions"
-    if isinstance(space, spaces.Discrete):
-        array = np.asarray(action)
-        expected = () if num_envs is None else batch_shape
+
+    def __init__(self, space: spaces.Space) -> None:
+        if isinstance(space, spaces.Discrete):
+            self.low, self.high = int(space.start), int(space.start + space.n - 1)
+            self.shape: tuple[int, ...] = ()
+        elif isinstance(space, spaces.Box):
+            self.low, self.high = _as_scalar_if_uniform(space.low), _as_scalar_if_uniform(space.high)
+            self.shape = space.shape
+        else:
+            raise TypeError(f"unsupported action space {space}")
+        self.space = space
+        self.discrete = isinstance(space, spaces.Discrete)
+
+    def __call__(self, action: Any, num_envs: int | None = None) -> np.ndarray:
+        """``action`` with a leading env axis (of one when ``num_envs`` is None)."""
+        where = "action" if num_envs is None else "actions"
+        expected = self.shape if num_envs is None else (num_envs, *self.shape)
+        array = np.asarray(action) if self.discrete else np.asarray(action, dtype=np.float64)
         if array.shape != expected:
-            raise ValueError(f"{where} must have shape {expected} for {space}, got {array.shape}")
-        if array.dtype.kind not in "iu":
+            raise ValueError(f"{where} must have shape {expected} for {self.space}, got {array.shape}")
+        if self.discrete and array.dtype.kind not in "iu":
             raise ValueError(f"{where} must be integers, got dtype {array.dtype}")
-        low, high = space.start, space.start + space.n - 1
-        if array.min() < low or array.max() > high:
-            raise ValueError(f"{where} must lie in {{{low}..{high}}} for {space}, got {array.tolist()}")
-        return array.astype(np.int64, copy=False).reshape(batch_shape)
-    if isinstance(space, spaces.Box):
-        array = np.asarray(action, dtype=np.float64)
-        expected = space.shape if num_envs is None else batch_shape + space.shape
-        if array.shape != expected:
-            raise ValueError(f"{where} must have shape {expected} for {space}, got {array.shape}")
-        # Scalar bounds broadcast far faster than per-component ones on (n, 2) arrays.
-        low, high = _as_scalar_if_uniform(space.low), _as_scalar_if_uniform(space.high)
         # NaN fails both comparisons, so the bounds test also rejects non-finite values.
-        if not (np.all(array >= low) and np.all(array <= high)):
-            if not np.all(np.isfinite(array)):
+        if not (np.all(array >= self.low) and np.all(array <= self.high)):
+            if not self.discrete and not np.all(np.isfinite(array)):
                 raise ValueError(f"{where} must be finite, got {array.tolist()}")
-            raise ValueError(
-                f"{where} outside {space}: wrap the env in gymnasium.wrappers.ClipAction"
-                " to clip instead"
-            )
-        return array.reshape(batch_shape + space.shape)
-    raise TypeError(f"unsupported action space {space}")
+            hint = "" if self.discrete else ": wrap the env in gymnasium.wrappers.ClipAction to clip instead"
+            raise ValueError(f"{where} outside {self.space}{hint}")
+        batch = (1,) if num_envs is None else (num_envs,)
+        return array.reshape(batch + self.shape)
 
 
 def check_reset_options(options: Mapping[str, Any] | None, allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pomdp_envs.core.checks import check_action, check_reset_options
+from pomdp_envs.core.checks import ActionChecker, check_reset_options
 from pomdp_envs.core.dynamics import Dynamics, make_config
 from pomdp_envs.core.hidden import no_changes, single_info
 
@@ -44,6 +44,7 @@ class BatchedCoreEnv(gym.Env):
         self.observation_space = env_spaces.observation
         self.action_space = env_spaces.action
         self.hidden_space = env_spaces.hidden
+        self._check_action = ActionChecker(self.action_space)
         self.state: tuple | None = None
 
     @classmethod
@@ -73,7 +74,7 @@ class BatchedCoreEnv(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self.state is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        batch_action = check_action(self.action_space, action)
+        batch_action = self._check_action(action)
         transition = self.dynamics.step(self.state, batch_action)
         self.state = transition.state
         info = single_info(

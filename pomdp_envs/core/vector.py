@@ -10,7 +10,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from pomdp_envs.core.checks import check_action, check_reset_options
+from pomdp_envs.core.checks import ActionChecker, check_reset_options
 from pomdp_envs.core.dynamics import make_config, take_state
 from pomdp_envs.core.hidden import no_changes, vector_info
 from pomdp_envs.core.single import BatchedCoreEnv, check_render_mode
@@ -63,6 +63,7 @@ class BatchedCoreVectorEnv(VectorEnv):
         self.observation_space = batch_space(env_spaces.observation, self.num_envs)
         self.action_space = batch_space(env_spaces.action, self.num_envs)
         self.hidden_space = batch_space(env_spaces.hidden, self.num_envs)
+        self._check_action = ActionChecker(env_spaces.action)
 
         self.state: tuple | None = None
         self.env_rngs: list[np.random.Generator] = []
@@ -95,7 +96,7 @@ class BatchedCoreVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self.state is None:
             raise RuntimeError("call reset() before step()")
-        batch_action = check_action(self.single_action_space, actions, self.num_envs)
+        batch_action = self._check_action(actions, self.num_envs)
         transition = self.dynamics.step(self.state, batch_action)
         state, changed = transition.state, transition.hidden_changed
         reward, terminated = transition.reward, transition.terminated
