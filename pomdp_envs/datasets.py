@@ -29,6 +29,7 @@ class Sequences:
     env_id: str
     observations: np.ndarray  # (N, T + 1, *obs_shape)
     actions: np.ndarray  # (N, T, *action_shape)
+    rewards: np.ndarray  # (N, T) reward of each action
     hidden: dict[str, np.ndarray]  # name -> (N, T + 1, ...)
     hidden_changed: dict[str, np.ndarray]  # name -> (N, T + 1) bool, False at t = 0
 
@@ -45,6 +46,7 @@ class Sequences:
             self.env_id,
             self.observations[index],
             self.actions[index],
+            self.rewards[index],
             {k: v[index] for k, v in self.hidden.items()},
             {k: v[index] for k, v in self.hidden_changed.items()},
         )
@@ -56,6 +58,7 @@ class Sequences:
             first.env_id,
             np.concatenate([p.observations for p in parts]),
             np.concatenate([p.actions for p in parts]),
+            np.concatenate([p.rewards for p in parts]),
             {k: np.concatenate([p.hidden[k] for p in parts]) for k in first.hidden},
             {k: np.concatenate([p.hidden_changed[k] for p in parts]) for k in first.hidden_changed},
         )
@@ -63,7 +66,12 @@ class Sequences:
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {"env_id": np.array(self.env_id), "observations": self.observations, "actions": self.actions}
+        arrays = {
+            "env_id": np.array(self.env_id),
+            "observations": self.observations,
+            "actions": self.actions,
+            "rewards": self.rewards,
+        }
         arrays.update({f"hidden/{k}": v for k, v in self.hidden.items()})
         arrays.update({f"hidden_changed/{k}": v for k, v in self.hidden_changed.items()})
         np.savez_compressed(path, **arrays)
@@ -75,8 +83,10 @@ class Sequences:
             def group(prefix: str) -> dict[str, np.ndarray]:
                 return {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith(prefix + "/")}
 
-            return cls(str(data["env_id"]), data["observations"], data["actions"], group("hidden"),
-                       group("hidden_changed"))
+            return cls(
+                str(data["env_id"]), data["observations"], data["actions"], data["rewards"],
+                group("hidden"), group("hidden_changed"),
+            )
 
 
 def collect_sequences(
@@ -121,9 +131,11 @@ def collect_sequences(
     )
 
 
-def collect_shepherd_kind(kind: str, num_sequences: int, num_steps: int = 100, seed: int = 0,
-                          num_envs: int = 256) -> Sequences:
-    """Sequences of one of the paper's four Shepherd kinds (see ``policies.shepherd.KINDS``)."""
+def collect_shepherd_kind(
+    kind: str, num_sequences: int, num_steps: int = 100, seed: int = 0, num_envs: int = 256, **env_overrides: Any
+) -> Sequences:
+    """Sequences of one of the paper's four Shepherd kinds (see ``policies.shepherd.KINDS``);
+    ``env_overrides`` change other Shepherd settings (e.g. ``occluder_height_range``)."""
     from pomdp_envs.policies.shepherd import KINDS
 
     if kind not in KINDS:
@@ -137,23 +149,24 @@ def collect_shepherd_kind(kind: str, num_sequences: int, num_steps: int = 100, s
         seed=seed,
         num_envs=num_envs,
         accept=spec.accept,
-        **spec.env_kwargs,
+        **{**spec.env_kwargs, **env_overrides},
     )
 
 
 def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_steps: int, seed: int) -> Sequences:
     obs, info = envs.reset(seed=seed)
     policy.reset(obs)
-    observations, actions = [obs], []
+    observations, actions, rewards = [obs], [], []
     hidden = {k: [v] for k, v in _strip_masks(info["hidden"]).items()}
     changed = {k: [v] for k, v in _strip_masks(info["hidden_changed"]).items()}
     for t in range(num_steps):
         action = policy.act(obs)
-        obs, _, terminated, _, info = envs.step(action)
+        obs, reward, terminated, _, info = envs.step(action)
         if terminated.any():
             raise RuntimeError(f"{env_id} terminated at step {t + 1}; pass settings that disable early ends")
         observations.append(obs)
         actions.append(action)
+        rewards.append(reward)
         for k, v in _strip_masks(info["hidden"]).items():
             hidden[k].append(v)
         for k, v in _strip_masks(info["hidden_changed"]).items():
@@ -163,6 +176,7 @@ def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_ste
         env_id,
         stack(observations),
         stack(actions),
+        stack(rewards),
         {k: stack(v) for k, v in hidden.items()},
         {k: stack(v) for k, v in changed.items()},
     )

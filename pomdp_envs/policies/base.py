@@ -24,9 +24,10 @@ class Policy(abc.ABC):
         self.step_index = 0
 
     def act(self, observations: np.ndarray) -> np.ndarray:
-        actions = self._act(np.asarray(observations, dtype=np.float64))
+        actions = np.asarray(self._act(np.asarray(observations, dtype=np.float64)))
         self.step_index += 1
-        return actions.astype(np.float32)
+        # Box spaces here are float32; integer actions (Discrete) pass through.
+        return actions.astype(np.float32) if actions.dtype.kind == "f" else actions
 
     @abc.abstractmethod
     def _act(self, observations: np.ndarray) -> np.ndarray:
@@ -42,3 +43,10 @@ class Policy(abc.ABC):
 def toward(position: np.ndarray, target: np.ndarray, step_size: float) -> np.ndarray:
     """Actions in [-1, 1] that move ``position`` onto ``target`` as fast as possible."""
     return np.clip((target - position) / step_size, -1.0, 1.0)
+
+
+class NoOpPolicy(Policy):
+    """Action 0 for every env: the only action of envs without control (Discrete(1))."""
+
+    def _act(self, observations: np.ndarray) -> np.ndarray:
+        return np.zeros(len(observations), dtype=np.int64)

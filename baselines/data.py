@@ -1,0 +1,137 @@
+"""Offline datasets for the prediction benchmarks: train, test and generalisation splits
+per environment, collected with the environments' own policies and cached as ``.npz``.
+
+The splits follow the GateL0RD paper's protocol:
+
+* ``billiard``: 50-step ball trajectories; generalisation shots are faster
+  (speeds 1.6-2.4 instead of 0.6-1.6 units/s).
+* ``rrc``: 50-step sequences of the biased policy (train, test), half with the robot
+  taken under control, half without; generalisation: the uniform policy, same balance.
+* ``shepherd``: 100-step sequences, the four kinds in equal parts; generalisation:
+  occluder heights 0.65-0.8 (outside the training range 0.35-0.65), so the sheep is
+  visible for fewer steps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from pomdp_envs.datasets import Sequences, collect_sequences, collect_shepherd_kind
+from pomdp_envs.policies import NoOpPolicy
+from pomdp_envs.policies.robot_remote_control import BiasedPolicy, UniformPolicy
+from pomdp_envs.policies.shepherd import KINDS
+
+ENV_IDS = {
+    "billiard": "pomdp_envs/BilliardBall-v0",
+    "rrc": "pomdp_envs/RobotRemoteControl-v0",
+    "shepherd": "pomdp_envs/Shepherd-v0",
+}
+SPLITS = ("train", "test", "generalisation")
+# Seeds far apart so that no split shares an episode seed with another.
+_SPLIT_SEED_OFFSET = {"train": 0, "test": 10_000_000, "generalisation": 20_000_000}
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("POMDP_ENVS_CACHE", Path.home() / ".cache" / "pomdp_envs"))
+
+
+def load_split(
+    env: str, split: str, num_sequences: int, seed: int = 0, cache_dir: str | os.PathLike | None = None
+) -> Sequences:
+    """The ``split`` of ``env`` with ``num_sequences`` sequences, from cache or collected."""
+    if env not in ENV_IDS:
+        raise ValueError(f"unknown env {env!r}; choose from {sorted(ENV_IDS)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = cache / f"{env}-{split}-n{num_sequences}-seed{seed}.npz"
+    if path.exists():
+        return Sequences.load(path)
+    sequences = _COLLECTORS[env](split, num_sequences, seed + _SPLIT_SEED_OFFSET[split])
+    sequences.save(path)
+    return sequences
+
+
+def _billiard(split: str, num_sequences: int, seed: int) -> Sequences:
+    speeds = {"min_speed": 1.6, "max_speed": 2.4} if split == "generalisation" else {}
+    return collect_sequences(ENV_IDS["billiard"], NoOpPolicy(seed), num_sequences, 50, seed=seed,
+                             num_envs=1024, **speeds)
+
+
+def _rrc(split: str, num_sequences: int, seed: int) -> Sequences:
+    def policy(part_seed: int):
+        return UniformPolicy(part_seed) if split == "generalisation" else BiasedPolicy(seed=part_seed)
+
+    controlled = num_sequences // 2
+    parts = [
+        collect_sequences(ENV_IDS["rrc"], policy(seed), controlled, 50, seed=seed, num_envs=4096,
+                          accept=lambda hidden: hidden["robot_controlled"][:, -1] == 1),
+        collect_sequences(ENV_IDS["rrc"], policy(seed + 1), num_sequences - controlled, 50,
+                          seed=seed + 5_000_000, num_envs=1024,
+                          accept=lambda hidden: hidden["robot_controlled"][:, -1] == 0),
+    ]
+    return _interleave(parts, seed)
+
+
+def _shepherd(split: str, num_sequences: int, seed: int) -> Sequences:
+    overrides = {"occluder_height_range": (0.65, 0.8)} if split == "generalisation" else {}
+    kinds = sorted(KINDS)
+    sizes = [num_sequences // len(kinds) + (i < num_sequences % len(kinds)) for i in range(len(kinds))]
+    parts = [
+        collect_shepherd_kind(kind, size, seed=seed + 1_000_000 * i, num_envs=512, **overrides)
+        for i, (kind, size) in enumerate(zip(kinds, sizes))
+        if size > 0
+    ]
+    return _interleave(parts, seed)
+
+
+def _interleave(parts: list[Sequences], seed: int) -> Sequences:
+    """Concatenate and shuffle, so that any prefix mixes the parts."""
+    merged = Sequences.concatenate(parts)
+    return merged.select(np.random.default_rng(seed).permutation(len(merged)))
+
+
+_COLLECTORS: dict[str, Callable[[str, int, int], Sequences]] = {
+    "billiard": _billiard,
+    "rrc": _rrc,
+    "shepherd": _shepherd,
+}
+
+
+def export_minari(sequences: Sequences, dataset_id: str, description: str | None = None):
+    """Write ``sequences`` as a Minari dataset (needs ``minari[hdf5]``); returns it.
+
+    Each sequence becomes one episode truncated at its last step; the true hidden
+    factors and their change flags are kept in the episode infos.
+    """
+    import gymnasium as gym
+    import minari
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    env = gym.make(sequences.env_id)
+    episodes = []
+    for i in range(len(sequences)):
+        truncations = np.zeros(sequences.num_steps, dtype=bool)
+        truncations[-1] = True
+        infos = {
+            "hidden": {k: v[i] for k, v in sequences.hidden.items()},
+            "hidden_changed": {k: v[i] for k, v in sequences.hidden_changed.items()},
+        }
+        episodes.append(
+            EpisodeBuffer(
+                id=i,
+                observations=sequences.observations[i],
+                actions=sequences.actions[i],
+                rewards=sequences.rewards[i],
+                terminations=np.zeros(sequences.num_steps, dtype=bool),
+                truncations=truncations,
+                infos=infos,
+            )
+        )
+    return minari.create_dataset_from_buffers(
+        dataset_id, episodes, env=env, description=description, data_format="hdf5"
+    )

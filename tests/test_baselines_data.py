@@ -1,0 +1,61 @@
+"""Prediction datasets: splits, caching, balance, Minari export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from baselines.data import load_split
+
+
+def test_splits_are_cached_and_reloaded(tmp_path):
+    first = load_split("billiard", "train", 20, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    again = load_split("billiard", "train", 20, cache_dir=tmp_path)
+    np.testing.assert_array_equal(first.observations, again.observations)
+    test = load_split("billiard", "test", 20, cache_dir=tmp_path)
+    assert not np.array_equal(first.observations[:, 0], test.observations[:, 0])
+
+
+def test_billiard_generalisation_shots_are_faster(tmp_path):
+    train = load_split("billiard", "train", 50, cache_dir=tmp_path)
+    gen = load_split("billiard", "generalisation", 50, cache_dir=tmp_path)
+    speed = lambda s: np.linalg.norm(s.hidden["velocity"][:, 0], axis=1)  # noqa: E731
+    assert speed(train).max() <= 1.6 + 1e-6 and speed(gen).min() >= 1.6 - 1e-6
+
+
+def test_rrc_splits_are_balanced_between_control_and_none(tmp_path):
+    for split in ("train", "generalisation"):
+        data = load_split("rrc", split, 40, cache_dir=tmp_path)
+        assert data.hidden["robot_controlled"][:, -1].sum() == 20
+
+
+def test_shepherd_splits_mix_the_four_kinds(tmp_path):
+    data = load_split("shepherd", "train", 40, cache_dir=tmp_path)
+    gate = data.hidden["gate_open"][:, -1]
+    caught = data.hidden["sheep_caught"][:, -1]
+    assert (gate == 0).sum() == 10 and caught.sum() == 10
+    gen = load_split("shepherd", "generalisation", 8, cache_dir=tmp_path)
+    assert gen.observations[:, 0, 0].min() >= 0.65
+
+
+def test_bad_names_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="env"):
+        load_split("pong", "train", 1, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="split"):
+        load_split("rrc", "validation", 1, cache_dir=tmp_path)
+
+
+def test_export_to_minari(tmp_path, monkeypatch):
+    pytest.importorskip("minari")
+    pytest.importorskip("h5py")
+    from baselines.data import export_minari
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    data = load_split("shepherd", "test", 4, cache_dir=tmp_path)
+    with pytest.warns(UserWarning):  # Minari asks for author metadata
+        dataset = export_minari(data, "pomdp_envs/shepherd-test-v0", description="test split")
+    assert dataset.total_episodes == 4 and dataset.total_steps == 400
+    episode = next(dataset.iterate_episodes())
+    np.testing.assert_allclose(episode.observations, data.observations[0])
+    np.testing.assert_array_equal(episode.infos["hidden"]["gate_open"], data.hidden["gate_open"][0])
