@@ -16,7 +16,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import numpy as np
 import torch
@@ -52,8 +52,8 @@ ENV_DEFAULTS = {
 class TrainConfig:
     """Options of a training run; ``None`` means the environment's default."""
 
-    env: str = "rrc"  # billiard | rrc | shepherd
-    core: str = "gatel0rd"  # gatel0rd | lstm | gru | elman
+    env: Literal["billiard", "rrc", "shepherd"] = "rrc"
+    core: Literal["gatel0rd", "lstm", "gru", "elman"] = "gatel0rd"
     reg_lambda: Optional[float] = None  # L0 gate penalty (GateL0RD only)
     lr: Optional[float] = None
     latent_size: Optional[int] = None

@@ -11,21 +11,34 @@ from pathlib import Path
 from pomdp_envs.registration import ENTRIES
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """Report usage errors in one line (``--help`` still shows the full usage)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pomdp-envs", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _OneLineErrors(prog="pomdp-envs", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineErrors)
 
     commands.add_parser("list", help="print every registered id with a one-line description")
 
-    render = commands.add_parser("render", help="render episodes to mp4 with a random policy")
+    render = commands.add_parser("render", help="render episodes to mp4")
     target = render.add_mutually_exclusive_group(required=True)
     target.add_argument("env_id", nargs="?", help="an id from `pomdp-envs list`")
     target.add_argument("--all", action="store_true", help="render every registered id")
-    render.add_argument("--episodes", type=_positive_int, default=1)
-    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--episodes", type=_positive_int, default=1, help="one mp4 per episode")
+    render.add_argument("--seed", type=int, default=0, help="episode k is reset with seed + k")
+    render.add_argument("--policy", default="random", help="random, oracle or an env's policy name")
+    render.add_argument("--num-envs", type=_positive_int, default=None,
+                        help="one grid video of this many envs from the vector env")
     render.add_argument("--out", type=Path, default=Path("videos"))
     render.add_argument("--fps", type=float, default=None, help="default: the env's render_fps")
     render.add_argument("--max-steps", type=_positive_int, default=None, help="cap on steps per episode")
+    render.add_argument("--info-strip", action="store_true",
+                        help="add a text strip with step, reward and the true hidden factors")
+    render.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     args = parser.parse_args(argv)
     try:
@@ -47,13 +60,21 @@ def _list() -> int:
 def _render(args: argparse.Namespace) -> int:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from pomdp_envs.recording import record_episodes
+    from pomdp_envs.policies import policy_names
+    from pomdp_envs.recording import record_episodes, record_grid
 
     ids = [entry.id for entry in ENTRIES] if args.all else [_known_id(args.env_id)]
+    for env_id in ids:  # check every policy name before rendering anything
+        if args.policy not in policy_names(env_id):
+            raise ValueError(f"{env_id} has no policy {args.policy!r}; choose from {policy_names(env_id)}")
+    options = dict(seed=args.seed, policy=args.policy, fps=args.fps, max_steps=args.max_steps,
+                   info_strip=args.info_strip, progress=not args.no_progress)
     for env_id in ids:
-        for path, frames in record_episodes(
-            env_id, args.out, episodes=args.episodes, seed=args.seed, fps=args.fps, max_steps=args.max_steps
-        ):
+        if args.num_envs is not None:
+            path, frames = record_grid(env_id, args.out, args.num_envs, **options)
+            print(f"{path}  ({frames} frames)")
+            continue
+        for path, frames in record_episodes(env_id, args.out, episodes=args.episodes, **options):
             print(f"{path}  ({frames} frames)")
     return 0
 

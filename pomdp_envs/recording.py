@@ -1,13 +1,58 @@
-"""Roll out episodes of a registered env and save each as an mp4."""
+"""Roll out episodes of a registered env and save them as mp4: one file per episode,
+or one grid video of several envs stepped together by the native vector env."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
+from pomdp_envs.policies import make_policy
 from pomdp_envs.video import write_mp4
+
+STRIP_LINE_PX = 14  # height of one text line in the info strip
+
+
+def describe_step(step: int, reward: float, info: dict[str, Any]) -> list[str]:
+    """Text lines for a frame: step, reward, and each true hidden factor; a factor that
+    changed in this step is marked with '*'."""
+    lines = [f"step {step}  reward {reward:+.3f}"]
+    changed = info.get("hidden_changed", {})
+    parts = []
+    for name, value in info.get("hidden", {}).items():
+        array = np.asarray(value)
+        shown = f"{array.item():g}" if array.ndim == 0 else "(" + ", ".join(f"{v:+.2f}" for v in array.ravel()) + ")"
+        parts.append(f"{name}={shown}{'*' if changed.get(name) else ''}")
+    lines += [" ".join(parts[i : i + 2]) for i in range(0, len(parts), 2)]
+    return lines
+
+
+def add_text_strip(frame: np.ndarray, lines: list[str]) -> np.ndarray:
+    """``frame`` with a black strip below it holding ``lines`` of white text."""
+    from PIL import Image, ImageDraw
+
+    height = STRIP_LINE_PX * len(lines) + 4
+    strip = Image.new("RGB", (frame.shape[1], height))
+    draw = ImageDraw.Draw(strip)
+    for i, line in enumerate(lines):
+        draw.text((4, 2 + i * STRIP_LINE_PX), line, fill=(255, 255, 255))
+    return np.concatenate([frame, np.asarray(strip)], axis=0)
+
+
+def tile(frames: list[np.ndarray], columns: int | None = None) -> np.ndarray:
+    """Frames of one size laid out in a grid (blank cells filled black)."""
+    columns = columns or math.ceil(math.sqrt(len(frames)))
+    rows = math.ceil(len(frames) / columns)
+    height, width, _ = frames[0].shape
+    grid = np.zeros((rows * height, columns * width, 3), dtype=np.uint8)
+    for i, frame in enumerate(frames):
+        r, c = divmod(i, columns)
+        grid[r * height : (r + 1) * height, c * width : (c + 1) * width] = frame
+    return grid
 
 
 def record_episodes(
@@ -15,28 +60,104 @@ def record_episodes(
     out_dir: str | Path,
     episodes: int = 1,
     seed: int = 0,
+    policy: str = "random",
     fps: float | None = None,
     max_steps: int | None = None,
+    info_strip: bool = False,
+    progress: bool = False,
 ) -> Iterator[tuple[Path, int]]:
-    """Record ``episodes`` random-policy episodes; yield (mp4 path, frame count) per episode.
+    """Record ``episodes`` episodes; yield (mp4 path, frame count) per episode.
 
-    Episode ``k`` is reset with ``seed + k`` and the action space is seeded with ``seed``,
-    so the same arguments give the same videos.
+    Episode ``k`` is reset with ``seed + k``; the policy is seeded with ``seed``, so
+    the same arguments give the same videos.
     """
     env = gym.make(env_id, render_mode="rgb_array")
-    env.action_space.seed(seed)
+    actor = make_policy(env_id, policy, seed)
     fps = fps or env.metadata.get("render_fps", 30)
     name = env_id.split("/")[-1]
     try:
         for episode in range(episodes):
-            env.reset(seed=seed + episode)
-            frames = [env.render()]
-            steps, done = 0, False
-            while not done and (max_steps is None or steps < max_steps):
-                _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-                frames.append(env.render())
-                steps, done = steps + 1, terminated or truncated
-            path = Path(out_dir) / f"{name}-seed{seed + episode}.mp4"
-            yield path, write_mp4(path, frames, fps)
+            obs, info = env.reset(seed=seed + episode)
+            actor.reset_one(obs)
+            steps = env.spec.max_episode_steps if max_steps is None else max_steps
+            frames = [_frame(env.render(), 0, 0.0, info, info_strip)]
+            for step in _progress(range(1, steps + 1), progress, f"{name} episode {episode}"):
+                obs, reward, terminated, truncated, info = env.step(actor.act_one(obs))
+                frames.append(_frame(env.render(), step, float(reward), info, info_strip))
+                if terminated or truncated:
+                    break
+            path = Path(out_dir) / f"{name}-{policy}-seed{seed + episode}.mp4"
+            yield path, write_mp4(path, _same_size(frames), fps)
     finally:
         env.close()
+
+
+def record_grid(
+    env_id: str,
+    out_dir: str | Path,
+    num_envs: int,
+    seed: int = 0,
+    policy: str = "random",
+    fps: float | None = None,
+    max_steps: int | None = None,
+    info_strip: bool = False,
+    progress: bool = False,
+) -> tuple[Path, int]:
+    """One video of ``num_envs`` envs (seeds ``seed``..) in a grid, one episode each;
+    an env whose episode has ended holds its last frame."""
+    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", render_mode="rgb_array")
+    actor = make_policy(env_id, policy, seed)
+    fps = fps or envs.metadata.get("render_fps", 30)
+    steps = gym.spec(env_id).max_episode_steps if max_steps is None else max_steps
+    name = env_id.split("/")[-1]
+    try:
+        obs, info = envs.reset(seed=seed)
+        actor.reset(obs)
+        cells = _cells(envs, 0, np.zeros(num_envs), info, info_strip)
+        frames = [tile(cells)]
+        ended = np.zeros(num_envs, dtype=bool)
+        for step in _progress(range(1, steps + 1), progress, f"{name} x{num_envs}"):
+            obs, rewards, terminated, truncated, info = envs.step(actor.act(obs))
+            new_cells = _cells(envs, step, rewards, info, info_strip)
+            cells = [old if done else new for old, new, done in zip(cells, new_cells, ended)]
+            frames.append(tile(cells))
+            ended |= terminated | truncated
+            if ended.all():
+                break
+        path = Path(out_dir) / f"{name}-{policy}-x{num_envs}-seed{seed}.mp4"
+        return path, write_mp4(path, frames, fps)
+    finally:
+        envs.close()
+
+
+def _frame(frame: np.ndarray, step: int, reward: float, info: dict, info_strip: bool) -> np.ndarray:
+    return add_text_strip(frame, describe_step(step, reward, info)) if info_strip else frame
+
+
+def _cells(envs: gym.vector.VectorEnv, step: int, rewards: np.ndarray, info: dict, info_strip: bool) -> list[np.ndarray]:
+    """One frame per sub-env, each with its own info strip if asked."""
+    frames = list(envs.render())
+    if info_strip:
+        for i, frame in enumerate(frames):
+            single = {
+                "hidden": {k: v[i] for k, v in info["hidden"].items() if not k.startswith("_")},
+                "hidden_changed": {k: bool(v[i]) for k, v in info["hidden_changed"].items() if not k.startswith("_")},
+            }
+            frames[i] = add_text_strip(frame, describe_step(step, float(rewards[i]), single))
+    return frames
+
+
+def _same_size(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Pad frames at the bottom to the tallest one (info strips can differ in lines)."""
+    height = max(f.shape[0] for f in frames)
+    return [np.pad(f, ((0, height - f.shape[0]), (0, 0), (0, 0))) for f in frames]
+
+
+def _progress(steps: Iterable[int], enabled: bool, label: str) -> Iterable[int]:
+    if not enabled:
+        return steps
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return steps
+    return tqdm(steps, desc=label, unit="step", leave=False)

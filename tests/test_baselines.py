@@ -150,3 +150,17 @@ def test_teacher_forced_unroll_matches_stepping(core_layers):
     stepped = model(observations, actions, real_input_prob=1.0 - 1e-9, start_steps=100)
     for name in ("predictions", "latents", "gates"):
         torch.testing.assert_close(fast[name], stepped[name], rtol=1e-5, atol=1e-6)
+
+
+def test_overlay_writes_png_and_mp4(tmp_path):
+    import imageio.v2 as imageio
+
+    from baselines.overlay import save_overlay
+
+    _, config = _tiny_run(tmp_path, "gatel0rd", None, epochs=2, name="overlay")
+    png, mp4 = save_overlay(config.out_dir / "checkpoint.pt", tmp_path / "out", index=2, fps=10)
+    assert png.stat().st_size > 0
+    frames = list(imageio.get_reader(str(mp4), format="FFMPEG").iter_data())
+    assert len(frames) == 50  # one frame per predicted step of the 50-step test sequences
+    with pytest.raises(ValueError, match="index"):
+        save_overlay(config.out_dir / "checkpoint.pt", tmp_path / "out", index=10_000)

@@ -6,6 +6,7 @@ import csv
 import subprocess
 import sys
 
+import gymnasium as gym
 import imageio.v2 as imageio
 import pytest
 
@@ -30,19 +31,73 @@ def test_console_script_is_installed():
     assert all(env_id in out for env_id in ALL_IDS)
 
 
+def read_frames(path):
+    return list(imageio.get_reader(str(path), format="FFMPEG").iter_data())
+
+
 @pytest.mark.parametrize("env_id", ALL_IDS)
-def test_render_writes_a_decodable_mp4(env_id, tmp_path, capsys):
-    assert main(["render", env_id, "--out", str(tmp_path), "--max-steps", "12", "--seed", "4"]) == 0
-    (video,) = tmp_path.glob("*.mp4")
-    frames = list(imageio.get_reader(str(video), format="FFMPEG").iter_data())
-    assert len(frames) == 13  # the reset frame plus one per step
-    assert frames[0].ndim == 3 and frames[0].shape[2] == 3
+def test_render_writes_a_decodable_mp4_per_episode(env_id, tmp_path, capsys):
+    args = ["render", env_id, "--out", str(tmp_path), "--max-steps", "12", "--episodes", "2", "--no-progress"]
+    assert main(args) == 0
+    videos = sorted(tmp_path.glob("*.mp4"))
+    assert [v.name for v in videos] == [f"{env_id.split('/')[1]}-random-seed{k}.mp4" for k in (0, 1)]
+    env = gym.make(env_id, render_mode="rgb_array")
+    env.reset(seed=0)
+    expected = env.render().shape
+    for video in videos:
+        frames = read_frames(video)
+        assert len(frames) == 13  # the reset frame plus one per step
+        assert frames[0].shape == expected
 
 
-def test_render_unknown_id_is_a_one_line_error(capsys):
-    assert main(["render", "NoSuchEnv-v0"]) == 2
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_info_strip_and_grid_video(env_id, tmp_path):
+    env = gym.make(env_id, render_mode="rgb_array")
+    env.reset(seed=0)
+    height, width, _ = env.render().shape
+    assert main(["render", env_id, "--out", str(tmp_path / "strip"), "--max-steps", "5", "--info-strip",
+                 "--no-progress"]) == 0
+    (video,) = (tmp_path / "strip").glob("*.mp4")
+    assert read_frames(video)[0].shape[0] > height
+    assert main(["render", env_id, "--out", str(tmp_path / "grid"), "--max-steps", "5", "--num-envs", "4",
+                 "--no-progress"]) == 0
+    (video,) = (tmp_path / "grid").glob("*.mp4")
+    frames = read_frames(video)
+    assert frames[0].shape == (2 * height, 2 * width, 3) and len(frames) == 6
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_gymnasium_record_video_works_unchanged(env_id, tmp_path):
+    folder = tmp_path / "videos"
+    env = gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array", max_episode_steps=8), str(folder))
+    env.reset(seed=0)
+    done = False
+    while not done:
+        *_, terminated, truncated, _ = env.step(env.action_space.sample())
+        done = terminated or truncated
+    env.close()
+    (video,) = folder.glob("*.mp4")
+    reader = imageio.get_reader(str(video), format="FFMPEG")
+    assert reader.get_meta_data()["fps"] == env.metadata["render_fps"]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["render", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
+        (["render", "pomdp_envs/BilliardBall-v0", "--policy", "oracle"], "oracle"),
+        (["render", "pomdp_envs/BilliardBall-v0", "--episodes", "0"], "--episodes"),
+        (["render", "pomdp_envs/BilliardBall-v0", "--bogus"], "--bogus"),
+    ],
+)
+def test_bad_arguments_give_a_one_line_error(args, expected, capsys):
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse exits on malformed options
+        code = exit_.code
+    assert code == 2
     err = capsys.readouterr().err.strip()
-    assert "NoSuchEnv-v0" in err and "\n" not in err
+    assert expected in err and "\n" not in err and "Traceback" not in err
 
 
 def test_env_speed_prints_a_row_per_id_and_mode(tmp_path, capsys):

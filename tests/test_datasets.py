@@ -2,58 +2,41 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from conftest import ALL_IDS
 from pomdp_envs.datasets import Sequences, collect_sequences
-from pomdp_envs.policies.base import Policy
-
-
-class SampledPolicy(Policy):
-    """Uniform samples of the env's action space (for ids without a policy of their own)."""
-
-    def __init__(self, env_id: str, seed: int) -> None:
-        super().__init__(seed)
-        import gymnasium as gym
-
-        self.space = gym.make(env_id).action_space
-        self.space.seed(seed)
-
-    def act(self, observations):
-        self.step_index += 1
-        return np.stack([self.space.sample() for _ in range(len(observations))])
-
-    def _act(self, observations):  # pragma: no cover - act is overridden
-        raise NotImplementedError
+from pomdp_envs.policies import make_policy
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_collect_shapes_determinism_and_round_trip(env_id, tmp_path):
-    first = collect_sequences(env_id, SampledPolicy(env_id, 1), 10, 12, seed=3, num_envs=4)
-    second = collect_sequences(env_id, SampledPolicy(env_id, 1), 10, 12, seed=3, num_envs=4)
+    first = collect_sequences(env_id, make_policy(env_id, "random", 1), 10, 12, seed=3, num_envs=4)
+    second = collect_sequences(env_id, make_policy(env_id, "random", 1), 10, 12, seed=3, num_envs=4)
     assert len(first) == 10 and first.num_steps == 12
     assert first.observations.shape[:2] == (10, 13)
     for name, values in first.hidden.items():
         assert values.shape[:2] == (10, 13)
         assert first.hidden_changed[name].shape == (10, 13)
         assert not first.hidden_changed[name][:, 0].any()
+    assert first.rewards.shape == (10, 12)
     np.testing.assert_array_equal(first.observations, second.observations)
 
     loaded = Sequences.load(first.save(tmp_path / "data.npz"))
     assert loaded.env_id == env_id
     np.testing.assert_array_equal(loaded.observations, first.observations)
     np.testing.assert_array_equal(loaded.actions, first.actions)
+    np.testing.assert_array_equal(loaded.rewards, first.rewards)
     for name in first.hidden:
         np.testing.assert_array_equal(loaded.hidden[name], first.hidden[name])
         np.testing.assert_array_equal(loaded.hidden_changed[name], first.hidden_changed[name])
 
 
 def test_sequences_match_single_env_rollouts():
-    import gymnasium as gym
-
     env_id = "pomdp_envs/Shepherd-v0"
-    seqs = collect_sequences(env_id, SampledPolicy(env_id, 0), 3, 20, seed=5, num_envs=3)
+    seqs = collect_sequences(env_id, make_policy(env_id, "random", 0), 3, 20, seed=5, num_envs=3)
     for i in range(3):
         env = gym.make(env_id, terminate_on_catch=False)
         obs, _ = env.reset(seed=5 + i)
@@ -66,5 +49,5 @@ def test_sequences_match_single_env_rollouts():
 def test_impossible_acceptance_reports_what_was_collected():
     env_id = "pomdp_envs/BilliardBall-v0"
     with pytest.raises(RuntimeError, match="0 of 5"):
-        collect_sequences(env_id, SampledPolicy(env_id, 0), 5, 3, num_envs=2, max_batches=2,
+        collect_sequences(env_id, make_policy(env_id, "random", 0), 5, 3, num_envs=2, max_batches=2,
                           accept=lambda hidden: np.zeros(len(hidden["velocity"]), dtype=bool))

@@ -1,5 +1,47 @@
-"""Seeded, batched policies: the papers' data-collection policies and scripted oracles."""
+"""Seeded, batched policies: the papers' data-collection policies and scripted oracles.
 
-from pomdp_envs.policies.base import NoOpPolicy, Policy
+``make_policy(env_id, name, seed)`` builds one by name; ``policy_names(env_id)`` lists
+the names an env offers (every env has ``random``).
+"""
 
-__all__ = ["NoOpPolicy", "Policy"]
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+
+from pomdp_envs.policies.base import NoOpPolicy, Policy, SampleActionPolicy
+
+__all__ = ["NoOpPolicy", "Policy", "SampleActionPolicy", "make_policy", "policy_names"]
+
+
+def _named_policies(env_id: str) -> dict[str, Callable[[int | None], Policy]]:
+    from pomdp_envs.policies import robot_remote_control as rrc
+    from pomdp_envs.policies import shepherd
+
+    named: dict[str, dict[str, Callable[[int | None], Policy]]] = {
+        "pomdp_envs/RobotRemoteControl-v0": {
+            "oracle": lambda seed: rrc.OraclePolicy(seed=seed),
+            "biased": lambda seed: rrc.BiasedPolicy(seed=seed),
+            "uniform": lambda seed: rrc.UniformPolicy(seed=seed),
+        },
+        "pomdp_envs/Shepherd-v0": {
+            "oracle": lambda seed: shepherd.OraclePolicy(seed=seed),
+            "paper": lambda seed: shepherd.RandomPolicy(seed=seed),
+        },
+    }
+    return named.get(env_id, {})
+
+
+def policy_names(env_id: str) -> list[str]:
+    return ["random", *_named_policies(env_id)]
+
+
+def make_policy(env_id: str, name: str, seed: int | None = None) -> Policy:
+    """The policy ``name`` for ``env_id``; ``ValueError`` lists the choices."""
+    if name == "random":
+        return SampleActionPolicy(gym.spec(env_id).make().action_space, seed)
+    named = _named_policies(env_id)
+    if name not in named:
+        raise ValueError(f"{env_id} has no policy {name!r}; choose from {policy_names(env_id)}")
+    return named[name](seed)

@@ -50,3 +50,15 @@ class NoOpPolicy(Policy):
 
     def _act(self, observations: np.ndarray) -> np.ndarray:
         return np.zeros(len(observations), dtype=np.int64)
+
+
+class SampleActionPolicy(Policy):
+    """Uniform samples of a single-env action space, one per env (any space)."""
+
+    def __init__(self, action_space, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.action_space = action_space
+        self.action_space.seed(seed)
+
+    def _act(self, observations: np.ndarray) -> np.ndarray:
+        return np.stack([self.action_space.sample() for _ in range(len(observations))])

@@ -43,12 +43,9 @@ def render_shepherd(config: ShepherdConfig, state: ShepherdState) -> np.ndarray:
     sheep_visible = bool(ShepherdDynamics.sheep_visible(state)[0])
     height = float(state.occluder_height[0])
     sx, sy = float(state.sheep_x[0]), float(state.sheep_y[0])
-    if sheep_visible:
-        canvas.rect(SHEEP_X_LIMITS[0], 0.0, SHEEP_X_LIMITS[1], height, OCCLUDER, alpha=0.85)
-        canvas.circle(sx, sy, 0.05, SHEEP)
-    else:
-        canvas.circle(sx, sy, 0.05, SHEEP)
-        canvas.rect(SHEEP_X_LIMITS[0], 0.0, SHEEP_X_LIMITS[1], height, OCCLUDER, alpha=0.7)
+    canvas.rect(SHEEP_X_LIMITS[0], 0.0, SHEEP_X_LIMITS[1], height, OCCLUDER, alpha=0.85)
+    # A hidden sheep is drawn faintly, so that videos show what must be remembered.
+    canvas.circle(sx, sy, 0.05, SHEEP, alpha=1.0 if sheep_visible else 0.3)
 
     cx, cy = float(state.cage_x[0]), float(state.cage_y[0])
     half = config.catch_reach
