@@ -29,6 +29,13 @@ class Canvas:
         self.pixels = np.empty((height, width, 3), dtype=np.float32)
         self.pixels[:] = background
 
+    def copy(self) -> Canvas:
+        """An independent canvas with the same mapping and pixels (reuse a static layer)."""
+        clone = object.__new__(Canvas)
+        clone.__dict__.update(self.__dict__)
+        clone.pixels = self.pixels.copy()
+        return clone
+
     def to_pixel(self, x: float, y: float) -> tuple[float, float]:
         """Continuous pixel coordinates (column, row) of a world point."""
         return (x - self.x0) * self.px_per_x, self.height - (y - self.y0) * self.px_per_y

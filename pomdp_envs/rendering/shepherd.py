@@ -6,6 +6,8 @@ video shows the state the agent has to remember.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from pomdp_envs.dynamics.shepherd import (
@@ -25,10 +27,17 @@ AGENT, CAGE, SHEEP = (40, 90, 200), (150, 90, 30), (250, 250, 250)
 LEVER_OFF, LEVER_ON = (190, 40, 40), (40, 170, 70)
 
 
-def render_shepherd(config: ShepherdConfig, state: ShepherdState) -> np.ndarray:
+@functools.lru_cache(maxsize=1)
+def _grounds() -> Canvas:
+    """The static layer: field and stable."""
     canvas = Canvas(4 * PX_PER_UNIT, int(2.2 * PX_PER_UNIT), (-1.0, 3.0), (-1.1, 1.1), background=BACKGROUND)
     canvas.rect(FIELD_LOW[0], -1.05, FIELD_HIGH[0], 0.0, FIELD)
     canvas.rect(SHEEP_X_LIMITS[0], 0.0, SHEEP_X_LIMITS[1], 1.0, STABLE)
+    return canvas
+
+
+def render_shepherd(config: ShepherdConfig, state: ShepherdState) -> np.ndarray:
+    canvas = _grounds().copy()
     gate_open = bool(state.gate_open[0])
 
     # The wall along y = 0, with the gate across the stable's width.
