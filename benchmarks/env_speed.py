@@ -6,7 +6,10 @@ env checker disabled) and reset whenever an episode ends; a vector env is made
 with ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` and
 counts ``num_envs`` steps per call (autoreset steps included, as for CartPole).
 Each figure is the best of ``--repeats`` timed windows of ``--duration`` seconds.
-Ratios compare against CartPole-v1 measured in the same run with the same method.
+Ratios compare against CartPole-v1 measured in the same run with the same method;
+an env that wraps an upstream one (Fetch, MiniGrid) also gets a row against that
+upstream env, measured alike in the same run: its overhead. Envs without a native
+vector env get single-env rows only.
 
     python -m benchmarks.env_speed            # full table: 1, 1024 and 4096 envs
     python -m benchmarks.env_speed --quick    # a shorter run for make demo
@@ -24,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 import pomdp_envs
+from pomdp_envs.registration import ENTRIES
 
 REFERENCE_ID = "CartPole-v1"
 
@@ -70,7 +74,8 @@ def measure(env_id: str, num_envs: int, duration: float, repeats: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ids", nargs="+", default=pomdp_envs.env_ids(), help="ids to measure (default: all)")
+    parser.add_argument("--ids", nargs="+", default=pomdp_envs.env_ids(available_only=True),
+                        help="ids to measure (default: every id whose extra is installed)")
     parser.add_argument("--num-envs", nargs="+", type=int, default=[1, 1024, 4096], help="vector sizes")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per timed window")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure (best is kept)")
@@ -79,27 +84,57 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.repeats, args.num_envs = 0.5, 1, [1, 1024]
+    entries = {entry.id: entry for entry in ENTRIES}
+    unknown = [env_id for env_id in args.ids if env_id not in entries]
+    if unknown:
+        parser.error(f"unknown ids {unknown}")
 
-    configs = [("single", 0)] + [(f"vector x{n}", n) for n in args.num_envs]
-    reference = {n: measure(REFERENCE_ID, n, args.duration, args.repeats) for _, n in configs}
-    rows = [(REFERENCE_ID, label, reference[n], 1.0) for label, n in configs]
+    def timed(env_id: str, n: int) -> float:
+        return measure(env_id, n, args.duration, args.repeats)
+
+    sizes = [0, *args.num_envs]
+    cartpole = {n: timed(REFERENCE_ID, n) for n in sizes}
+    rows = [(REFERENCE_ID, _mode(n), cartpole[n], REFERENCE_ID, 1.0) for n in sizes]
     for env_id in args.ids:
-        for label, n in configs:
-            speed = measure(env_id, n, args.duration, args.repeats)
-            rows.append((env_id, label, speed, speed / reference[n]))
+        entry = entries[env_id]
+        native = entry.vector_entry_point is not None
+        for n in sizes if native else [0]:
+            speed = timed(env_id, n)
+            rows.append((env_id, _mode(n), speed, REFERENCE_ID, speed / cartpole[n]))
+        if entry.upstream_id is not None:
+            # The wrapped upstream env in the same run: the ratio is our overhead.
+            _register_upstream(entry.extra)
+            upstream = timed(entry.upstream_id, 0)
+            rows.append((entry.upstream_id, "single", upstream, REFERENCE_ID, upstream / cartpole[0]))
+            rows.append((env_id, "single", rows[-2][2], entry.upstream_id, rows[-2][2] / upstream))
 
-    print(f"| env | mode | env-steps/s | x {REFERENCE_ID} |")
-    print("|---|---|---:|---:|")
-    for env_id, label, speed, ratio in rows:
-        print(f"| {env_id} | {label} | {speed:,.0f} | {ratio:.2f} |")
+    print("| env | mode | env-steps/s | compared with | ratio |")
+    print("|---|---|---:|---|---:|")
+    for env_id, mode, speed, reference, ratio in rows:
+        print(f"| {env_id} | {mode} | {speed:,.0f} | {reference} | {ratio:.2f} |")
     sys.stdout.flush()
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         with args.csv.open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["env", "mode", "steps_per_s", "ratio_to_cartpole"])
+            writer.writerow(["env", "mode", "steps_per_s", "compared_with", "ratio"])
             writer.writerows(rows)
     return 0
+
+
+def _mode(num_envs: int) -> str:
+    return "single" if num_envs == 0 else f"vector x{num_envs}"
+
+
+def _register_upstream(extra: str | None) -> None:
+    if extra == "fetch":
+        import gymnasium_robotics
+
+        gym.register_envs(gymnasium_robotics)
+    elif extra == "minigrid":
+        import minigrid
+
+        gym.register_envs(minigrid)
 
 
 if __name__ == "__main__":

@@ -100,7 +100,8 @@ def collect_sequences(
     max_batches: int = 1000,
     **env_kwargs: Any,
 ) -> Sequences:
-    """Roll ``policy`` in a native vector env of ``num_envs`` until ``num_sequences``
+    """Roll ``policy`` in a vector env of ``num_envs`` (the native one where the env has
+    one, else Gymnasium's ``SyncVectorEnv``) until ``num_sequences``
     sequences of ``num_steps`` actions pass ``accept`` (all pass when None).
 
     Batch ``b`` is reset with seed ``seed + b * num_envs``, so results depend only on
@@ -111,7 +112,7 @@ def collect_sequences(
         raise ValueError("num_sequences, num_steps and num_envs must be >= 1")
     kwargs = {**_NO_EARLY_END.get(env_id, {}), **env_kwargs}
     envs = gym.make_vec(
-        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", max_episode_steps=num_steps, **kwargs
+        env_id, num_envs=num_envs, max_episode_steps=num_steps, **kwargs
     )
     parts: list[Sequences] = []
     collected = 0

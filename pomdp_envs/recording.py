@@ -105,7 +105,7 @@ def record_grid(
 ) -> tuple[Path, int]:
     """One video of ``num_envs`` envs (seeds ``seed``..) in a grid, one episode each;
     an env whose episode has ended holds its last frame."""
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", render_mode="rgb_array")
+    envs = gym.make_vec(env_id, num_envs=num_envs, render_mode="rgb_array")  # native where it exists
     actor = make_policy(env_id, policy, seed)
     fps = fps or envs.metadata.get("render_fps", 30)
     steps = gym.spec(env_id).max_episode_steps if max_steps is None else max_steps

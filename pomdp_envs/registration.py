@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 
 import gymnasium as gym
+
+from pomdp_envs.envs.minigrid_memory import TASKS as MINIGRID_TASKS
 
 NAMESPACE = "pomdp_envs"
 
@@ -19,10 +22,18 @@ class EnvEntry:
     max_episode_steps: int | None
     description: str
     kwargs: dict = dataclasses.field(default_factory=dict)
+    requires: tuple[str, ...] = ()  # modules of the optional extra the env needs
+    extra: str | None = None  # pip extra that installs them
+    upstream_id: str | None = None  # the wrapped upstream env, for speed comparisons
 
     @property
     def id(self) -> str:
         return f"{NAMESPACE}/{self.name}"
+
+    @property
+    def available(self) -> bool:
+        """Whether the modules this env needs are installed."""
+        return all(importlib.util.find_spec(module) is not None for module in self.requires)
 
 
 ENTRIES: tuple[EnvEntry, ...] = (
@@ -47,6 +58,30 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=100,
         description="Remember where a sheep hid behind a wall, place a cage, open the gate.",
     ),
+    EnvEntry(
+        name="FetchPickAndPlacePO-v0",
+        entry_point="pomdp_envs.envs.fetch_pick_and_place_po:FetchPickAndPlacePOEnv",
+        vector_entry_point=None,
+        max_episode_steps=50,
+        description="Fetch Pick&Place without velocities or rotation; whether the block is grasped is hidden.",
+        requires=("gymnasium_robotics", "mujoco"),
+        extra="fetch",
+        upstream_id="FetchPickAndPlace-v4",
+    ),
+    *(
+        EnvEntry(
+            name=f"MiniGrid-{task}-v0",
+            entry_point="pomdp_envs.envs.minigrid_memory:MiniGridMemoryEnv",
+            vector_entry_point=None,
+            max_episode_steps=None,  # MiniGrid truncates at its own max_steps
+            description=f"MiniGrid {task} seen through the 7x7 egocentric view; carried object, doors hidden.",
+            kwargs={"task": task},
+            requires=("minigrid",),
+            extra="minigrid",
+            upstream_id=upstream,
+        )
+        for task, upstream in MINIGRID_TASKS.items()
+    ),
 )
 
 
@@ -64,6 +99,7 @@ def register_envs() -> None:
         )
 
 
-def env_ids() -> list[str]:
-    """All registered ids of this package, in registration order."""
-    return [entry.id for entry in ENTRIES]
+def env_ids(available_only: bool = False) -> list[str]:
+    """Registered ids of this package in registration order (optionally only those
+    whose optional dependencies are installed)."""
+    return [entry.id for entry in ENTRIES if entry.available or not available_only]

@@ -6,12 +6,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from conftest import ALL_IDS
+from conftest import NATIVE_VECTOR_IDS
 from pomdp_envs.datasets import Sequences, collect_sequences
 from pomdp_envs.policies import make_policy
 
 
-@pytest.mark.parametrize("env_id", ALL_IDS)
+@pytest.mark.parametrize("env_id", NATIVE_VECTOR_IDS)
 def test_collect_shapes_determinism_and_round_trip(env_id, tmp_path):
     first = collect_sequences(env_id, make_policy(env_id, "random", 1), 10, 12, seed=3, num_envs=4)
     second = collect_sequences(env_id, make_policy(env_id, "random", 1), 10, 12, seed=3, num_envs=4)

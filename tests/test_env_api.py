@@ -10,9 +10,9 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
+from gymnasium.utils.env_checker import check_env, data_equivalence
 
-from conftest import ALL_IDS
+from conftest import ALL_IDS, NATIVE_VECTOR_IDS
 from helpers import assert_same, rollout
 
 pytestmark = pytest.mark.parametrize("env_id", ALL_IDS)
@@ -33,9 +33,8 @@ def test_same_seed_same_trajectory(env_id):
 
 
 def test_different_seeds_differ(env_id):
-    first = gym.make(env_id).reset(seed=1)[0]
-    second = gym.make(env_id).reset(seed=2)[0]
-    assert not np.array_equal(first, second)
+    starts = [gym.make(env_id).reset(seed=seed) for seed in range(5)]
+    assert any(not data_equivalence(starts[0], other) for other in starts[1:])
 
 
 def test_pickle_round_trip_continues_identically(env_id):
@@ -67,6 +66,7 @@ def test_every_render_mode_returns_a_frame(env_id):
 
 @pytest.mark.parametrize("episode, steps", [(15, 35), (1, 140)])  # 140 crosses a reset_block
 def test_native_vector_env_matches_single_envs(env_id, episode, steps):
+    skip_without_native_vector(env_id)
     num_envs = 3
     native = gym.make_vec(
         env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", max_episode_steps=episode
@@ -99,6 +99,7 @@ def test_hidden_factors_in_info_and_space(env_id):
 
 
 def test_vector_hidden_factors_in_batched_space(env_id):
+    skip_without_native_vector(env_id)
     vec = gym.make_vec(env_id, num_envs=4, vectorization_mode="vector_entry_point")
     _, info = vec.reset(seed=0)
     for _ in range(10):
@@ -119,6 +120,7 @@ def test_invalid_actions_raise_clear_errors(env_id):
     for action in bad:
         with pytest.raises(ValueError, match="action"):
             env.step(action)
+    skip_without_native_vector(env_id)
     vec = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point")
     vec.reset(seed=0)
     with pytest.raises(ValueError, match="actions"):
@@ -158,3 +160,8 @@ def test_make_by_module_path_without_prior_import(env_id):
         "env.step(env.action_space.sample())\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def skip_without_native_vector(env_id):
+    if env_id not in NATIVE_VECTOR_IDS:
+        pytest.skip("no native vector env (Gymnasium's SyncVectorEnv applies)")

@@ -30,6 +30,14 @@ class ActionChecker:
 
     def __call__(self, action: Any, num_envs: int | None = None) -> np.ndarray:
         """``action`` with a leading env axis (of one when ``num_envs`` is None)."""
+        if (
+            self.discrete
+            and num_envs is None
+            and isinstance(action, (int, np.integer))
+            and not isinstance(action, bool)
+            and self.low <= action <= self.high
+        ):
+            return np.array([action], dtype=np.int64)  # the common single-env case, fast
         where = "action" if num_envs is None else "actions"
         expected = self.shape if num_envs is None else (num_envs, *self.shape)
         array = np.asarray(action) if self.discrete else np.asarray(action, dtype=np.float64)

@@ -1,0 +1,245 @@
+"""Partially observable Fetch Pick&Place: the object's velocity, rotation and whether it
+is held are hidden."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from pomdp_envs.core.checks import ActionChecker, check_reset_options
+from pomdp_envs.core.single import check_render_mode
+
+# Upstream 25-d observation indices kept (GateL0RD paper, footnote 4).
+KEPT_INDICES = np.arange(11)
+MOVING_SPEED = 0.01  # m/s: the object counts as moving above this speed
+WORKSPACE_BOUND = 5.0  # m, bound of every observed coordinate
+
+
+def _ensure_headless_gl() -> None:
+    """Use EGL when no backend is chosen and there is no display to open a window on."""
+    if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+        os.environ["MUJOCO_GL"] = "egl"
+
+
+class FetchPickAndPlacePOEnv(gym.Env):
+    """Gymnasium-Robotics ``FetchPickAndPlace-v4`` with velocities and rotation removed.
+
+    A Fetch arm must move a block to a goal (on the table or in the air). Only
+    positions and finger widths are observed, so whether the block is being carried,
+    and how it moves, must be inferred from position changes. Needs the ``fetch``
+    extra (gymnasium-robotics with mujoco 3.3.7-3.10).
+
+    ## Observation space
+
+    ``flat_observation=True`` (default): ``Box(-5, 5, (14,), float64)`` (metres; upstream
+    declares infinite bounds), upstream indices in brackets:
+
+    | index | name | unit | upstream |
+    |-------|------|------|----------|
+    | 0-2 | gripper position (x, y, z) | m | [0-2] |
+    | 3-5 | object position | m | [3-5] |
+    | 6-8 | object position relative to gripper | m | [6-8] |
+    | 9-10 | right, left finger joint displacement | m | [9-10] |
+    | 11-13 | goal position | m | ``desired_goal`` |
+
+    Removed: object rotation [11-13], object linear [14-16] and angular [17-19]
+    velocity, gripper velocity [20-22], finger velocities [23-24].
+    ``flat_observation=False`` gives the upstream dict layout instead:
+    ``{"observation": (11,), "achieved_goal": (3,), "desired_goal": (3,)}`` and keeps
+    ``compute_reward`` for hindsight relabelling.
+
+    ## Action space
+
+    ``Box(-1, 1, (4,), float32)``: end-effector displacement (dx, dy, dz), 0.05 m per
+    unit, and the gripper command (positive opens). Outside the box: ``ValueError``.
+
+    ## Reward, termination, truncation
+
+    As upstream: sparse reward -1 / 0 (0 within 5 cm of the goal; ``reward_type=
+    "dense"`` gives minus the distance); ``info["is_success"]``; never terminates;
+    ``gymnasium.make`` truncates after 50 steps (2 s at 25 Hz).
+
+    ## Start state
+
+    As upstream: gripper above the table, object uniform within 0.15 m of it on the
+    table, goal on the table or up to 0.45 m above it; seeded through ``reset(seed=)``.
+
+    ## Hidden factors (``info["hidden"]``, ``hidden_space``)
+
+    | name | space | unit | changed (``info["hidden_changed"]``) when |
+    |------|-------|------|-------------------------------------------|
+    | ``object_velocity`` | Box (3,) | m/s, world frame | the object starts or stops moving (speed crosses 0.01 m/s) |
+    | ``object_angular_velocity`` | Box (3,) | rad/s | as above |
+    | ``object_rotation`` | Box (3,) | rad, XYZ Euler | never flagged (changes continuously) |
+    | ``object_grasped`` | Discrete(2) | - | the object is grasped or released |
+
+    ``object_grasped`` is 1 while both finger geoms touch the object geom (MuJoCo
+    contacts after the step).
+
+    ## Rendering
+
+    ``render_mode="rgb_array"`` returns ``height`` x ``width`` frames (480 x 480 by
+    default; pass e.g. ``width=128, height=128`` for small ones). Without a display,
+    ``MUJOCO_GL=egl`` is set when the variable is unset.
+
+    ## Version history
+
+    * v0: initial release, on ``FetchPickAndPlace-v4``.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        flat_observation: bool = True,
+        reward_type: str = "sparse",
+        width: int = 480,
+        height: int = 480,
+    ) -> None:
+        check_render_mode(render_mode, self.metadata["render_modes"])
+        _ensure_headless_gl()
+        try:
+            from gymnasium_robotics.envs.fetch.pick_and_place import MujocoFetchPickAndPlaceEnv
+        except ImportError as error:
+            raise gym.error.DependencyNotInstalled(
+                'FetchPickAndPlacePO needs gymnasium-robotics and mujoco: pip install "pomdp-envs[fetch]"'
+            ) from error
+        self._args = dict(flat_observation=flat_observation, reward_type=reward_type, width=width, height=height)
+        self.render_mode = render_mode
+        self.flat_observation = flat_observation
+        self.upstream = MujocoFetchPickAndPlaceEnv(
+            reward_type=reward_type, render_mode=render_mode, width=width, height=height
+        )
+        import mujoco
+
+        model = self.upstream.model
+        self._finger_geoms = {
+            mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, f"robot0:{side}_gripper_finger_link")
+            for side in ("l", "r")
+        }
+        self._object_geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "object0")
+
+        # Finite bounds (upstream declares +-inf): no position leaves the arm's reach.
+        goal = spaces.Box(-WORKSPACE_BOUND, WORKSPACE_BOUND, shape=(3,), dtype=np.float64)
+        kept = spaces.Box(-WORKSPACE_BOUND, WORKSPACE_BOUND, shape=(len(KEPT_INDICES),), dtype=np.float64)
+        if flat_observation:
+            self.observation_space = spaces.Box(
+                -WORKSPACE_BOUND, WORKSPACE_BOUND, shape=(len(KEPT_INDICES) + 3,), dtype=np.float64
+            )
+        else:
+            self.observation_space = spaces.Dict({"observation": kept, "achieved_goal": goal, "desired_goal": goal})
+        self.action_space = self.upstream.action_space
+        self.hidden_space = spaces.Dict(
+            {
+                "object_velocity": spaces.Box(-10.0, 10.0, shape=(3,), dtype=np.float64),
+                "object_angular_velocity": spaces.Box(-100.0, 100.0, shape=(3,), dtype=np.float64),
+                "object_rotation": spaces.Box(-np.pi, np.pi, shape=(3,), dtype=np.float64),
+                "object_grasped": spaces.Discrete(2),
+            }
+        )
+        self._check_action = ActionChecker(self.action_space)
+        self._hidden: dict[str, Any] | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        check_reset_options(options, ())
+        upstream_obs, info = self.upstream.reset(seed=seed)
+        self._hidden = self._read_hidden(upstream_obs)
+        changed = {name: False for name in self._hidden}
+        return self._observe(upstream_obs), self._info(info, changed)
+
+    def step(self, action: Any):
+        if self._hidden is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        # Upstream computes in the action space's float32, as it would unwrapped.
+        action = self._check_action(action)[0].astype(self.action_space.dtype)
+        upstream_obs, reward, terminated, truncated, info = self.upstream.step(action)
+        previous, self._hidden = self._hidden, self._read_hidden(upstream_obs)
+        moved = _moving(previous) != _moving(self._hidden)
+        changed = {
+            "object_velocity": moved,
+            "object_angular_velocity": moved,
+            "object_rotation": False,
+            "object_grasped": bool(previous["object_grasped"] != self._hidden["object_grasped"]),
+        }
+        return self._observe(upstream_obs), float(reward), bool(terminated), bool(truncated), self._info(info, changed)
+
+    def render(self):
+        return self.upstream.render()
+
+    def close(self) -> None:
+        self.upstream.close()
+
+    def compute_reward(self, achieved_goal, desired_goal, info):
+        """Upstream's reward for (relabelled) goals, for hindsight experience replay."""
+        return self.upstream.compute_reward(achieved_goal, desired_goal, info)
+
+    def _observe(self, upstream_obs: dict[str, np.ndarray]):
+        kept = upstream_obs["observation"][KEPT_INDICES]
+        if self.flat_observation:
+            return np.concatenate([kept, upstream_obs["desired_goal"]])
+        return {
+            "observation": kept,
+            "achieved_goal": upstream_obs["achieved_goal"],
+            "desired_goal": upstream_obs["desired_goal"],
+        }
+
+    def _read_hidden(self, upstream_obs: dict[str, np.ndarray]) -> dict[str, Any]:
+        qvel = self.upstream._utils.get_joint_qvel(self.upstream.model, self.upstream.data, "object0:joint")
+        return {
+            "object_velocity": np.clip(qvel[:3], -10.0, 10.0),
+            "object_angular_velocity": np.clip(qvel[3:6], -100.0, 100.0),
+            "object_rotation": np.clip(upstream_obs["observation"][11:14], -np.pi, np.pi),
+            "object_grasped": np.int64(self._fingers_touch_object()),
+        }
+
+    def _fingers_touch_object(self) -> bool:
+        data = self.upstream.data
+        touching = set()
+        for contact in data.contact[: data.ncon]:
+            pair = {contact.geom1, contact.geom2}
+            if self._object_geom in pair:
+                touching |= pair & self._finger_geoms
+        return touching == self._finger_geoms
+
+    def _info(self, upstream_info: dict[str, Any], changed: dict[str, bool]) -> dict[str, Any]:
+        assert self._hidden is not None
+        return {
+            "is_success": bool(upstream_info.get("is_success", False)),
+            "hidden": dict(self._hidden),
+            "hidden_changed": changed,
+        }
+
+    # Pickling rebuilds the simulator from the constructor arguments, then copies in
+    # the whole MjData (derived quantities too: the next action is applied relative to
+    # the gripper body's last computed position), the goal and the random generators,
+    # so that a copy continues exactly like the original.
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "args": dict(self._args, render_mode=self.render_mode),
+            "data": self.upstream.data,
+            "goal": self.upstream.goal.copy(),
+            "upstream_rng": self.upstream.np_random.bit_generator.state,
+            "rng": self.np_random.bit_generator.state if self._np_random is not None else None,
+            "hidden": self._hidden,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import mujoco
+
+        self.__init__(**state["args"])
+        mujoco.mj_copyData(self.upstream.data, self.upstream.model, state["data"])
+        self.upstream.goal = state["goal"]
+        self.upstream.np_random.bit_generator.state = state["upstream_rng"]
+        if state["rng"] is not None:
+            self.np_random.bit_generator.state = state["rng"]
+        self._hidden = state["hidden"]
+
+
+def _moving(hidden: dict[str, Any]) -> bool:
+    return bool(np.linalg.norm(hidden["object_velocity"]) > MOVING_SPEED)

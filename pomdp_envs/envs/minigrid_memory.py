@@ -1,0 +1,163 @@
+"""MiniGrid memory tasks with an egocentric image observation and their hidden state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from pomdp_envs.core.checks import ActionChecker, check_reset_options
+from pomdp_envs.core.single import check_render_mode
+
+# Our name -> upstream MiniGrid id.
+TASKS = {
+    "DoorKey-5x5": "MiniGrid-DoorKey-5x5-v0",
+    "DoorKey-6x6": "MiniGrid-DoorKey-6x6-v0",
+    "DoorKey-8x8": "MiniGrid-DoorKey-8x8-v0",
+    "KeyCorridorS3R1": "MiniGrid-KeyCorridorS3R1-v0",
+    "KeyCorridorS3R2": "MiniGrid-KeyCorridorS3R2-v0",
+    "KeyCorridorS3R3": "MiniGrid-KeyCorridorS3R3-v0",
+    "MemoryS7": "MiniGrid-MemoryS7-v0",
+    "MemoryS11": "MiniGrid-MemoryS11-v0",
+    "MemoryS13": "MiniGrid-MemoryS13-v0",
+    "RedBlueDoors-6x6": "MiniGrid-RedBlueDoors-6x6-v0",
+    "RedBlueDoors-8x8": "MiniGrid-RedBlueDoors-8x8-v0",
+    "LavaGapS7": "MiniGrid-LavaGapS7-v0",
+}
+MAX_DOORS = 8  # door_states has this many slots; unused ones read ABSENT
+OPEN, CLOSED, LOCKED, ABSENT = range(4)
+NUM_OBJECT_TYPES, NUM_COLORS = 11, 6  # minigrid.core.constants OBJECT_TO_IDX, COLOR_TO_IDX
+GOAL_OBJECT = {None: 0, "ball": 1, "key": 2}
+
+
+class MiniGridMemoryEnv(gym.Env):
+    """A MiniGrid task seen only through the agent's 7x7 egocentric view.
+
+    Wraps the upstream MiniGrid env (the ``minigrid`` extra) without changing its
+    dynamics, rewards or episode limits. The observation is the view alone: the mission
+    string is dropped, since in every registered task it is the same for all layouts
+    (the one ball, the red then the blue door, the matching object...). What the agent
+    carries, which doors are open, where it stands, and in the Memory tasks which object
+    it must find, are the hidden factors.
+
+    ## Observation space
+
+    ``Box(0, 255, (7, 7, 3), uint8)``: MiniGrid's symbolic view, cells of (object type,
+    colour, state) indices, the agent at the bottom centre facing up.
+
+    ## Action space
+
+    ``Discrete(7)``: left, right, forward, pickup, drop, toggle, done.
+
+    ## Reward, termination, truncation
+
+    As upstream: ``1 - 0.9 * steps / max_steps`` on success, else 0; the episode
+    terminates on success (or failure: lava, the wrong Memory object) and truncates at
+    upstream's ``max_steps``. ``info["is_success"]`` is True on a rewarded termination.
+
+    ## Hidden factors (``info["hidden"]``, ``hidden_space``)
+
+    | name | space | meaning | changed when |
+    |------|-------|---------|--------------|
+    | ``carrying`` | MultiDiscrete([11, 6]) | (object type index, colour index) carried, (0, 0) for nothing | picked up or dropped |
+    | ``door_states`` | MultiDiscrete([4] * 8) | per door in row-major grid order: 0 open, 1 closed, 2 locked, 3 no such door | any door opens, closes or unlocks |
+    | ``agent_pos`` | MultiDiscrete([width, height]) | grid cell | the agent moves |
+    | ``agent_dir`` | Discrete(4) | 0 right, 1 down, 2 left, 3 up | the agent turns |
+    | ``goal_object`` | Discrete(3) | Memory tasks: 1 ball, 2 key (the cue); else 0 | never (fixed per episode) |
+
+    ## Version history
+
+    * v0: initial release (minigrid 3.x).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, task: str = "DoorKey-5x5", render_mode: str | None = None, **upstream_kwargs: Any) -> None:
+        check_render_mode(render_mode, self.metadata["render_modes"])
+        if task not in TASKS:
+            raise ValueError(f"unknown MiniGrid task {task!r}; choose from {sorted(TASKS)}")
+        try:
+            import minigrid  # noqa: F401  (registers the upstream ids)
+        except ImportError as error:
+            raise gym.error.DependencyNotInstalled(
+                'MiniGrid tasks need minigrid: pip install "pomdp-envs[minigrid]"'
+            ) from error
+        self.task, self.render_mode = task, render_mode
+        self.upstream = gym.make(TASKS[task], render_mode=render_mode, **upstream_kwargs).unwrapped
+        self.observation_space = self.upstream.observation_space["image"]
+        self.action_space = self.upstream.action_space
+        width, height = self.upstream.width, self.upstream.height
+        self.hidden_space = spaces.Dict(
+            {
+                "carrying": spaces.MultiDiscrete([NUM_OBJECT_TYPES, NUM_COLORS]),
+                "door_states": spaces.MultiDiscrete([4] * MAX_DOORS),
+                "agent_pos": spaces.MultiDiscrete([width, height]),
+                "agent_dir": spaces.Discrete(4),
+                "goal_object": spaces.Discrete(len(GOAL_OBJECT)),
+            }
+        )
+        self._check_action = ActionChecker(self.action_space)
+        from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
+
+        self._object_index, self._color_index = OBJECT_TO_IDX, COLOR_TO_IDX
+        self._hidden: dict[str, Any] | None = None
+        self._key: tuple = ()
+        self._doors: list[Any] = []
+        self._goal_object = np.int64(0)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        check_reset_options(options, ())
+        obs, _ = self.upstream.reset(seed=seed)
+        # Doors and the Memory cue never move within an episode: find them once.
+        self._doors = [cell for cell in self.upstream.grid.grid if cell is not None and cell.type == "door"]
+        self._goal_object = np.int64(GOAL_OBJECT[self._memory_cue()])
+        self._hidden = self._read_hidden()
+        return obs["image"], self._info(False, {name: False for name in self._hidden})
+
+    def step(self, action: Any):
+        if self._hidden is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        action = int(self._check_action(action)[0])
+        obs, reward, terminated, truncated, _ = self.upstream.step(action)
+        previous_key = self._key
+        self._hidden = self._read_hidden()
+        changed = {name: old != new for name, old, new in zip(self._hidden, previous_key, self._key)}
+        success = bool(terminated and reward > 0)
+        return obs["image"], float(reward), bool(terminated), bool(truncated), self._info(success, changed)
+
+    def render(self):
+        return self.upstream.render()
+
+    def close(self) -> None:
+        self.upstream.close()
+
+    def _read_hidden(self) -> dict[str, Any]:
+        env = self.upstream
+        carried = env.carrying
+        carrying = (0, 0) if carried is None else (self._object_index[carried.type], self._color_index[carried.color])
+        states = tuple(OPEN if d.is_open else LOCKED if d.is_locked else CLOSED for d in self._doors[:MAX_DOORS])
+        # Plain tuples, in hidden_space order, for cheap change detection.
+        self._key = (carrying, states, tuple(env.agent_pos), int(env.agent_dir), int(self._goal_object))
+        door_states = np.full(MAX_DOORS, ABSENT, dtype=np.int64)
+        door_states[: len(states)] = states
+        return {
+            "carrying": np.array(carrying, dtype=np.int64),
+            "door_states": door_states,
+            "agent_pos": np.array(env.agent_pos, dtype=np.int64),
+            "agent_dir": np.int64(env.agent_dir),
+            "goal_object": self._goal_object,
+        }
+
+    def _memory_cue(self) -> str | None:
+        """Type of the cue object in a Memory task's start room (None elsewhere)."""
+        if not self.task.startswith("Memory"):
+            return None
+        cue = self.upstream.grid.get(1, self.upstream.height // 2 - 1)
+        return cue.type
+
+    def _info(self, success: bool, changed: dict[str, bool]) -> dict[str, Any]:
+        assert self._hidden is not None
+        return {"is_success": success, "hidden": dict(self._hidden), "hidden_changed": changed}

@@ -1,0 +1,100 @@
+"""Partially observable Fetch Pick&Place (skipped without the fetch extra)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("gymnasium_robotics")
+pytest.importorskip("mujoco")
+
+from pomdp_envs.policies.fetch_pick_and_place import ReachGraspTransportPolicy  # noqa: E402
+
+ENV_ID = "pomdp_envs/FetchPickAndPlacePO-v0"
+
+
+def test_observation_is_upstream_positions_and_fingers_plus_goal():
+    import gymnasium_robotics
+
+    gym.register_envs(gymnasium_robotics)
+    upstream = gym.make("FetchPickAndPlace-v4")
+    env = gym.make(ENV_ID)
+    up_obs, _ = upstream.reset(seed=4)
+    obs, info = env.reset(seed=4)
+    np.testing.assert_array_equal(obs[:11], up_obs["observation"][:11])
+    np.testing.assert_array_equal(obs[11:], up_obs["desired_goal"])
+    np.testing.assert_allclose(info["hidden"]["object_rotation"], up_obs["observation"][11:14])
+    action = np.array([0.3, -0.2, 0.5, 1.0], dtype=np.float32)
+    up_obs, up_reward, *_ = upstream.step(action)
+    obs, reward, *_ = env.step(action)
+    np.testing.assert_array_equal(obs[:11], up_obs["observation"][:11])
+    assert reward == up_reward
+
+
+def test_dict_observation_keeps_goal_env_interface():
+    env = gym.make(ENV_ID, flat_observation=False)
+    obs, _ = env.reset(seed=0)
+    assert set(obs) == {"observation", "achieved_goal", "desired_goal"} and obs["observation"].shape == (11,)
+    np.testing.assert_array_equal(obs["achieved_goal"], obs["observation"][3:6])
+    reward = env.unwrapped.compute_reward(obs["achieved_goal"], obs["achieved_goal"], {})
+    assert reward == 0.0
+
+
+def test_scripted_policy_grasps_lifts_and_places_in_most_seeds():
+    env = gym.make(ENV_ID)
+    successes, lifted, airborne_goals, grasp_steps = 0, 0, 0, []
+    for seed in range(12):
+        obs, _ = env.reset(seed=seed)
+        policy = ReachGraspTransportPolicy()
+        policy.reset_one(obs)
+        table_z, goal_z, top_z, first_grasp = obs[5], obs[13], obs[5], None
+        for step in range(50):
+            obs, _, _, _, info = env.step(policy.act_one(obs))
+            top_z = max(top_z, obs[5])
+            if info["hidden_changed"]["object_grasped"] and first_grasp is None:
+                assert info["hidden"]["object_grasped"] == 1
+                first_grasp = step
+        successes += info["is_success"]
+        if goal_z > table_z + 0.05:
+            airborne_goals += 1
+            lifted += top_z > table_z + 0.05
+        grasp_steps.append(first_grasp)
+    assert successes >= 10
+    assert airborne_goals > 0 and lifted >= airborne_goals - 1
+    assert all(step is not None and step < 25 for step in grasp_steps)
+
+
+def test_later_grasp_policy_grasps_later():
+    env = gym.make(ENV_ID)
+    obs, _ = env.reset(seed=1)
+    policy = ReachGraspTransportPolicy(grasp_step=30)
+    policy.reset_one(obs)
+    grasped_at = None
+    for step in range(50):
+        obs, *_, info = env.step(policy.act_one(obs))
+        if info["hidden"]["object_grasped"] and grasped_at is None:
+            grasped_at = step
+    assert grasped_at is not None and grasped_at >= 30
+
+
+def test_small_frames():
+    env = gym.make(ENV_ID, render_mode="rgb_array", width=96, height=64)
+    env.reset(seed=0)
+    assert env.render().shape == (64, 96, 3)
+
+
+def test_egl_is_chosen_without_a_display():
+    environment = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "DISPLAY")}
+    code = (
+        "import os, gymnasium as gym\n"
+        "env = gym.make('pomdp_envs:pomdp_envs/FetchPickAndPlacePO-v0', render_mode='rgb_array', width=32, height=32)\n"
+        "env.reset(seed=0)\n"
+        "assert os.environ['MUJOCO_GL'] == 'egl'\n"
+        "assert env.render().shape == (32, 32, 3)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=environment)
