@@ -83,7 +83,7 @@ def gate_event_scores(gates: np.ndarray, changed: np.ndarray, start_steps: int) 
 
 
 def latent_scores(model: Predictor, sequences: Sequences, start_steps: int) -> dict[str, float]:
-    """Probe R^2 for each hidden factor and gate/event precision and recall.
+    """Probe R^2 for each hidden factor, and for gated cores gate/event precision and recall.
 
     Latents come from a run on real inputs; the latent after reading observation t is
     compared with the hidden factors at t.
@@ -96,5 +96,11 @@ def latent_scores(model: Predictor, sequences: Sequences, start_steps: int) -> d
     changed = np.zeros(sequences.hidden_changed[next(iter(sequences.hidden_changed))][:, :-1].shape, dtype=bool)
     for flags in sequences.hidden_changed.values():
         changed |= flags[:, :-1]
-    scores.update(gate_event_scores(out["gates"].max(axis=2) > 0, changed, start_steps))
+    if has_gates(model):
+        scores.update(gate_event_scores(out["gates"].max(axis=2) > 0, changed, start_steps))
     return scores
+
+
+def has_gates(model: Predictor) -> bool:
+    """Whether the model's core has update gates (GateL0RD); gate metrics need them."""
+    return model.config.core == "gatel0rd"

@@ -180,12 +180,14 @@ def train(config: TrainConfig) -> dict[str, float]:
 
 
 def _evaluate(model: Predictor, config: TrainConfig, test_set: Sequences, gen_set: Sequences) -> dict[str, float]:
-    gates = metrics.run(model, test_set, real_input_prob=0.0, start_steps=config.start_steps)["gates"]
-    return {
+    row = {
         "test_mse": metrics.autoregressive_mse(model, test_set, config.start_steps),
         "gen_mse": metrics.autoregressive_mse(model, gen_set, config.start_steps),
-        "gate_openings": metrics.gate_openings_per_sequence(gates),
     }
+    if metrics.has_gates(model):
+        gates = metrics.run(model, test_set, real_input_prob=0.0, start_steps=config.start_steps)["gates"]
+        row["gate_openings"] = metrics.gate_openings_per_sequence(gates)
+    return row
 
 
 def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
