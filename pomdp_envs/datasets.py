@@ -161,7 +161,7 @@ def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_ste
     hidden = {k: [v] for k, v in _strip_masks(info["hidden"]).items()}
     changed = {k: [v] for k, v in _strip_masks(info["hidden_changed"]).items()}
     for t in range(num_steps):
-        action = policy.act(obs)
+        action = policy.act(obs, info)
         obs, reward, terminated, _, info = envs.step(action)
         if terminated.any():
             raise RuntimeError(f"{env_id} terminated at step {t + 1}; pass settings that disable early ends")

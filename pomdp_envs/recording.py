@@ -82,7 +82,7 @@ def record_episodes(
             steps = env.spec.max_episode_steps if max_steps is None else max_steps
             frames = [_frame(env.render(), 0, 0.0, info, info_strip)]
             for step in _progress(range(1, steps + 1), progress, f"{name} episode {episode}"):
-                obs, reward, terminated, truncated, info = env.step(actor.act_one(obs))
+                obs, reward, terminated, truncated, info = env.step(actor.act_one(obs, info))
                 frames.append(_frame(env.render(), step, float(reward), info, info_strip))
                 if terminated or truncated:
                     break
@@ -117,7 +117,7 @@ def record_grid(
         frames = [tile(cells)]
         ended = np.zeros(num_envs, dtype=bool)
         for step in _progress(range(1, steps + 1), progress, f"{name} x{num_envs}"):
-            obs, rewards, terminated, truncated, info = envs.step(actor.act(obs))
+            obs, rewards, terminated, truncated, info = envs.step(actor.act(obs, info))
             new_cells = _cells(envs, step, rewards, info, info_strip)
             cells = [old if done else new for old, new, done in zip(cells, new_cells, ended)]
             frames.append(tile(cells))

@@ -58,6 +58,20 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=100,
         description="Remember where a sheep hid behind a wall, place a cage, open the gate.",
     ),
+    *(
+        EnvEntry(
+            name=f"ShapeHerd{suffix}-v0",
+            entry_point="pomdp_envs.envs.shape_herd:ShapeHerdEnv",
+            vector_entry_point=None,
+            max_episode_steps=750,
+            description=f"Push shapes into a goal seeing a 64x64 view around the agent ({size} arena).",
+            kwargs={"arena_scale": scale},
+            requires=("pymunk",),
+            extra="shapeherd",
+        )
+        for suffix, size, scale in (("", "Basic", 1.0), ("-Small", "Small", 1.2), ("-Medium", "Medium", 1.4),
+                                    ("-Large", "Large", 1.6))
+    ),
     EnvEntry(
         name="FetchPickAndPlacePO-v0",
         entry_point="pomdp_envs.envs.fetch_pick_and_place_po:FetchPickAndPlacePOEnv",

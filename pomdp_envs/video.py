@@ -21,6 +21,14 @@ def write_mp4(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float)
     # macro_block_size=1 keeps odd frame sizes exact instead of padding them to 16.
     with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=1, pixelformat="yuv420p") as writer:
         for frame in frames:
-            writer.append_data(np.asarray(frame, dtype=np.uint8))
+            writer.append_data(_even_sized(np.asarray(frame, dtype=np.uint8)))
             count += 1
     return count
+
+
+def _even_sized(frame: np.ndarray) -> np.ndarray:
+    """Pad a frame by one black row/column where needed: yuv420p needs even sizes."""
+    pad_rows, pad_cols = frame.shape[0] % 2, frame.shape[1] % 2
+    if pad_rows or pad_cols:
+        frame = np.pad(frame, ((0, pad_rows), (0, pad_cols), (0, 0)))
+    return frame

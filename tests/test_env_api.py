@@ -18,11 +18,18 @@ from helpers import assert_same, rollout
 pytestmark = pytest.mark.parametrize("env_id", ALL_IDS)
 
 
+# ShapeHerd's action space is (angle in [0, 2 pi], force in [0, 400]) by its spec;
+# the checker's advice to normalise it is the only warning allowed.
+ALLOWED_WARNINGS = ("we recommend using a symmetric and normalized space",)
+
+
 def test_env_checker_passes_without_warnings(env_id):
     env = gym.make(env_id, render_mode="rgb_array")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         check_env(env.unwrapped)
+    unexpected = [str(w.message) for w in caught if not any(a in str(w.message) for a in ALLOWED_WARNINGS)]
+    assert not unexpected
     env.close()
 
 

@@ -19,6 +19,20 @@ def _named_policies(env_id: str) -> dict[str, Callable[[int | None], Policy]]:
     from pomdp_envs.policies import robot_remote_control as rrc
     from pomdp_envs.policies import shepherd
 
+    if env_id.startswith("pomdp_envs/ShapeHerd"):
+        from pomdp_envs.dynamics.shape_herd import ShapeHerdConfig
+        from pomdp_envs.policies.shape_herd import OraclePolicy
+
+        config = ShapeHerdConfig(**gym.spec(env_id).kwargs)
+        return {"oracle": lambda seed: OraclePolicy(config, seed=seed)}
+    if env_id == "pomdp_envs/FetchPickAndPlacePO-v0":
+        from pomdp_envs.policies.fetch_pick_and_place import ReachGraspTransportPolicy
+
+        return {
+            "oracle": lambda seed: ReachGraspTransportPolicy(seed=seed),
+            "grasp-later": lambda seed: ReachGraspTransportPolicy(grasp_step=20, seed=seed),
+        }
+
     named: dict[str, dict[str, Callable[[int | None], Policy]]] = {
         "pomdp_envs/RobotRemoteControl-v0": {
             "oracle": lambda seed: rrc.OraclePolicy(seed=seed),

@@ -18,12 +18,16 @@ class Policy(abc.ABC):
     def __init__(self, seed: int | None = None) -> None:
         self.rng = np.random.default_rng(seed)
         self.step_index = 0
+        # The env's latest info (batched like the observations); scripted oracles may
+        # read the true hidden state from it.
+        self.info: dict | None = None
 
     def reset(self, observations: np.ndarray) -> None:
         """Begin a batch of episodes; subclasses extend this to clear their memory."""
         self.step_index = 0
 
-    def act(self, observations: np.ndarray) -> np.ndarray:
+    def act(self, observations: np.ndarray, info: dict | None = None) -> np.ndarray:
+        self.info = info
         actions = np.asarray(self._act(np.asarray(observations, dtype=np.float64)))
         self.step_index += 1
         # Box spaces here are float32; integer actions (Discrete) pass through.
@@ -36,8 +40,13 @@ class Policy(abc.ABC):
     def reset_one(self, observation: np.ndarray) -> None:
         self.reset(np.asarray(observation)[None])
 
-    def act_one(self, observation: np.ndarray) -> np.ndarray:
-        return self.act(np.asarray(observation)[None])[0]
+    def act_one(self, observation: np.ndarray, info: dict | None = None) -> np.ndarray:
+        return self.act(np.asarray(observation)[None], None if info is None else batch_info(info))[0]
+
+
+def batch_info(info: dict) -> dict:
+    """A single env's info with a leading env axis of one on every value."""
+    return {key: batch_info(value) if isinstance(value, dict) else np.asarray(value)[None] for key, value in info.items()}
 
 
 def toward(position: np.ndarray, target: np.ndarray, step_size: float) -> np.ndarray:

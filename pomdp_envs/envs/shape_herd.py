@@ -1,0 +1,198 @@
+"""ShapeHerd: push shapes into a goal while seeing only a small window around you."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from pomdp_envs.core.checks import ActionChecker, check_reset_options
+from pomdp_envs.core.dynamics import make_config
+from pomdp_envs.core.single import check_render_mode
+
+SPEED_BOUND = 5000.0  # px/s, bound of reported velocities
+
+
+class ShapeHerdEnv(gym.Env):
+    """An agent disc pushes five objects into a goal recess, seeing only a 250 x 250 px
+    window around itself (the VSG paper's environment, published as BringBackShapes).
+
+    The arena (Basic size) is an 800 x 700 px canvas with 125 px walls, so the free
+    interior is 550 x 450; the goal is a 100 x 225 recess in the right wall (x 575-675,
+    y 237.5-462.5; y grows downwards). The agent cannot enter the goal; an object whose
+    centroid gets 5 px past the goal's mouth is scored and leaves the arena. Each object
+    is one of 5 shapes (triangle, square, rectangle, pentagon, hexagon) in one of 5
+    colours, drawn uniformly. Physics (pymunk): 1/60 s steps, 30 % of velocity lost per
+    second; objects mass 20, elasticity 1.0, friction 0.5, soft speed cap 800 px/s;
+    walls elasticity 0.7, friction 1.0; agent radius 15, mass 70.7 (density 0.1 over its
+    disc, as the published code ends up with), elasticity 0, friction 0.5. Needs the
+    ``shapeherd`` extra (pymunk).
+
+    ## Observation space
+
+    ``Box(0, 255, (64, 64, 3), uint8)``: the 250 x 250 px window centred on the agent,
+    rasterised at 64 x 64 (2 x 2 supersampling). Floor black, walls grey, goal dark
+    green, objects in their colours, agent steel blue; canvas beyond the arena (never
+    reached in the Basic arena) mid grey.
+
+    ## Action space
+
+    ``Box([0, 0], [2 pi, 400], float32)``: (angle in radians, image coordinates: 0 is
+    +x, pi/2 is down; force magnitude). The push applied at the agent's centre during
+    every physics step is 100 x force (mass px / s^2): full force accelerates the agent
+    at ~566 px/s^2. ``action_repeat`` (default 4) physics steps make one env step.
+
+    ## Reward, termination, truncation
+
+    +1 per object scored in the step. ``dense_reward=True`` adds
+    ``max(0, 1.5 - frames / 1000)`` on a scoring step (frames = physics steps since
+    reset), as in the paper's formula. The episode terminates when every object is
+    scored; ``gymnasium.make`` truncates after 750 steps (3000 physics steps, 50 s).
+
+    ## Start state
+
+    Agent uniform in the interior left of the goal; objects uniform in the left 70 % of
+    the interior with a random rotation; distractors (``num_distractors``, default 0)
+    uniform in the interior. All from ``np_random``; the pymunk space is rebuilt at each
+    reset, so equal seeds and actions give identical trajectories.
+
+    ## Hidden factors (``info["hidden"]``, ``hidden_space``), N = ``num_objects``
+
+    | name | space | unit | changed (``info["hidden_changed"]``) when |
+    |------|-------|------|-------------------------------------------|
+    | ``agent_xy`` | Box (2,) | px | never flagged (moves continuously) |
+    | ``agent_velocity`` | Box (2,) | px/s | never flagged |
+    | ``object_xy`` | Box (N, 2) | px (scored: where it was scored) | an object is pushed or hits something (speed changes beyond damping) |
+    | ``object_velocity`` | Box (N, 2) | px/s (0 once scored) | as ``object_xy`` |
+    | ``object_shape`` | MultiDiscrete([5] * N) | index into triangle, square, rectangle, pentagon, hexagon | never |
+    | ``object_colour`` | MultiDiscrete([5] * N) | index into orange, blue, green, red, purple | never |
+    | ``object_in_view`` | MultiBinary(N) | its bounding box overlaps the view | any object enters or leaves the view |
+    | ``object_scored`` | MultiBinary(N) | - | an object is scored |
+
+    ## Arguments and registered sizes
+
+    Keyword arguments override :class:`ShapeHerdConfig` fields (``arena_scale``,
+    ``num_objects``, ``num_distractors``, ``action_repeat``, ``dense_reward``,
+    ``view_size``, ``obs_size``, ...). ``pomdp_envs/ShapeHerd-v0`` is the Basic arena;
+    ``ShapeHerd-Small-v0``, ``-Medium-v0`` and ``-Large-v0`` scale the canvas by 1.2, 1.4
+    and 1.6 (walls, goal width and view size stay fixed). ``render_mode="rgb_array"``
+    shows the whole arena at 0.75 px per px with the view window outlined.
+
+    ## Version history
+
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+
+    def __init__(self, render_mode: str | None = None, config: Any = None, **config_overrides: Any) -> None:
+        check_render_mode(render_mode, self.metadata["render_modes"])
+        try:
+            from pomdp_envs.dynamics.shape_herd import ShapeHerdConfig
+        except ImportError as error:
+            raise gym.error.DependencyNotInstalled('ShapeHerd needs pymunk: pip install "pomdp-envs[shapeherd]"') from error
+        self.render_mode = render_mode
+        self.config = make_config(ShapeHerdConfig, config, config_overrides)
+        cfg, n = self.config, self.config.num_objects
+        self.observation_space = spaces.Box(0, 255, shape=(cfg.obs_size, cfg.obs_size, 3), dtype=np.uint8)
+        self.action_space = spaces.Box(
+            np.array([0.0, 0.0], dtype=np.float32), np.array([2 * np.pi, cfg.max_force], dtype=np.float32)
+        )
+        arena = np.array([cfg.width, cfg.height], dtype=np.float64)
+        self.hidden_space = spaces.Dict(
+            {
+                "agent_xy": spaces.Box(0.0, arena, dtype=np.float64),
+                "agent_velocity": spaces.Box(-SPEED_BOUND, SPEED_BOUND, shape=(2,), dtype=np.float64),
+                "object_xy": spaces.Box(0.0, np.tile(arena, (n, 1)), dtype=np.float64),
+                "object_velocity": spaces.Box(-SPEED_BOUND, SPEED_BOUND, shape=(n, 2), dtype=np.float64),
+                "object_shape": spaces.MultiDiscrete([5] * n),
+                "object_colour": spaces.MultiDiscrete([5] * n),
+                "object_in_view": spaces.MultiBinary(n),
+                "object_scored": spaces.MultiBinary(n),
+            }
+        )
+        self._check_action = ActionChecker(self.action_space)
+        self.world = None
+        self._hidden: dict[str, np.ndarray] | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        from pomdp_envs.dynamics.shape_herd import ShapeHerdWorld
+        from pomdp_envs.rendering.shape_herd import render_view
+
+        super().reset(seed=seed)
+        check_reset_options(options, ())
+        self.world = ShapeHerdWorld(self.config, self.np_random)
+        self._object_shape = np.array([o.shape_index for o in self.world.objects], dtype=np.int64)
+        self._object_colour = np.array([o.colour_index for o in self.world.objects], dtype=np.int64)
+        self._hidden = self._read_hidden()
+        changed = {name: False for name in self._hidden}
+        return render_view(self.world), {"is_success": False, "hidden": self._hidden, "hidden_changed": changed}
+
+    def step(self, action: Any):
+        from pomdp_envs.rendering.shape_herd import render_view
+
+        if self.world is None or self._hidden is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        angle, force = self._check_action(action)[0]
+        previous = self._hidden
+        scored = self.world.step(float(angle), float(force))
+        self._hidden = self._read_hidden()
+        reward = float(scored)
+        if scored and self.config.dense_reward:
+            reward += max(0.0, 1.5 - self.world.frames / 1000.0)
+        terminated = self.world.remaining == 0
+        info = {"is_success": terminated, "hidden": self._hidden, "hidden_changed": self._changes(previous)}
+        return render_view(self.world), reward, terminated, False, info
+
+    def render(self):
+        from pomdp_envs.rendering.shape_herd import render_arena
+
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        if self.world is None:
+            raise gym.error.ResetNeeded("call reset() before render()")
+        return render_arena(self.world)
+
+    def _read_hidden(self) -> dict[str, np.ndarray]:
+        from pomdp_envs.rendering.shape_herd import view_window
+
+        snapshot = self.world.snapshot()
+        x0, y0, x1, y1 = view_window(self.world)
+        in_view = (
+            ~snapshot.scored
+            & (snapshot.low[:, 0] < x1) & (snapshot.high[:, 0] > x0)
+            & (snapshot.low[:, 1] < y1) & (snapshot.high[:, 1] > y0)
+        )
+        arena = (self.config.width, self.config.height)
+        return {
+            "agent_xy": np.clip(snapshot.agent_xy, 0.0, arena),
+            "agent_velocity": np.clip(snapshot.agent_velocity, -SPEED_BOUND, SPEED_BOUND),
+            "object_xy": np.clip(snapshot.object_xy, 0.0, arena),
+            "object_velocity": np.clip(snapshot.object_velocity, -SPEED_BOUND, SPEED_BOUND),
+            "object_shape": self._object_shape.copy(),
+            "object_colour": self._object_colour.copy(),
+            "object_in_view": in_view.astype(np.int8),
+            "object_scored": snapshot.scored.astype(np.int8),
+        }
+
+    def _changes(self, previous: dict[str, np.ndarray]) -> dict[str, bool]:
+        cfg = self.config
+        assert self._hidden is not None
+        # Velocity after free flight over the step: damped, nothing else.
+        elapsed = cfg.action_repeat * cfg.dt
+        free = previous["object_velocity"] * cfg.damping**elapsed
+        pushed = bool(np.any(np.linalg.norm(self._hidden["object_velocity"] - free, axis=1) > 1.0))
+        return {
+            "agent_xy": False,
+            "agent_velocity": False,
+            "object_xy": pushed,
+            "object_velocity": pushed,
+            "object_shape": False,
+            "object_colour": False,
+            "object_in_view": bool(np.any(previous["object_in_view"] != self._hidden["object_in_view"])),
+            "object_scored": bool(np.any(previous["object_scored"] != self._hidden["object_scored"])),
+        }
+

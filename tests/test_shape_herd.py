@@ -1,0 +1,106 @@
+"""ShapeHerd: arena geometry, scoring, observation, oracle (skipped without pymunk)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("pymunk")
+
+from pomdp_envs.dynamics.shape_herd import AGENT_RADIUS, ShapeHerdConfig  # noqa: E402
+from pomdp_envs.policies import make_policy  # noqa: E402
+
+ENV_ID = "pomdp_envs/ShapeHerd-v0"
+
+
+def test_basic_arena_geometry_and_sizes():
+    basic = ShapeHerdConfig()
+    assert (basic.width, basic.height, basic.goal_x) == (800, 700, 575)
+    assert basic.goal_y_range == (237.5, 462.5)
+    large = ShapeHerdConfig(arena_scale=1.6)
+    assert (large.width, large.height) == (1280, 1120)
+    assert large.goal_x == 1280 - 125 - 100  # walls and goal width do not scale
+    for name, scale in (("ShapeHerd-Small-v0", 1.2), ("ShapeHerd-Medium-v0", 1.4), ("ShapeHerd-Large-v0", 1.6)):
+        assert gym.make(f"pomdp_envs/{name}").unwrapped.config.arena_scale == scale
+
+
+def test_observation_is_a_64x64_view_centred_on_the_agent():
+    env = gym.make(ENV_ID)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (64, 64, 3) and obs.dtype == np.uint8
+    centre = obs[30:34, 30:34].reshape(-1, 3).mean(axis=0)
+    np.testing.assert_allclose(centre, (70, 130, 180), atol=2)  # the agent's steel blue
+
+
+def test_agent_cannot_enter_the_goal():
+    env = gym.make(ENV_ID)
+    env.reset(seed=0)
+    for _ in range(150):  # full force to the right
+        *_, info = env.step(np.array([0.0, 400.0], dtype=np.float32))
+        assert info["hidden"]["agent_xy"][0] <= 575 - AGENT_RADIUS + 1e-6
+
+
+def test_an_object_pushed_into_the_goal_scores_and_leaves():
+    env = gym.make(ENV_ID, num_objects=1)
+    env.reset(seed=0)
+    world = env.unwrapped.world
+    body = world.objects[0].body
+    body.position = (560.0, 350.0)
+    body.velocity = (400.0, 0.0)
+    total, terminated = 0.0, False
+    for _ in range(10):
+        _, reward, terminated, _, info = env.step(np.array([np.pi, 0.0], dtype=np.float32))
+        total += reward
+        if terminated:
+            break
+    assert terminated and total == 1.0 and info["is_success"]
+    assert info["hidden"]["object_scored"].tolist() == [1] and info["hidden_changed"]["object_scored"]
+    assert body not in world.space.bodies
+
+
+def test_dense_reward_adds_the_time_bonus():
+    env = gym.make(ENV_ID, num_objects=1, dense_reward=True)
+    env.reset(seed=0)
+    body = env.unwrapped.world.objects[0].body
+    body.position, body.velocity = (560.0, 350.0), (400.0, 0.0)
+    reward = 0.0
+    while reward == 0.0:
+        _, reward, *_ = env.step(np.array([np.pi, 0.0], dtype=np.float32))
+    frames = env.unwrapped.world.frames
+    assert reward == pytest.approx(1.0 + max(0.0, 1.5 - frames / 1000))
+
+
+def test_objects_entering_the_view_are_flagged():
+    env = gym.make(ENV_ID)
+    _, info = env.reset(seed=3)
+    flags = []
+    for _ in range(200):
+        *_, info = env.step(np.array([np.pi, 300.0], dtype=np.float32))  # sweep left
+        flags.append(info["hidden_changed"]["object_in_view"])
+    assert any(flags)
+
+
+def test_oracle_scores_in_most_seeds():
+    env = gym.make(ENV_ID)
+    scored_any = 0
+    for seed in range(8):
+        obs, info = env.reset(seed=seed)
+        policy = make_policy(ENV_ID, "oracle", seed)
+        policy.reset_one(obs)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(policy.act_one(obs, info))
+            total += reward
+            done = terminated or truncated or total >= 1
+        scored_any += total >= 1
+    assert scored_any >= 6
+
+
+def test_oracle_without_info_is_a_clear_error():
+    env = gym.make(ENV_ID)
+    obs, _ = env.reset(seed=0)
+    policy = make_policy(ENV_ID, "oracle", 0)
+    policy.reset_one(obs)
+    with pytest.raises(ValueError, match="info"):
+        policy.act_one(obs)
