@@ -10,6 +10,10 @@ The splits follow the GateL0RD paper's protocol:
 * ``shepherd``: 100-step sequences, the four kinds in equal parts; generalisation:
   occluder heights 0.65-0.8 (outside the training range 0.35-0.65), so the sheep is
   visible for fewer steps.
+* ``fetch``: the first 25 steps of reach-grasp-transport episodes (flat observation
+  without the goal, 11 values) grasping as early as possible; generalisation: the
+  grasp delayed to step 18 (needs the ``fetch`` extra; collected through
+  ``SyncVectorEnv``, about a second per 30 sequences).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ ENV_IDS = {
     "billiard": "pomdp_envs/BilliardBall-v0",
     "rrc": "pomdp_envs/RobotRemoteControl-v0",
     "shepherd": "pomdp_envs/Shepherd-v0",
+    "fetch": "pomdp_envs/FetchPickAndPlacePO-v0",
 }
 SPLITS = ("train", "test", "generalisation")
 # Seeds far apart so that no split shares an episode seed with another.
@@ -89,6 +94,17 @@ def _shepherd(split: str, num_sequences: int, seed: int) -> Sequences:
     return _interleave(parts, seed)
 
 
+def _fetch(split: str, num_sequences: int, seed: int) -> Sequences:
+    from pomdp_envs.policies.fetch_pick_and_place import ReachGraspTransportPolicy
+
+    grasp_step = 18 if split == "generalisation" else 0
+    sequences = collect_sequences(ENV_IDS["fetch"], ReachGraspTransportPolicy(grasp_step, seed=seed),
+                                  num_sequences, 25, seed=seed, num_envs=16)
+    # The model sees the 11 position/finger values; the goal is not part of its input.
+    sequences.observations = np.ascontiguousarray(sequences.observations[..., :11])
+    return sequences
+
+
 def _interleave(parts: list[Sequences], seed: int) -> Sequences:
     """Concatenate and shuffle, so that any prefix mixes the parts."""
     merged = Sequences.concatenate(parts)
@@ -99,6 +115,7 @@ _COLLECTORS: dict[str, Callable[[str, int, int], Sequences]] = {
     "billiard": _billiard,
     "rrc": _rrc,
     "shepherd": _shepherd,
+    "fetch": _fetch,
 }
 
 

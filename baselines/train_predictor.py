@@ -45,6 +45,7 @@ ENV_DEFAULTS = {
     "billiard": EnvDefaults(8, 16, 3, 3, 2, 1e-3, 5e-4, 0.0),
     "rrc": EnvDefaults(8, 8, 1, 2, 1, 1e-3, 5e-3, 0.02),
     "shepherd": EnvDefaults(8, 16, 1, 3, 2, 1e-4, 1e-3, 0.05),
+    "fetch": EnvDefaults(16, 16, 1, 2, 1, 1e-4, 5e-3, 0.05),
 }
 
 
@@ -52,7 +53,7 @@ ENV_DEFAULTS = {
 class TrainConfig:
     """Options of a training run; ``None`` means the environment's default."""
 
-    env: Literal["billiard", "rrc", "shepherd"] = "rrc"
+    env: Literal["billiard", "rrc", "shepherd", "fetch"] = "rrc"
     core: Literal["gatel0rd", "lstm", "gru", "elman"] = "gatel0rd"
     reg_lambda: Optional[float] = None  # L0 gate penalty (GateL0RD only)
     lr: Optional[float] = None

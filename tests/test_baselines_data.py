@@ -59,3 +59,17 @@ def test_export_to_minari(tmp_path, monkeypatch):
     episode = next(dataset.iterate_episodes())
     np.testing.assert_allclose(episode.observations, data.observations[0])
     np.testing.assert_array_equal(episode.infos["hidden"]["gate_open"], data.hidden["gate_open"][0])
+
+
+def test_fetch_splits_grasp_early_or_later(tmp_path):
+    pytest.importorskip("gymnasium_robotics")
+    train = load_split("fetch", "train", 4, cache_dir=tmp_path)
+    gen = load_split("fetch", "generalisation", 4, cache_dir=tmp_path)
+    assert train.observations.shape == (4, 26, 11) and train.actions.shape == (4, 25, 4)
+    first_grasp = lambda s: np.argmax(s.hidden["object_grasped"] == 1, axis=1)  # noqa: E731
+    assert np.all(grasped_at_some_step(train)) and np.all(grasped_at_some_step(gen))
+    assert first_grasp(gen).min() > first_grasp(train).max()
+
+
+def grasped_at_some_step(sequences):
+    return sequences.hidden["object_grasped"].max(axis=1) == 1
