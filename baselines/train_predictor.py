@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from baselines import metrics
-from baselines.data import ENV_IDS, load_split
+from baselines.data import load_split
 from baselines.predictor import Predictor, PredictorConfig
 from pomdp_envs.datasets import Sequences
 

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 
 import pomdp_envs
 from pomdp_envs.registration import ENTRIES

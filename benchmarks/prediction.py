@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path

@@ -27,6 +27,7 @@ class ActionChecker:
             raise TypeError(f"unsupported action space {space}")
         self.space = space
         self.discrete = isinstance(space, spaces.Discrete)
+        self.scalar_bounds = np.isscalar(self.low) and np.isscalar(self.high)
 
     def __call__(self, action: Any, num_envs: int | None = None) -> np.ndarray:
         """``action`` with a leading env axis (of one when ``num_envs`` is None)."""
@@ -40,19 +41,24 @@ class ActionChecker:
             return np.array([action], dtype=np.int64)  # the common single-env case, fast
         where = "action" if num_envs is None else "actions"
         expected = self.shape if num_envs is None else (num_envs, *self.shape)
-        array = np.asarray(action) if self.discrete else np.asarray(action, dtype=np.float64)
+        array = np.asarray(action) if self.discrete else np.asarray(action, dtype=self.space.dtype)
         if array.shape != expected:
             raise ValueError(f"{where} must have shape {expected} for {self.space}, got {array.shape}")
         if self.discrete and array.dtype.kind not in "iu":
             raise ValueError(f"{where} must be integers, got dtype {array.dtype}")
-        # NaN fails both comparisons, so the bounds test also rejects non-finite values.
-        if not (np.all(array >= self.low) and np.all(array <= self.high)):
+        if not self._within_bounds(array):
             if not self.discrete and not np.all(np.isfinite(array)):
                 raise ValueError(f"{where} must be finite, got {array.tolist()}")
             hint = "" if self.discrete else ": wrap the env in gymnasium.wrappers.ClipAction to clip instead"
             raise ValueError(f"{where} outside {self.space}{hint}")
         batch = (1,) if num_envs is None else (num_envs,)
         return array.reshape(batch + self.shape)
+
+    def _within_bounds(self, array: np.ndarray) -> bool:
+        # NaN fails every comparison, so this also rejects non-finite values.
+        if self.scalar_bounds:  # two reductions beat two broadcast comparisons
+            return bool(array.min() >= self.low and array.max() <= self.high)
+        return bool(np.all(array >= self.low) and np.all(array <= self.high))
 
 
 def check_reset_options(options: Mapping[str, Any] | None, allowed: tuple[str, ...]) -> dict[str, Any]:
