@@ -14,7 +14,8 @@ from pomdp_envs.core.checks import ActionChecker, check_reset_options
 from pomdp_envs.core.single import check_render_mode
 
 # Upstream 25-d observation indices kept (GateL0RD paper, footnote 4).
-KEPT_INDICES = np.arange(11)
+KEPT = slice(0, 11)  # upstream indices 0-10 are kept
+NUM_KEPT = 11
 MOVING_SPEED = 0.01  # m/s: the object counts as moving above this speed
 WORKSPACE_BOUND = 5.0  # m, bound of every observed coordinate
 
@@ -129,10 +130,10 @@ class FetchPickAndPlacePOEnv(gym.Env):
 
         # Finite bounds (upstream declares +-inf): no position leaves the arm's reach.
         goal = spaces.Box(-WORKSPACE_BOUND, WORKSPACE_BOUND, shape=(3,), dtype=np.float64)
-        kept = spaces.Box(-WORKSPACE_BOUND, WORKSPACE_BOUND, shape=(len(KEPT_INDICES),), dtype=np.float64)
+        kept = spaces.Box(-WORKSPACE_BOUND, WORKSPACE_BOUND, shape=(NUM_KEPT,), dtype=np.float64)
         if flat_observation:
             self.observation_space = spaces.Box(
-                -WORKSPACE_BOUND, WORKSPACE_BOUND, shape=(len(KEPT_INDICES) + 3,), dtype=np.float64
+                -WORKSPACE_BOUND, WORKSPACE_BOUND, shape=(NUM_KEPT + 3,), dtype=np.float64
             )
         else:
             self.observation_space = spaces.Dict({"observation": kept, "achieved_goal": goal, "desired_goal": goal})
@@ -182,9 +183,11 @@ class FetchPickAndPlacePOEnv(gym.Env):
         return self.upstream.compute_reward(achieved_goal, desired_goal, info)
 
     def _observe(self, upstream_obs: dict[str, np.ndarray]):
-        kept = upstream_obs["observation"][KEPT_INDICES]
+        kept = upstream_obs["observation"][KEPT]
         if self.flat_observation:
-            return np.concatenate([kept, upstream_obs["desired_goal"]])
+            flat = np.empty(NUM_KEPT + 3)
+            flat[:NUM_KEPT], flat[NUM_KEPT:] = kept, upstream_obs["desired_goal"]
+            return flat
         return {
             "observation": kept,
             "achieved_goal": upstream_obs["achieved_goal"],
@@ -208,11 +211,7 @@ class FetchPickAndPlacePOEnv(gym.Env):
 
     def _info(self, upstream_info: dict[str, Any], changed: dict[str, bool]) -> dict[str, Any]:
         assert self._hidden is not None
-        return {
-            "is_success": bool(upstream_info.get("is_success", False)),
-            "hidden": dict(self._hidden),
-            "hidden_changed": changed,
-        }
+        return {"is_success": bool(upstream_info.get("is_success", False)), "hidden": self._hidden, "hidden_changed": changed}
 
     # Pickling rebuilds the simulator from the constructor arguments, then copies in
     # the whole MjData (derived quantities too: the next action is applied relative to
