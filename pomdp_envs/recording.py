@@ -3,6 +3,7 @@ or one grid video of several envs stepped together by the native vector env."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -79,9 +80,8 @@ def record_episodes(
         for episode in range(episodes):
             obs, info = env.reset(seed=seed + episode)
             actor.reset_one(obs)
-            steps = env.spec.max_episode_steps if max_steps is None else max_steps
             frames = [_frame(env.render(), 0, 0.0, info, info_strip)]
-            for step in _progress(range(1, steps + 1), progress, f"{name} episode {episode}"):
+            for step in _progress(_steps(max_steps), progress, f"{name} episode {episode}"):
                 obs, reward, terminated, truncated, info = env.step(actor.act_one(obs, info))
                 frames.append(_frame(env.render(), step, float(reward), info, info_strip))
                 if terminated or truncated:
@@ -108,7 +108,6 @@ def record_grid(
     envs = gym.make_vec(env_id, num_envs=num_envs, render_mode="rgb_array")  # native where it exists
     actor = make_policy(env_id, policy, seed)
     fps = fps or envs.metadata.get("render_fps", 30)
-    steps = gym.spec(env_id).max_episode_steps if max_steps is None else max_steps
     name = env_id.split("/")[-1]
     try:
         obs, info = envs.reset(seed=seed)
@@ -116,7 +115,7 @@ def record_grid(
         cells = _cells(envs, 0, np.zeros(num_envs), info, info_strip)
         frames = [tile(cells)]
         ended = np.zeros(num_envs, dtype=bool)
-        for step in _progress(range(1, steps + 1), progress, f"{name} x{num_envs}"):
+        for step in _progress(_steps(max_steps), progress, f"{name} x{num_envs}"):
             obs, rewards, terminated, truncated, info = envs.step(actor.act(obs, info))
             new_cells = _cells(envs, step, rewards, info, info_strip)
             cells = [old if done else new for old, new, done in zip(cells, new_cells, ended)]
@@ -128,6 +127,11 @@ def record_grid(
         return path, write_mp4(path, frames, fps)
     finally:
         envs.close()
+
+
+def _steps(max_steps: int | None) -> Iterable[int]:
+    """Step numbers 1, 2, ...: up to ``max_steps``, else until the episode ends."""
+    return itertools.count(1) if max_steps is None else range(1, max_steps + 1)
 
 
 def _frame(frame: np.ndarray, step: int, reward: float, info: dict, info_strip: bool) -> np.ndarray:

@@ -112,3 +112,14 @@ def test_env_speed_prints_a_row_per_id_and_mode(tmp_path, capsys):
     assert len(rows) == expected
     assert all(float(row["steps_per_s"]) > 0 for row in rows)
     assert all(row["env"] in table for row in rows)
+
+
+def test_render_runs_an_episode_to_its_end_without_a_step_cap(tmp_path):
+    # MiniGrid ids truncate themselves (no max_episode_steps in their spec).
+    entry = next((e for e in ENTRIES if e.max_episode_steps is None and e.available), None)
+    if entry is None:
+        pytest.skip("no installed env without max_episode_steps")
+    assert main(["render", entry.id, "--out", str(tmp_path), "--no-progress"]) == 0
+    assert main(["render", entry.id, "--out", str(tmp_path / "grid"), "--num-envs", "2", "--no-progress"]) == 0
+    (video,) = tmp_path.glob("*.mp4")
+    assert len(read_frames(video)) > 1

@@ -4,6 +4,7 @@ is held are hidden."""
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 import gymnasium as gym
@@ -116,6 +117,9 @@ class FetchPickAndPlacePOEnv(gym.Env):
         self.upstream = MujocoFetchPickAndPlaceEnv(
             reward_type=reward_type, render_mode=render_mode, width=width, height=height
         )
+        # Free the GL context while the interpreter still can (an env left open until
+        # exit would otherwise fail noisily in the renderer's __del__).
+        self._close_upstream = weakref.finalize(self, self.upstream.close)
         import mujoco
 
         model = self.upstream.model
@@ -176,7 +180,7 @@ class FetchPickAndPlacePOEnv(gym.Env):
         return self.upstream.render()
 
     def close(self) -> None:
-        self.upstream.close()
+        self._close_upstream()
 
     def compute_reward(self, achieved_goal, desired_goal, info):
         """Upstream's reward for (relabelled) goals, for hindsight experience replay."""
