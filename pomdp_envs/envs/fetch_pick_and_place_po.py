@@ -144,8 +144,9 @@ class FetchPickAndPlacePOEnv(gym.Env):
         self.action_space = self.upstream.action_space
         self.hidden_space = spaces.Dict(
             {
-                "object_velocity": spaces.Box(-10.0, 10.0, shape=(3,), dtype=np.float64),
-                "object_angular_velocity": spaces.Box(-100.0, 100.0, shape=(3,), dtype=np.float64),
+                # Unbounded, as MuJoCo velocities are; rotation is an Euler triple.
+                "object_velocity": spaces.Box(-np.inf, np.inf, shape=(3,), dtype=np.float64),
+                "object_angular_velocity": spaces.Box(-np.inf, np.inf, shape=(3,), dtype=np.float64),
                 "object_rotation": spaces.Box(-np.pi, np.pi, shape=(3,), dtype=np.float64),
                 "object_grasped": spaces.Discrete(2),
             }
@@ -199,19 +200,23 @@ class FetchPickAndPlacePOEnv(gym.Env):
         }
 
     def _read_hidden(self, upstream_obs: dict[str, np.ndarray]) -> dict[str, Any]:
-        qvel = self.upstream.data.qvel[self._object_qvel]
-        # min/max ufuncs: np.clip's Python wrapper costs more than the simulation budget allows.
+        qvel = self.upstream.data.qvel[self._object_qvel].copy()
         return {
-            "object_velocity": np.minimum(np.maximum(qvel[:3], -10.0), 10.0),
-            "object_angular_velocity": np.minimum(np.maximum(qvel[3:6], -100.0), 100.0),
-            "object_rotation": np.minimum(np.maximum(upstream_obs["observation"][11:14], -np.pi), np.pi),
+            "object_velocity": qvel[:3],
+            "object_angular_velocity": qvel[3:],
+            "object_rotation": upstream_obs["observation"][11:14].copy(),
             "object_grasped": np.int64(self._fingers_touch_object()),
         }
 
     def _fingers_touch_object(self) -> bool:
-        pairs = self.upstream.data.contact.geom  # (ncon, 2) geom ids, one row per contact
-        with_object = pairs[(pairs == self._object_geom).any(axis=1)]
-        return all((with_object == finger).any() for finger in self._finger_geoms)
+        # A handful of contacts: plain Python sets beat numpy's per-call overhead here.
+        touching = set()
+        for first, second in self.upstream.data.contact.geom.tolist():
+            if first == self._object_geom:
+                touching.add(second)
+            elif second == self._object_geom:
+                touching.add(first)
+        return self._finger_geoms <= touching
 
     def _info(self, upstream_info: dict[str, Any], changed: dict[str, bool]) -> dict[str, Any]:
         assert self._hidden is not None
