@@ -3,6 +3,7 @@ is held are hidden."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import weakref
 from typing import Any
@@ -117,9 +118,8 @@ class FetchPickAndPlacePOEnv(gym.Env):
         self.upstream = MujocoFetchPickAndPlaceEnv(
             reward_type=reward_type, render_mode=render_mode, width=width, height=height
         )
-        # Free the GL context while the interpreter still can (an env left open until
-        # exit would otherwise fail noisily in the renderer's __del__).
-        self._close_upstream = weakref.finalize(self, self.upstream.close)
+        self._closed = False
+        _OPEN_ENVS.add(self)
         import mujoco
 
         model = self.upstream.model
@@ -178,10 +178,14 @@ class FetchPickAndPlacePOEnv(gym.Env):
         return self._observe(upstream_obs), float(reward), bool(terminated), bool(truncated), self._info(info, changed)
 
     def render(self):
-        return self.upstream.render()
+        frame = self.upstream.render()
+        _close_open_envs_at_exit()
+        return frame
 
     def close(self) -> None:
-        self._close_upstream()
+        if not self._closed:
+            self._closed = True
+            self.upstream.close()
 
     def compute_reward(self, achieved_goal, desired_goal, info):
         """Upstream's reward for (relabelled) goals, for hindsight experience replay."""
@@ -246,6 +250,28 @@ class FetchPickAndPlacePOEnv(gym.Env):
         if state["rng"] is not None:
             self.np_random.bit_generator.state = state["rng"]
         self._hidden = state["hidden"]
+
+
+_OPEN_ENVS: weakref.WeakSet = weakref.WeakSet()
+_exit_hook_registered = False
+
+
+def _close_open_envs_at_exit() -> None:
+    """Close envs still open at exit while their GL context can still be freed.
+
+    MuJoCo's EGL backend registers an exit hook that terminates its display when it
+    creates its first context, at the first render. Exit hooks run last-registered
+    first, so ours is registered after that render, and runs before it.
+    """
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        atexit.register(_close_open_envs)
+        _exit_hook_registered = True
+
+
+def _close_open_envs() -> None:
+    for env in list(_OPEN_ENVS):
+        env.close()
 
 
 def _moving(hidden: dict[str, Any]) -> bool:
