@@ -61,20 +61,20 @@ def _render(args: argparse.Namespace) -> int:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("MUJOCO_GL", "egl")
     from pomdp_envs.policies import policy_names
-    from pomdp_envs.recording import record_episodes, record_grid
+    from pomdp_envs.recording import RecordOptions, record_episodes, record_grid
 
     ids = [entry.id for entry in ENTRIES] if args.all else [_known_id(args.env_id)]
     for env_id in ids:  # check every policy name before rendering anything
         if args.policy not in policy_names(env_id):
             raise ValueError(f"{env_id} has no policy {args.policy!r}; choose from {policy_names(env_id)}")
-    options = dict(seed=args.seed, policy=args.policy, fps=args.fps, max_steps=args.max_steps,
-                   info_strip=args.info_strip, progress=not args.no_progress)
+    options = RecordOptions(seed=args.seed, policy=args.policy, fps=args.fps, max_steps=args.max_steps,
+                            info_strip=args.info_strip, progress=not args.no_progress)
     for env_id in ids:
         if args.num_envs is not None:
-            path, frames = record_grid(env_id, args.out, args.num_envs, **options)
+            path, frames = record_grid(env_id, args.out, args.num_envs, options)
             print(f"{path}  ({frames} frames)")
             continue
-        for path, frames in record_episodes(env_id, args.out, episodes=args.episodes, **options):
+        for path, frames in record_episodes(env_id, args.out, args.episodes, options):
             print(f"{path}  ({frames} frames)")
     return 0
 

@@ -3,6 +3,7 @@ or one grid video of several envs stepped together by the native vector env."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterable, Iterator
@@ -56,66 +57,60 @@ def tile(frames: list[np.ndarray], columns: int | None = None) -> np.ndarray:
     return grid
 
 
+@dataclasses.dataclass(frozen=True)
+class RecordOptions:
+    """How to record: the policy is seeded with ``seed``, episode k reset with seed + k."""
+
+    seed: int = 0
+    policy: str = "random"  # "random" or a name from pomdp_envs.policies.policy_names
+    fps: float | None = None  # default: the env's render_fps
+    max_steps: int | None = None  # default: until the episode ends
+    info_strip: bool = False  # text strip with step, reward and the true hidden factors
+    progress: bool = False
+
+
 def record_episodes(
-    env_id: str,
-    out_dir: str | Path,
-    episodes: int = 1,
-    seed: int = 0,
-    policy: str = "random",
-    fps: float | None = None,
-    max_steps: int | None = None,
-    info_strip: bool = False,
-    progress: bool = False,
+    env_id: str, out_dir: str | Path, episodes: int = 1, options: RecordOptions = RecordOptions()
 ) -> Iterator[tuple[Path, int]]:
     """Record ``episodes`` episodes; yield (mp4 path, frame count) per episode.
-
-    Episode ``k`` is reset with ``seed + k``; the policy is seeded with ``seed``, so
-    the same arguments give the same videos.
-    """
+    The same arguments give the same videos."""
     env = gym.make(env_id, render_mode="rgb_array")
-    actor = make_policy(env_id, policy, seed)
-    fps = fps or env.metadata.get("render_fps", 30)
+    actor = make_policy(env_id, options.policy, options.seed)
+    fps = options.fps or env.metadata.get("render_fps", 30)
     name = env_id.split("/")[-1]
     try:
         for episode in range(episodes):
-            obs, info = env.reset(seed=seed + episode)
+            obs, info = env.reset(seed=options.seed + episode)
             actor.reset_one(obs)
-            frames = [_frame(env.render(), 0, 0.0, info, info_strip)]
-            for step in _progress(_steps(max_steps), progress, f"{name} episode {episode}"):
+            frames = [_frame(env.render(), 0, 0.0, info, options.info_strip)]
+            for step in _progress(_steps(options.max_steps), options.progress, f"{name} episode {episode}"):
                 obs, reward, terminated, truncated, info = env.step(actor.act_one(obs, info))
-                frames.append(_frame(env.render(), step, float(reward), info, info_strip))
+                frames.append(_frame(env.render(), step, float(reward), info, options.info_strip))
                 if terminated or truncated:
                     break
-            path = Path(out_dir) / f"{name}-{policy}-seed{seed + episode}.mp4"
+            path = Path(out_dir) / f"{name}-{options.policy}-seed{options.seed + episode}.mp4"
             yield path, write_mp4(path, _same_size(frames), fps)
     finally:
         env.close()
 
 
 def record_grid(
-    env_id: str,
-    out_dir: str | Path,
-    num_envs: int,
-    seed: int = 0,
-    policy: str = "random",
-    fps: float | None = None,
-    max_steps: int | None = None,
-    info_strip: bool = False,
-    progress: bool = False,
+    env_id: str, out_dir: str | Path, num_envs: int, options: RecordOptions = RecordOptions()
 ) -> tuple[Path, int]:
-    """One video of ``num_envs`` envs (seeds ``seed``..) in a grid, one episode each;
-    an env whose episode has ended holds its last frame."""
+    """One video of ``num_envs`` envs (seeds ``options.seed``..) in a grid, one episode
+    each; an env whose episode has ended holds its last frame."""
     envs = gym.make_vec(env_id, num_envs=num_envs, render_mode="rgb_array")  # native where it exists
-    actor = make_policy(env_id, policy, seed)
-    fps = fps or envs.metadata.get("render_fps", 30)
+    actor = make_policy(env_id, options.policy, options.seed)
+    fps = options.fps or envs.metadata.get("render_fps", 30)
     name = env_id.split("/")[-1]
+    info_strip = options.info_strip
     try:
-        obs, info = envs.reset(seed=seed)
+        obs, info = envs.reset(seed=options.seed)
         actor.reset(obs)
         cells = _cells(envs, 0, np.zeros(num_envs), info, info_strip)
         frames = [tile(cells)]
         ended = np.zeros(num_envs, dtype=bool)
-        for step in _progress(_steps(max_steps), progress, f"{name} x{num_envs}"):
+        for step in _progress(_steps(options.max_steps), options.progress, f"{name} x{num_envs}"):
             obs, rewards, terminated, truncated, info = envs.step(actor.act(obs, info))
             new_cells = _cells(envs, step, rewards, info, info_strip)
             cells = [old if done else new for old, new, done in zip(cells, new_cells, ended)]
@@ -123,7 +118,7 @@ def record_grid(
             ended |= terminated | truncated
             if ended.all():
                 break
-        path = Path(out_dir) / f"{name}-{policy}-x{num_envs}-seed{seed}.mp4"
+        path = Path(out_dir) / f"{name}-{options.policy}-x{num_envs}-seed{options.seed}.mp4"
         return path, write_mp4(path, frames, fps)
     finally:
         envs.close()
