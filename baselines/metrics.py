@@ -93,9 +93,7 @@ def latent_scores(model: Predictor, sequences: Sequences, start_steps: int) -> d
     scores = {}
     for name, values in sequences.hidden.items():
         scores[f"probe_r2/{name}"] = probe_r2(latents, values[:, start_steps:-1])
-    changed = np.zeros(sequences.hidden_changed[next(iter(sequences.hidden_changed))][:, :-1].shape, dtype=bool)
-    for flags in sequences.hidden_changed.values():
-        changed |= flags[:, :-1]
+    changed = sequences.any_hidden_changed()[:, :-1]
     if has_gates(model):
         scores.update(gate_event_scores(out["gates"].max(axis=2) > 0, changed, start_steps))
     return scores

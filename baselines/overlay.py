@@ -32,15 +32,12 @@ def predictor_rollout(checkpoint: str | Path, sequences: Sequences, index: int) 
     model, meta = load_checkpoint(checkpoint)
     one = sequences.select(slice(index, index + 1))
     out = metrics.run(model, one, real_input_prob=0.0, start_steps=meta["start_steps"])
-    changed = np.zeros(one.num_steps, dtype=bool)
-    for flags in one.hidden_changed.values():
-        changed |= flags[0, :-1]
     return {
         "observations": one.observations[0],
         "predictions": out["predictions"][0],
         "latents": out["latents"][0],
         "gate_open": out["gates"][0].max(axis=1) > 0,
-        "hidden_changed": changed,
+        "hidden_changed": one.any_hidden_changed()[0, :-1],
         "start_steps": np.array(meta["start_steps"]),
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from pomdp_envs.core.hidden import without_masks
 from pomdp_envs.policies.base import Policy
 
 # Keys of env settings that end episodes early; sequences need them off.
@@ -39,6 +40,10 @@ class Sequences:
     @property
     def num_steps(self) -> int:
         return self.actions.shape[1]
+
+    def any_hidden_changed(self) -> np.ndarray:
+        """(N, T + 1) bool: some hidden factor changed at step t."""
+        return np.any(np.stack(list(self.hidden_changed.values())), axis=0)
 
     def select(self, index: Any) -> Sequences:
         """The sequences picked by a boolean mask, slice or index array."""
@@ -158,8 +163,8 @@ def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_ste
     obs, info = envs.reset(seed=seed)
     policy.reset(obs)
     observations, actions, rewards = [obs], [], []
-    hidden = {k: [v] for k, v in _strip_masks(info["hidden"]).items()}
-    changed = {k: [v] for k, v in _strip_masks(info["hidden_changed"]).items()}
+    hidden = {k: [v] for k, v in without_masks(info["hidden"]).items()}
+    changed = {k: [v] for k, v in without_masks(info["hidden_changed"]).items()}
     for t in range(num_steps):
         action = policy.act(obs, info)
         obs, reward, terminated, _, info = envs.step(action)
@@ -168,9 +173,9 @@ def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_ste
         observations.append(obs)
         actions.append(action)
         rewards.append(reward)
-        for k, v in _strip_masks(info["hidden"]).items():
+        for k, v in without_masks(info["hidden"]).items():
             hidden[k].append(v)
-        for k, v in _strip_masks(info["hidden_changed"]).items():
+        for k, v in without_masks(info["hidden_changed"]).items():
             changed[k].append(v)
     stack = lambda items: np.stack(items, axis=1)  # noqa: E731
     return Sequences(
@@ -181,7 +186,3 @@ def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_ste
         {k: stack(v) for k, v in hidden.items()},
         {k: stack(v) for k, v in changed.items()},
     )
-
-
-def _strip_masks(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: v for k, v in values.items() if not k.startswith("_")}

@@ -13,6 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from pomdp_envs.core.hidden import without_masks
 from pomdp_envs.policies import make_policy
 from pomdp_envs.video import write_mp4
 
@@ -139,8 +140,8 @@ def _cells(envs: gym.vector.VectorEnv, step: int, rewards: np.ndarray, info: dic
     if info_strip:
         for i, frame in enumerate(frames):
             single = {
-                "hidden": {k: v[i] for k, v in info["hidden"].items() if not k.startswith("_")},
-                "hidden_changed": {k: bool(v[i]) for k, v in info["hidden_changed"].items() if not k.startswith("_")},
+                "hidden": {k: v[i] for k, v in without_masks(info["hidden"]).items()},
+                "hidden_changed": {k: bool(v[i]) for k, v in without_masks(info["hidden_changed"]).items()},
             }
             frames[i] = add_text_strip(frame, describe_step(step, float(rewards[i]), single))
     return frames

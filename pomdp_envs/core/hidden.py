@@ -44,6 +44,11 @@ def vector_info(
     return info
 
 
+def without_masks(values: dict[str, Any]) -> dict[str, Any]:
+    """A vector info group without its ``_name`` presence masks."""
+    return {name: value for name, value in values.items() if not name.startswith("_")}
+
+
 def no_changes(hidden: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """All-False change flags for every hidden factor (used after reset)."""
     return {name: np.zeros(value.shape[0], dtype=bool) for name, value in hidden.items()}

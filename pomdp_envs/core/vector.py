@@ -151,6 +151,7 @@ class BatchedCoreVectorEnv(VectorEnv):
         self._buffer_next[env_idx] += 1
         return self.dynamics.initial_state(uniforms)
 
+
 def _scatter(template: tuple, rows: tuple, idx: np.ndarray) -> tuple:
     """A copy of batched ``template`` with ``rows`` written at positions ``idx``."""
     fields = []
