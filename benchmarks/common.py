@@ -1,0 +1,101 @@
+"""What every benchmark shares: fanning runs out over processes, CSV files and
+Markdown tables of mean +- std over seeds."""
+
+from __future__ import annotations
+
+import csv
+import traceback
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Row = dict[str, Any]
+
+
+def fan_out(run: Callable[[Any], Row | list[Row]], jobs: Sequence[Any], workers: int = 1,
+            label: Callable[[Any], str] = str) -> tuple[list[Row], list[str]]:
+    """Run ``run(job)`` for every job on ``workers`` processes (in this process when
+    ``workers`` is 1). Returns the rows of the runs that finished and one line per run
+    that raised, so one crash does not lose the others."""
+    rows: list[Row] = []
+    failures: list[str] = []
+
+    def collect(job: Any, get: Callable[[], Row | list[Row]]) -> None:
+        try:
+            result = get()
+        except Exception as error:  # report and go on with the other runs
+            failures.append(f"{label(job)}: {type(error).__name__}: {error}")
+            print(f"run {label(job)} failed:\n{traceback.format_exc()}", flush=True)
+            return
+        rows.extend(result if isinstance(result, list) else [result])
+
+    if workers <= 1:
+        for job in jobs:
+            collect(job, lambda job=job: run(job))
+        return rows, failures
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [(job, pool.submit(run, job)) for job in jobs]
+        for job, future in futures:
+            collect(job, future.result)
+    return rows, failures
+
+
+def write_csv(path: Path, rows: list[Row]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys: list[str] = []
+    for row in rows:
+        keys.extend(key for key in row if key not in keys)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_csv(path: Path) -> list[Row]:
+    """Rows with numbers parsed back to floats where they parse."""
+    with path.open(newline="") as handle:
+        return [{key: _number(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def mean_std(values: Sequence[float]) -> str:
+    """``mean ± std`` of the finite values (the mean alone for one value, "-" for none)."""
+    array = np.asarray(values, dtype=float)
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        return "-"
+    mean, std = array.mean(), array.std()
+    fmt = "{:.2e}" if abs(mean) < 0.01 and mean != 0 else "{:.3f}"
+    return fmt.format(mean) + (" ± " + fmt.format(std) if array.size > 1 else "")
+
+
+def markdown_table(rows: list[Row], group_by: Sequence[str], columns: Sequence[str],
+                   count_key: str = "seeds") -> str:
+    """One line per distinct ``group_by`` value, each column as mean ± std over its rows."""
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(row[key] for key in group_by)].append(row)
+    header = [*group_by, count_key, *columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key, group in sorted(groups.items(), key=lambda item: tuple(map(str, item[0]))):
+        cells = [str(part) for part in key] + [str(len(group))]
+        cells += [mean_std([_as_float(row.get(column)) for row in group]) for column in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
