@@ -1,0 +1,304 @@
+"""Recurrent PPO on the MiniGrid memory tasks, with a GateL0RD or LSTM memory.
+
+    python -m baselines.ppo --env-id pomdp_envs/MiniGrid-DoorKey-5x5-v0 --core gatel0rd
+    python -m baselines.ppo --core lstm --total-steps 300000 --help
+
+One file, plain torch. The agent: a small conv encoder of the 7x7x3 view, a recurrent
+core (GateL0RD, whose L0 gate penalty ``reg_lambda`` is added to the loss, or an LSTM),
+and actor and critic heads. Rollouts of ``num_steps`` per env come from a
+``SyncVectorEnv`` in same-step autoreset mode, so the observation after a finished
+episode is already the next episode's first one; the recurrent state is zeroed
+before every step that starts a new episode, both while acting and when the rollout is
+replayed for the update. Minibatches are whole env sequences (split by env), each
+replayed from the state the rollout started with.
+
+Writes ``metrics.csv`` (one row per update: steps, episodes finished, success rate
+and mean return of those episodes, losses, gate rate), ``checkpoint.pt`` and
+``scores.json`` to ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Literal, Optional
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+import pomdp_envs  # noqa: F401  (registers the ids)
+from baselines.cells import GateL0RDCell, State, TorchRNNCell, gate_activity
+
+# Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
+_VIEW_SCALE = torch.tensor([10.0, 5.0, 2.0])
+
+
+@dataclasses.dataclass
+class PPOConfig:
+    """Options of a PPO run (defaults: the GateL0RD paper's MiniGrid set-up)."""
+
+    env_id: str = "pomdp_envs/MiniGrid-DoorKey-5x5-v0"
+    core: Literal["gatel0rd", "lstm"] = "gatel0rd"
+    total_steps: int = 200_000  # env steps over all envs
+    num_envs: int = 16
+    num_steps: int = 128  # rollout length per env and update
+    lr: float = 1e-3
+    anneal_lr: bool = True
+    update_epochs: int = 4
+    num_minibatches: int = 4  # each holds num_envs / num_minibatches whole env sequences
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_coef: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    reg_lambda: float = 0.01  # GateL0RD's L0 gate penalty
+    # No gate noise: the update replays each rollout and needs the same log-probabilities.
+    gate_noise: float = 0.0
+    hidden_size: int = 64
+    seed: int = 0
+    threads: int = 1
+    out_dir: Path = Path("runs/ppo")
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.num_envs % self.num_minibatches:
+            raise ValueError("num_envs must be divisible by num_minibatches (minibatches are split by env)")
+        if min(self.total_steps, self.num_envs, self.num_steps, self.update_epochs) < 1:
+            raise ValueError("total_steps, num_envs, num_steps and update_epochs must be >= 1")
+
+    @property
+    def num_updates(self) -> int:
+        return max(1, self.total_steps // (self.num_envs * self.num_steps))
+
+
+class RecurrentAgent(nn.Module):
+    """Conv encoder -> recurrent core -> actor and critic heads."""
+
+    def __init__(self, num_actions: int, core: str = "gatel0rd", hidden_size: int = 64,
+                 gate_noise: float = 0.0) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(  # 7x7 -> 6x6 -> 3x3 -> 2x2 -> 1x1
+            nn.Conv2d(3, 16, 2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 2), nn.ReLU(),
+            nn.Conv2d(32, 64, 2), nn.ReLU(), nn.Flatten(),
+        )
+        if core == "gatel0rd":
+            self.core: nn.Module = GateL0RDCell(64, hidden_size, gate_noise=gate_noise)
+            self.state_size = hidden_size
+        elif core == "lstm":
+            self.core = TorchRNNCell("lstm", 64, hidden_size)
+            self.state_size = 2 * hidden_size
+        else:
+            raise ValueError(f"core must be 'gatel0rd' or 'lstm', got {core!r}")
+        self.actor = nn.Sequential(nn.Linear(hidden_size, 64), nn.Tanh(), nn.Linear(64, num_actions))
+        self.critic = nn.Sequential(nn.Linear(hidden_size, 64), nn.Tanh(), nn.Linear(64, 1))
+
+    def initial_state(self, batch: int) -> State:
+        return self.core.initial_state(torch.zeros(batch, self.state_size))
+
+    def encode(self, views: torch.Tensor) -> torch.Tensor:
+        """(..., 7, 7, 3) uint8 views -> (..., 64) features."""
+        lead = views.shape[:-3]
+        x = (views.float() / _VIEW_SCALE).reshape(-1, *views.shape[-3:]).permute(0, 3, 1, 2)
+        return self.encoder(x).reshape(*lead, -1)
+
+    def step(self, features: torch.Tensor, starts: torch.Tensor, state: State) -> tuple[torch.Tensor, State, torch.Tensor]:
+        """One core step; ``starts`` (B,) marks envs whose episode begins here (state zeroed).
+        Returns core output, new state and gate activity (zeros for the LSTM)."""
+        keep = (1.0 - starts.float())[:, None]
+        state = tuple(part * keep for part in state)
+        output, state, gate = self.core(features, state)
+        activity = gate_activity(gate) if gate is not None else torch.zeros_like(output)
+        return output, state, activity
+
+    def unroll(self, views: torch.Tensor, starts: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor]:
+        """Replay (T, B) steps from ``state``: outputs (T, B, H) and gate activity (T, B, H)."""
+        features = self.encode(views)
+        outputs, activities = [], []
+        for t in range(views.shape[0]):
+            output, state, activity = self.step(features[t], starts[t], state)
+            outputs.append(output)
+            activities.append(activity)
+        return torch.stack(outputs), torch.stack(activities)
+
+    def heads(self, outputs: torch.Tensor) -> tuple[torch.distributions.Categorical, torch.Tensor]:
+        return torch.distributions.Categorical(logits=self.actor(outputs)), self.critic(outputs).squeeze(-1)
+
+
+def make_envs(config: PPOConfig) -> gym.vector.VectorEnv:
+    return gym.make_vec(config.env_id, num_envs=config.num_envs, vectorization_mode="sync",
+                        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+
+
+def train(config: PPOConfig) -> dict[str, float]:
+    """Train one agent; return the final scores (also written to ``scores.json``)."""
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    envs = make_envs(config)
+    if not isinstance(envs.single_action_space, gym.spaces.Discrete):
+        raise ValueError(f"{config.env_id} needs a discrete action space, got {envs.single_action_space}")
+    agent = RecurrentAgent(int(envs.single_action_space.n), config.core, config.hidden_size, config.gate_noise)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=1e-5)
+    T, N = config.num_steps, config.num_envs
+    views = torch.zeros((T, N, *envs.single_observation_space.shape), dtype=torch.uint8)
+    actions = torch.zeros((T, N), dtype=torch.long)
+    logprobs, rewards, values = torch.zeros((T, N)), torch.zeros((T, N)), torch.zeros((T, N))
+    starts = torch.zeros((T, N))
+
+    observation, _ = envs.reset(seed=config.seed)
+    next_view = torch.as_tensor(observation)
+    next_start = torch.ones(N)
+    state = agent.initial_state(N)
+    episode_return = np.zeros(N)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, float]] = []
+    global_step, start_time = 0, time.perf_counter()
+    updates = range(1, config.num_updates + 1)
+    if config.progress:
+        from tqdm import tqdm
+
+        updates = tqdm(updates, desc=f"ppo {config.env_id.split('/')[-1]}/{config.core}", unit="update")
+    for update in updates:
+        if config.anneal_lr:
+            optimizer.param_groups[0]["lr"] = config.lr * (1.0 - (update - 1.0) / config.num_updates)
+        rollout_state = tuple(part.clone() for part in state)
+        finished_returns, finished_success = [], []
+        with torch.no_grad():
+            for t in range(T):
+                views[t], starts[t] = next_view, next_start
+                output, state, _ = agent.step(agent.encode(next_view), next_start, state)
+                dist, value = agent.heads(output)
+                action = dist.sample()
+                actions[t], logprobs[t], values[t] = action, dist.log_prob(action), value
+                observation, reward, terminated, truncated, _ = envs.step(action.numpy())
+                done = terminated | truncated
+                rewards[t] = torch.as_tensor(reward, dtype=torch.float32)
+                episode_return += reward
+                for env_index in np.flatnonzero(done):
+                    finished_returns.append(episode_return[env_index])
+                    # MiniGrid rewards only success, with 1 - 0.9 * steps / max_steps > 0.
+                    finished_success.append(float(terminated[env_index] and reward[env_index] > 0))
+                episode_return[done] = 0.0
+                next_view, next_start = torch.as_tensor(observation), torch.as_tensor(done, dtype=torch.float32)
+                global_step += N
+            next_value = agent.heads(agent.step(agent.encode(next_view), next_start, state)[0])[1]
+            advantages = _gae(rewards, values, starts, next_value, next_start, config.gamma, config.gae_lambda)
+            returns = advantages + values
+
+        losses = _update(agent, optimizer, config, views, starts, actions, logprobs, advantages, returns,
+                         rollout_state)
+        row = {
+            "update": update,
+            "global_step": global_step,
+            "episodes": len(finished_returns),
+            "success_rate": float(np.mean(finished_success)) if finished_success else float("nan"),
+            "mean_return": float(np.mean(finished_returns)) if finished_returns else float("nan"),
+            "seconds": time.perf_counter() - start_time,
+            **losses,
+        }
+        rows.append(row)
+        if config.progress:
+            updates.set_postfix(success=f"{row['success_rate']:.2f}", ret=f"{row['mean_return']:.2f}")
+    envs.close()
+    _write_csv(out_dir / "metrics.csv", rows)
+    torch.save({"agent_state": agent.state_dict(), "config": _jsonable(config),
+                "num_actions": int(envs.single_action_space.n)}, out_dir / "checkpoint.pt")
+    scores = final_scores(rows)
+    (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
+    return scores
+
+
+def _gae(rewards: torch.Tensor, values: torch.Tensor, starts: torch.Tensor, next_value: torch.Tensor,
+         next_start: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+    """Generalised advantage estimates; a step whose successor starts a new episode
+    does not bootstrap (truncations too, a simplification: MiniGrid's time limits are long)."""
+    advantages = torch.zeros_like(rewards)
+    last = torch.zeros_like(next_value)
+    for t in reversed(range(len(rewards))):
+        successor_start = next_start if t == len(rewards) - 1 else starts[t + 1]
+        successor_value = next_value if t == len(rewards) - 1 else values[t + 1]
+        not_done = 1.0 - successor_start
+        delta = rewards[t] + gamma * successor_value * not_done - values[t]
+        last = delta + gamma * lam * not_done * last
+        advantages[t] = last
+    return advantages
+
+
+def _update(agent: RecurrentAgent, optimizer: torch.optim.Optimizer, config: PPOConfig, views: torch.Tensor,
+            starts: torch.Tensor, actions: torch.Tensor, logprobs: torch.Tensor, advantages: torch.Tensor,
+            returns: torch.Tensor, rollout_state: State) -> dict[str, float]:
+    envs_per_batch = config.num_envs // config.num_minibatches
+    stats: dict[str, list[float]] = {"policy_loss": [], "value_loss": [], "entropy": [], "gate_rate": [],
+                                     "clip_fraction": []}
+    for _ in range(config.update_epochs):
+        order = torch.randperm(config.num_envs)
+        for first in range(0, config.num_envs, envs_per_batch):
+            idx = order[first : first + envs_per_batch]
+            state = tuple(part[idx] for part in rollout_state)
+            outputs, activity = agent.unroll(views[:, idx], starts[:, idx], state)
+            dist, value = agent.heads(outputs)
+            new_logprob = dist.log_prob(actions[:, idx])
+            ratio = torch.exp(new_logprob - logprobs[:, idx])
+            adv = advantages[:, idx]
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)).mean()
+            value_loss = 0.5 * ((value - returns[:, idx]) ** 2).mean()
+            entropy = dist.entropy().mean()
+            gate_rate = activity.mean()
+            loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+            if config.core == "gatel0rd":
+                loss = loss + config.reg_lambda * gate_rate
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
+            optimizer.step()
+            stats["policy_loss"].append(policy_loss.item())
+            stats["value_loss"].append(value_loss.item())
+            stats["entropy"].append(entropy.item())
+            stats["gate_rate"].append(gate_rate.item())
+            stats["clip_fraction"].append(((ratio - 1).abs() > config.clip_coef).float().mean().item())
+    return {key: float(np.mean(values)) for key, values in stats.items()}
+
+
+def final_scores(rows: list[dict[str, float]], last_fraction: float = 0.1) -> dict[str, float]:
+    """Success rate and return over the episodes of the last ``last_fraction`` of updates."""
+    tail = rows[-max(1, int(len(rows) * last_fraction)):]
+    episodes = sum(row["episodes"] for row in tail)
+
+    def weighted(key: str) -> float:
+        if episodes == 0:
+            return float("nan")
+        return float(sum(row[key] * row["episodes"] for row in tail if row["episodes"]) / episodes)
+
+    return {"global_step": rows[-1]["global_step"], "final_success_rate": weighted("success_rate"),
+            "final_return": weighted("mean_return"), "final_gate_rate": tail[-1]["gate_rate"],
+            "seconds": rows[-1]["seconds"]}
+
+
+def _jsonable(config: PPOConfig) -> dict:
+    return {key: str(value) if isinstance(value, Path) else value for key, value in dataclasses.asdict(config).items()}
+
+
+def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
+    import csv
+
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def main() -> None:
+    import tyro
+
+    print(json.dumps(train(tyro.cli(PPOConfig)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
