@@ -32,6 +32,7 @@ from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.cells import GateL0RDCell, State, TorchRNNCell, gate_activity
+from baselines.runlog import write_csv
 
 # Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
 _VIEW_SCALE = torch.tensor([10.0, 5.0, 2.0])
@@ -206,7 +207,7 @@ def train(config: PPOConfig) -> dict[str, float]:
         if config.progress:
             updates.set_postfix(success=f"{row['success_rate']:.2f}", ret=f"{row['mean_return']:.2f}")
     envs.close()
-    _write_csv(out_dir / "metrics.csv", rows)
+    write_csv(out_dir / "metrics.csv", rows)
     torch.save({"agent_state": agent.state_dict(), "config": _jsonable(config),
                 "num_actions": int(envs.single_action_space.n)}, out_dir / "checkpoint.pt")
     scores = final_scores(rows)
@@ -283,15 +284,6 @@ def final_scores(rows: list[dict[str, float]], last_fraction: float = 0.1) -> di
 
 def _jsonable(config: PPOConfig) -> dict:
     return {key: str(value) if isinstance(value, Path) else value for key, value in dataclasses.asdict(config).items()}
-
-
-def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
-    import csv
-
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ budget, which is sized for a CPU.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import time
@@ -24,6 +23,7 @@ import torch
 from baselines import metrics
 from baselines.data import load_split
 from baselines.predictor import Predictor, PredictorConfig
+from baselines.runlog import write_csv
 from pomdp_envs.datasets import Sequences
 
 
@@ -171,7 +171,7 @@ def train(config: TrainConfig) -> dict[str, float]:
             rows.append(row)
             if config.progress:
                 epochs.set_postfix(test_mse=f"{row['test_mse']:.2e}", gen_mse=f"{row['gen_mse']:.2e}")
-    _write_csv(out_dir / "metrics.csv", rows)
+    write_csv(out_dir / "metrics.csv", rows)
     save_checkpoint(out_dir / "checkpoint.pt", model, config, train_set.env_id)
 
     scores = dict(rows[-1])
@@ -189,13 +189,6 @@ def _evaluate(model: Predictor, config: TrainConfig, test_set: Sequences, gen_se
         gates = metrics.run(model, test_set, real_input_prob=0.0, start_steps=config.start_steps)["gates"]
         row["gate_openings"] = metrics.gate_openings_per_sequence(gates)
     return row
-
-
-def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def save_checkpoint(path: Path, model: Predictor, config: TrainConfig, env_id: str) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from baselines.runlog import write_csv  # noqa: F401  (re-exported for the benchmarks)
+
 Row = dict[str, Any]
 
 
@@ -42,17 +44,6 @@ def fan_out(run: Callable[[Any], Row | list[Row]], jobs: Sequence[Any], workers:
         for job, future in futures:
             collect(job, future.result)
     return rows, failures
-
-
-def write_csv(path: Path, rows: list[Row]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keys: list[str] = []
-    for row in rows:
-        keys.extend(key for key in row if key not in keys)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def read_csv(path: Path) -> list[Row]:

@@ -1,0 +1,115 @@
+"""PPO benchmark: success curves of recurrent PPO with a GateL0RD or an LSTM memory on
+MiniGrid memory tasks (DoorKey-5x5 and MemoryS7 by default).
+
+    python -m benchmarks.ppo --tasks DoorKey-5x5 MemoryS7 --steps 200000 --seeds 2 --workers 2
+
+Writes ``runs.csv`` (final success rate and return per run), ``curves.csv`` (every
+update of every run) and ``success.png`` (success rate of finished episodes over env
+steps, mean over seeds) to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from baselines.ppo import PPOConfig, train
+from benchmarks.common import Row, fan_out, markdown_table, read_csv, write_csv
+
+PPO_CORES = ("gatel0rd", "lstm")
+DEFAULT_TASKS = ("DoorKey-5x5", "MemoryS7")
+
+
+def run_one(config: PPOConfig) -> list[Row]:
+    """The run's final scores and its learning curve, one row per update."""
+    scores = train(config)
+    task = config.env_id.split("MiniGrid-")[-1].removesuffix("-v0")
+    keys = {"task": task, "core": config.core, "seed": config.seed}
+    curve = [{"kind": "curve", **keys, **row} for row in read_csv(Path(config.out_dir) / "metrics.csv")]
+    return [{"kind": "final", **keys, **scores}, *curve]
+
+
+def make_configs(tasks: list[str], cores: list[str], seeds: int, steps: int, out: Path) -> list[PPOConfig]:
+    return [
+        PPOConfig(env_id=f"pomdp_envs/MiniGrid-{task}-v0", core=core, seed=seed, total_steps=steps,
+                  out_dir=out / task / core / f"seed{seed}", progress=False)
+        for task in tasks for seed in range(seeds) for core in cores
+    ]
+
+
+def run(configs: list[PPOConfig], workers: int) -> tuple[list[Row], list[str]]:
+    return fan_out(run_one, configs, workers,
+                   label=lambda c: f"ppo {c.env_id.split('/')[-1]}/{c.core}/seed{c.seed}")
+
+
+def split_rows(rows: list[Row]) -> tuple[list[Row], list[Row]]:
+    """(final rows, curve rows), without the ``kind`` tag."""
+    final = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "final"]
+    curves = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "curve"]
+    return final, curves
+
+
+def format_table(final_rows: list[Row]) -> str:
+    return markdown_table(final_rows, ("task", "core"),
+                          ("final_success_rate", "final_return", "final_gate_rate", "global_step", "seconds"))
+
+
+def plot_curves(curve_rows: list[Row], path: Path, window: int = 5) -> None:
+    """Success rate over env steps per task (one panel each), mean over seeds, smoothed
+    over ``window`` updates."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    tasks = sorted({row["task"] for row in curve_rows})
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.5), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        for core in sorted({row["core"] for row in curve_rows if row["task"] == task}):
+            runs = {}
+            for row in curve_rows:
+                if row["task"] == task and row["core"] == core:
+                    runs.setdefault(row["seed"], []).append((row["global_step"], row["success_rate"]))
+            length = min(len(run) for run in runs.values())
+            steps = np.array([step for step, _ in list(runs.values())[0][:length]])
+            success = np.array([[rate for _, rate in run[:length]] for run in runs.values()], dtype=float)
+            kernel = np.ones(window)
+            mean = np.nanmean(success, axis=0)
+            valid = np.convolve(np.isfinite(mean), kernel, "same")
+            smooth = np.convolve(np.nan_to_num(mean), kernel, "same") / np.maximum(valid, 1)
+            axis.plot(steps, smooth, label=f"{core} ({len(runs)} seeds)")
+        axis.set_title(task)
+        axis.set_xlabel("env steps")
+        axis.set_ylabel("success rate of finished episodes")
+        axis.set_ylim(-0.02, 1.02)
+        axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
+    parser.add_argument("--cores", nargs="+", default=list(PPO_CORES), choices=PPO_CORES)
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=PPOConfig().total_steps)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local/ppo"))
+    args = parser.parse_args(argv)
+
+    rows, _ = run(make_configs(args.tasks, args.cores, args.seeds, args.steps, args.out), args.workers)
+    final, curves = split_rows(rows)
+    if not final:
+        return 1
+    write_csv(args.out / "runs.csv", final)
+    write_csv(args.out / "curves.csv", curves)
+    plot_curves(curves, args.out / "success.png")
+    print(format_table(final))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
