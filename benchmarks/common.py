@@ -4,6 +4,7 @@ Markdown tables of mean +- std over seeds."""
 from __future__ import annotations
 
 import csv
+import os
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -16,13 +17,21 @@ import numpy as np
 from baselines.runlog import write_csv  # noqa: F401  (re-exported for the benchmarks)
 
 Row = dict[str, Any]
+LAUNCHERS = ("local", "ray")
 
 
 def fan_out(run: Callable[[Any], Row | list[Row]], jobs: Sequence[Any], workers: int = 1,
-            label: Callable[[Any], str] = str) -> tuple[list[Row], list[str]]:
-    """Run ``run(job)`` for every job on ``workers`` processes (in this process when
-    ``workers`` is 1). Returns the rows of the runs that finished and one line per run
-    that raised, so one crash does not lose the others."""
+            label: Callable[[Any], str] = str, launcher: str = "local") -> tuple[list[Row], list[str]]:
+    """Run ``run(job)`` for every job and gather the rows in this process.
+
+    ``launcher="local"``: on ``workers`` processes (in this process when ``workers`` is
+    1). ``launcher="ray"``: as Ray tasks on the cluster ``ray.init`` finds (the one named
+    by ``RAY_ADDRESS``, else a local instance with ``workers`` CPUs). Returns the rows of
+    the runs that finished and one line per run that raised, so one crash does not lose
+    the others.
+    """
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"launcher must be one of {LAUNCHERS}, got {launcher!r}")
     rows: list[Row] = []
     failures: list[str] = []
 
@@ -35,6 +44,17 @@ def fan_out(run: Callable[[Any], Row | list[Row]], jobs: Sequence[Any], workers:
             return
         rows.extend(result if isinstance(result, list) else [result])
 
+    if launcher == "ray":
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(num_cpus=None if os.environ.get("RAY_ADDRESS") else workers, include_dashboard=False,
+                     log_to_driver=False)
+        remote = ray.remote(num_cpus=1)(run)
+        futures = [(job, remote.remote(job)) for job in jobs]
+        for job, future in futures:
+            collect(job, lambda future=future: ray.get(future))
+        return rows, failures
     if workers <= 1:
         for job in jobs:
             collect(job, lambda job=job: run(job))

@@ -55,16 +55,18 @@ def run_job(job: MPCJob) -> Row:
 
 
 def make_jobs(tasks: list[str], cores: list[str], seeds: int, episodes: int, epochs: int, out: Path,
-              reuse: bool = False) -> list[MPCJob]:
-    configs = make_configs(tasks, cores, seeds, epochs, out / "predictors")
+              reuse: bool = False, predictor_dir: Path | None = None, **train_options) -> list[MPCJob]:
+    """Jobs for every (task, core, seed) and the true model; predictors are trained into
+    (or, with ``reuse``, read from) ``predictor_dir``, by default ``out/predictors``."""
+    configs = make_configs(tasks, cores, seeds, epochs, predictor_dir or out / "predictors", **train_options)
     jobs = [MPCJob(c.env, c.seed, episodes, c, reuse) for c in configs]
     jobs += [MPCJob(task, seed, episodes) for task in tasks for seed in range(seeds)]
     return jobs
 
 
-def run(jobs: list[MPCJob], workers: int) -> tuple[list[Row], list[str]]:
+def run(jobs: list[MPCJob], workers: int, launcher: str = "local") -> tuple[list[Row], list[str]]:
     prepare_data([job.train for job in jobs if job.train is not None])
-    return fan_out(run_job, jobs, workers, label=lambda j: f"mpc {j.task}/{j.model_name}/seed{j.seed}")
+    return fan_out(run_job, jobs, workers, launcher=launcher, label=lambda j: f"mpc {j.task}/{j.model_name}/seed{j.seed}")
 
 
 def format_table(rows: list[Row]) -> str:

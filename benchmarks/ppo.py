@@ -37,8 +37,8 @@ def make_configs(tasks: list[str], cores: list[str], seeds: int, steps: int, out
     ]
 
 
-def run(configs: list[PPOConfig], workers: int) -> tuple[list[Row], list[str]]:
-    return fan_out(run_one, configs, workers,
+def run(configs: list[PPOConfig], workers: int, launcher: str = "local") -> tuple[list[Row], list[str]]:
+    return fan_out(run_one, configs, workers, launcher=launcher,
                    label=lambda c: f"ppo {c.env_id.split('/')[-1]}/{c.core}/seed{c.seed}")
 
 

@@ -50,9 +50,9 @@ def prepare_data(configs: list[TrainConfig]) -> None:
             load_split(config.env, split, size, config.seed, config.cache_dir)
 
 
-def run(configs: list[TrainConfig], workers: int) -> tuple[list[Row], list[str]]:
+def run(configs: list[TrainConfig], workers: int, launcher: str = "local") -> tuple[list[Row], list[str]]:
     prepare_data(configs)
-    return fan_out(run_one, configs, workers, label=lambda c: f"prediction {c.env}/{c.core}/seed{c.seed}")
+    return fan_out(run_one, configs, workers, launcher=launcher, label=lambda c: f"prediction {c.env}/{c.core}/seed{c.seed}")
 
 
 def format_table(rows: list[Row]) -> str:

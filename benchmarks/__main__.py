@@ -1,0 +1,50 @@
+"""``python -m benchmarks run --suite quick|paper [--envs ...] [--seeds N] [--workers K] [--launcher local|ray]``
+
+Runs every benchmark that applies to the chosen envs (speed, prediction, MPC, PPO,
+Dreamer), writes one CSV per benchmark, plots and ``report.md`` to
+``benchmarks/results/<suite>/`` (or ``--out``). ``report`` rewrites the report from
+the CSVs of an earlier run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmarks.common import LAUNCHERS
+from benchmarks.report import write_report
+from benchmarks.suite import ENV_GROUPS, SUITES, run_suite
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a suite and write its report")
+    run.add_argument("--suite", choices=sorted(SUITES), default="quick")
+    run.add_argument("--envs", nargs="+", choices=sorted(ENV_GROUPS), default=sorted(ENV_GROUPS))
+    run.add_argument("--seeds", type=int, help="seeds per run (default: the suite's)")
+    run.add_argument("--workers", type=int, default=2, help="parallel runs")
+    run.add_argument("--launcher", choices=LAUNCHERS, default="local",
+                     help="local processes, or Ray tasks (needs the 'ray' extra; RAY_ADDRESS picks a cluster)")
+    run.add_argument("--out", type=Path, help="default: benchmarks/results/<suite>")
+    report = commands.add_parser("report", help="rewrite report.md from an earlier run's CSVs")
+    report.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "report":
+        print(write_report(args.out))
+        return 0
+    out = args.out or Path("benchmarks/results") / args.suite
+    failures = run_suite(SUITES[args.suite], args.envs, out, args.seeds, args.workers, args.launcher)
+    path = write_report(out)
+    print(path.read_text())
+    failed = [line for lines in failures.values() for line in lines]
+    if failed:
+        print(f"{len(failed)} run(s) failed:", *failed, sep="\n", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

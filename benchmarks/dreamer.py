@@ -1,0 +1,137 @@
+"""Dreamer benchmark on ShapeHerd: objects scored per episode by VSG, SVSG and RSSM agents
+at a fixed CPU budget (the ``cpu-small`` preset), against a uniform random policy.
+
+    python -m benchmarks.dreamer --models vsg rssm --steps 30000 --seeds 1 --workers 2
+
+Writes ``runs.csv`` (final scores per run, and the random policy's), ``curves.csv``
+(every logged row of every run) and ``objects.png`` (objects scored per episode over
+env steps) to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from baselines.dreamer import PRESETS, DreamerConfig, make_env, train
+from baselines.world_model import MODELS
+from benchmarks.common import Row, fan_out, markdown_table, read_csv, write_csv
+
+
+def run_one(config: DreamerConfig) -> list[Row]:
+    scores = train(config)
+    keys = {"model": config.world.model, "seed": config.seed}
+    curve = [{"kind": "curve", **keys, **row} for row in read_csv(Path(config.out_dir) / "metrics.csv")]
+    return [{"kind": "final", **keys, **scores}, *curve]
+
+
+def random_policy(episodes: int, seed: int, env_id: str = "pomdp_envs/ShapeHerd-v0") -> Row:
+    """Objects scored per episode by uniform random actions, over full episodes."""
+    env = make_env(dataclasses.replace(PRESETS["cpu-small"], env_id=env_id))
+    env.action_space.seed(seed)
+    scored = []
+    for episode in range(episodes):
+        env.reset(seed=seed + episode)
+        done = False
+        while not done:
+            _, _, terminated, truncated, info = env.step(env.action_space.sample())
+            done = terminated or truncated
+        scored.append(float(np.sum(info["hidden"]["object_scored"])))
+    env.close()
+    return {"kind": "final", "model": "random", "seed": seed, "final_objects_scored": float(np.mean(scored)),
+            "final_episodes": episodes}
+
+
+def make_configs(models: list[str], seeds: int, steps: int, out: Path, preset: str = "cpu-small") -> list[DreamerConfig]:
+    base = PRESETS[preset]
+    configs = []
+    for model in models:
+        world = dataclasses.replace(base.world, model=model, classes=0 if model == "svsg" else base.world.classes)
+        for seed in range(seeds):
+            configs.append(dataclasses.replace(
+                base, world=world, seed=seed, total_steps=steps, log_every=max(base.sequence_length, steps // 12),
+                threads=1, out_dir=out / model / f"seed{seed}", progress=False))
+    return configs
+
+
+def run(configs: list[DreamerConfig], workers: int, random_episodes: int = 20, launcher: str = "local") -> tuple[list[Row], list[str]]:
+    jobs: list = [("random", random_episodes)] + configs
+    return fan_out(_run_job, jobs, workers, launcher=launcher, label=_label)
+
+
+def _run_job(job) -> list[Row]:
+    if isinstance(job, tuple):
+        return [random_policy(job[1], seed=0)]
+    return run_one(job)
+
+
+def _label(job) -> str:
+    return "dreamer random" if isinstance(job, tuple) else f"dreamer {job.world.model}/seed{job.seed}"
+
+
+def split_rows(rows: list[Row]) -> tuple[list[Row], list[Row]]:
+    final = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "final"]
+    curves = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "curve"]
+    return final, curves
+
+
+def format_table(final_rows: list[Row]) -> str:
+    return markdown_table(final_rows, ("model",), ("final_objects_scored", "final_episodes", "env_steps", "updates",
+                                                   "first_image_loss", "final_image_loss", "final_kl",
+                                                   "final_gate_rate", "seconds"))
+
+
+def plot_curves(curve_rows: list[Row], final_rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for model in sorted({row["model"] for row in curve_rows}):
+        rows = [row for row in curve_rows if row["model"] == model]
+        for axis, key in zip(axes, ("objects_scored", "image_loss")):
+            steps = sorted({row["env_steps"] for row in rows})
+            means = [np.nanmean([row.get(key, np.nan) for row in rows if row["env_steps"] == step]) for step in steps]
+            axis.plot(steps, means, marker=".", label=model)
+    for row in final_rows:
+        if row["model"] == "random":
+            axes[0].axhline(row["final_objects_scored"], color="grey", linestyle="--", label="random policy")
+    axes[0].set_ylabel("objects scored per episode")
+    axes[1].set_ylabel("reconstruction loss (nats per image)")
+    for axis in axes:
+        axis.set_xlabel("env steps")
+        axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["vsg", "rssm"], choices=MODELS)
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=PRESETS["cpu-small"].total_steps)
+    parser.add_argument("--random-episodes", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local/dreamer"))
+    args = parser.parse_args(argv)
+
+    rows, _ = run(make_configs(args.models, args.seeds, args.steps, args.out), args.workers, args.random_episodes)
+    final, curves = split_rows(rows)
+    if not final:
+        return 1
+    write_csv(args.out / "runs.csv", final)
+    write_csv(args.out / "curves.csv", curves)
+    if curves:
+        plot_curves(curves, final, args.out / "objects.png")
+    print(format_table(final))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""The benchmark suites: which benchmarks run on which envs, and with what budget.
+
+``quick`` checks every claim at a small budget (under 15 minutes on 2 cores for all
+envs); ``paper`` uses the papers' budgets (days of CPU; meant for a cluster through
+``--launcher ray``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+
+from benchmarks import dreamer, env_speed, mpc, ppo, prediction
+from benchmarks.common import Row, write_csv
+
+#: Env names accepted by ``--envs``, and the registered ids each one times in ``speed``.
+ENV_GROUPS = {
+    "billiard": ["pomdp_envs/BilliardBall-v0"],
+    "rrc": ["pomdp_envs/RobotRemoteControl-v0"],
+    "shepherd": ["pomdp_envs/Shepherd-v0"],
+    # DoorKey-8x8 is ShapeHerd's speed reference.
+    "shapeherd": ["pomdp_envs/ShapeHerd-v0", "pomdp_envs/MiniGrid-DoorKey-8x8-v0"],
+    "fetch": ["pomdp_envs/FetchPickAndPlacePO-v0"],
+    "minigrid": ["pomdp_envs/MiniGrid-DoorKey-5x5-v0", "pomdp_envs/MiniGrid-MemoryS7-v0"],
+}
+PREDICTION_ENVS = ("billiard", "rrc", "shepherd", "fetch")
+MPC_TASKS = ("rrc", "shepherd")
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    name: str
+    seeds: int
+    speed_args: tuple[str, ...]  # extra arguments of benchmarks.env_speed
+    prediction_epochs: int  # x 10 batches of 128 sequences
+    prediction_train: int  # training sequences
+    prediction_test: int
+    mpc_episodes: int
+    ppo_tasks: tuple[str, ...]
+    ppo_steps: int
+    dreamer_models: tuple[str, ...]
+    dreamer_steps: int
+    dreamer_random_episodes: int
+
+
+SUITES = {
+    "quick": Suite("quick", seeds=1, speed_args=("--quick",), prediction_epochs=40, prediction_train=512,
+                   prediction_test=256, mpc_episodes=20, ppo_tasks=("DoorKey-5x5",), ppo_steps=100_000,
+                   dreamer_models=("vsg", "rssm"), dreamer_steps=3_500, dreamer_random_episodes=3),
+    # The GateL0RD paper trains predictors for 250k-500k updates and PPO for 1e7 frames;
+    # the VSG paper its agents for 2.5M frames (625k env steps).
+    "paper": Suite("paper", seeds=5, speed_args=(), prediction_epochs=25_000, prediction_train=8_000,
+                   prediction_test=1_000, mpc_episodes=50, ppo_tasks=("DoorKey-5x5", "MemoryS7"),
+                   ppo_steps=10_000_000, dreamer_models=("vsg", "svsg", "rssm"), dreamer_steps=625_000,
+                   dreamer_random_episodes=20),
+}
+
+
+def run_suite(suite: Suite, envs: list[str], out: Path, seeds: int | None = None, workers: int = 2,
+              launcher: str = "local") -> dict[str, list[str]]:
+    """Run every benchmark that applies to ``envs``; CSVs go to ``out``. Returns the
+    failed runs per benchmark (the others finish and are written)."""
+    unknown = sorted(set(envs) - set(ENV_GROUPS))
+    if unknown:
+        raise ValueError(f"unknown envs {unknown}; choose from {sorted(ENV_GROUPS)}")
+    seeds = suite.seeds if seeds is None else seeds
+    out.mkdir(parents=True, exist_ok=True)
+    failures: dict[str, list[str]] = {}
+    timings: dict[str, float] = {}
+
+    def stage(name: str, function) -> None:
+        start = time.perf_counter()
+        print(f"== {name}", flush=True)
+        try:
+            failures[name] = function()
+        except Exception as error:  # one broken benchmark must not stop the others
+            failures[name] = [f"{name}: {type(error).__name__}: {error}"]
+        timings[name] = time.perf_counter() - start
+
+    # Speed first and alone: timings taken next to training runs would be meaningless.
+    speed_ids = [env_id for env in envs for env_id in ENV_GROUPS[env]]
+    stage("speed", lambda: _speed(suite, speed_ids, out))
+    pred_envs = [env for env in PREDICTION_ENVS if env in envs]
+    if pred_envs:
+        stage("prediction", lambda: _prediction(suite, pred_envs, seeds, workers, launcher, out))
+    tasks = [task for task in MPC_TASKS if task in envs]
+    if tasks:
+        stage("mpc", lambda: _mpc(suite, tasks, seeds, workers, launcher, out))
+    if "minigrid" in envs:
+        stage("ppo", lambda: _ppo(suite, seeds, workers, launcher, out))
+    if "shapeherd" in envs:
+        stage("dreamer", lambda: _dreamer(suite, seeds, workers, launcher, out))
+    meta = {"suite": suite.name, "envs": envs, "seeds": seeds, "workers": workers, "launcher": launcher,
+            "machine": f"{platform.machine()}, {platform.system()}, Python {platform.python_version()}",
+            "date": time.strftime("%Y-%m-%d"), "stage_seconds": timings, "failures": failures,
+            "suite_settings": dataclasses.asdict(suite)}
+    (out / "run.json").write_text(json.dumps(meta, indent=2))
+    return failures
+
+
+def _speed(suite: Suite, ids: list[str], out: Path) -> list[str]:
+    code = env_speed.main(["--ids", *ids, "--csv", str(out / "speed.csv"), *suite.speed_args])
+    return [] if code == 0 else [f"env_speed exited with {code}"]
+
+
+def _write(out: Path, name: str, rows: list[Row]) -> None:
+    if rows:
+        write_csv(out / f"{name}.csv", rows)
+
+
+def _prediction(suite: Suite, envs: list[str], seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
+    configs = prediction.make_configs(envs, ["gatel0rd", "lstm", "gru", "elman"], seeds, suite.prediction_epochs,
+                                      out / "runs" / "prediction", num_train=suite.prediction_train,
+                                      num_test=suite.prediction_test)
+    rows, failed = prediction.run(configs, workers, launcher)
+    _write(out, "prediction", rows)
+    return failed
+
+
+def _mpc(suite: Suite, tasks: list[str], seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
+    # Plans with the predictors the prediction stage trained (same configs), so the
+    # MPC rows and the prediction rows describe the same models.
+    jobs = mpc.make_jobs(tasks, list(mpc.MPC_CORES), seeds, suite.mpc_episodes, suite.prediction_epochs,
+                         out / "runs" / "mpc", reuse=True, predictor_dir=out / "runs" / "prediction",
+                         num_train=suite.prediction_train, num_test=suite.prediction_test)
+    rows, failed = mpc.run(jobs, workers, launcher)
+    _write(out, "mpc", rows)
+    return failed
+
+
+def _ppo(suite: Suite, seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
+    configs = ppo.make_configs(list(suite.ppo_tasks), list(ppo.PPO_CORES), seeds, suite.ppo_steps, out / "runs" / "ppo")
+    rows, failed = ppo.run(configs, workers, launcher)
+    final, curves = ppo.split_rows(rows)
+    _write(out, "ppo", final)
+    _write(out, "ppo_curves", curves)
+    if curves:
+        ppo.plot_curves(curves, out / "ppo_success.png")
+    return failed
+
+
+def _dreamer(suite: Suite, seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
+    preset = "paper" if suite.name == "paper" else "cpu-small"
+    configs = dreamer.make_configs(list(suite.dreamer_models), seeds, suite.dreamer_steps, out / "runs" / "dreamer",
+                                   preset)
+    rows, failed = dreamer.run(configs, workers, suite.dreamer_random_episodes, launcher)
+    final, curves = dreamer.split_rows(rows)
+    _write(out, "dreamer", final)
+    _write(out, "dreamer_curves", curves)
+    if curves:
+        dreamer.plot_curves(curves, final, out / "dreamer_objects.png")
+    return failed
