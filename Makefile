@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(VENV)/bin/pomdp-envs render --all --episodes 1 --out videos
-	$(PY) -m benchmarks.env_speed --quick
+	$(PY) -m benchmarks run --suite quick --envs rrc --out benchmarks/results/local/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
