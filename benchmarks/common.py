@@ -110,3 +110,19 @@ def _as_float(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return float("nan")
+
+
+def split_kinds(rows: list[Row]) -> tuple[list[Row], list[Row]]:
+    """Rows tagged ``kind`` "final" and "curve", each without the tag."""
+    final = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "final"]
+    curves = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "curve"]
+    return final, curves
+
+
+def save_figure(figure: Any, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

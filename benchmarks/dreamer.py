@@ -18,7 +18,7 @@ import numpy as np
 
 from baselines.dreamer import PRESETS, DreamerConfig, make_env, train
 from baselines.world_model import MODELS
-from benchmarks.common import Row, fan_out, markdown_table, read_csv, write_csv
+from benchmarks.common import Row, fan_out, markdown_table, read_csv, save_figure, split_kinds, write_csv
 
 
 def run_one(config: DreamerConfig) -> list[Row]:
@@ -72,12 +72,6 @@ def _label(job) -> str:
     return "dreamer random" if isinstance(job, tuple) else f"dreamer {job.world.model}/seed{job.seed}"
 
 
-def split_rows(rows: list[Row]) -> tuple[list[Row], list[Row]]:
-    final = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "final"]
-    curves = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "curve"]
-    return final, curves
-
-
 def format_table(final_rows: list[Row]) -> str:
     return markdown_table(final_rows, ("model",), ("final_objects_scored", "final_episodes", "env_steps", "updates",
                                                    "first_image_loss", "final_image_loss", "final_kl",
@@ -105,10 +99,7 @@ def plot_curves(curve_rows: list[Row], final_rows: list[Row], path: Path) -> Non
     for axis in axes:
         axis.set_xlabel("env steps")
         axis.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows, _ = run(make_configs(args.models, args.seeds, args.steps, args.out), args.workers, args.random_episodes)
-    final, curves = split_rows(rows)
+    final, curves = split_kinds(rows)
     if not final:
         return 1
     write_csv(args.out / "runs.csv", final)

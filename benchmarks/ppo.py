@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from baselines.ppo import PPOConfig, train
-from benchmarks.common import Row, fan_out, markdown_table, read_csv, write_csv
+from benchmarks.common import Row, fan_out, markdown_table, read_csv, save_figure, split_kinds, write_csv
 
 PPO_CORES = ("gatel0rd", "lstm")
 DEFAULT_TASKS = ("DoorKey-5x5", "MemoryS7")
@@ -40,13 +40,6 @@ def make_configs(tasks: list[str], cores: list[str], seeds: int, steps: int, out
 def run(configs: list[PPOConfig], workers: int, launcher: str = "local") -> tuple[list[Row], list[str]]:
     return fan_out(run_one, configs, workers, launcher=launcher,
                    label=lambda c: f"ppo {c.env_id.split('/')[-1]}/{c.core}/seed{c.seed}")
-
-
-def split_rows(rows: list[Row]) -> tuple[list[Row], list[Row]]:
-    """(final rows, curve rows), without the ``kind`` tag."""
-    final = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "final"]
-    curves = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "curve"]
-    return final, curves
 
 
 def format_table(final_rows: list[Row]) -> str:
@@ -84,10 +77,7 @@ def plot_curves(curve_rows: list[Row], path: Path, window: int = 5) -> None:
         axis.set_ylabel("success rate of finished episodes")
         axis.set_ylim(-0.02, 1.02)
         axis.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows, _ = run(make_configs(args.tasks, args.cores, args.seeds, args.steps, args.out), args.workers)
-    final, curves = split_rows(rows)
+    final, curves = split_kinds(rows)
     if not final:
         return 1
     write_csv(args.out / "runs.csv", final)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from benchmarks import dreamer, env_speed, mpc, ppo, prediction
-from benchmarks.common import Row, write_csv
+from benchmarks.common import Row, split_kinds, write_csv
 
 #: Env names accepted by ``--envs``, and the registered ids each one times in ``speed``.
 ENV_GROUPS = {
@@ -134,7 +134,7 @@ def _mpc(suite: Suite, tasks: list[str], seeds: int, workers: int, launcher: str
 def _ppo(suite: Suite, seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
     configs = ppo.make_configs(list(suite.ppo_tasks), list(ppo.PPO_CORES), seeds, suite.ppo_steps, out / "runs" / "ppo")
     rows, failed = ppo.run(configs, workers, launcher)
-    final, curves = ppo.split_rows(rows)
+    final, curves = split_kinds(rows)
     _write(out, "ppo", final)
     _write(out, "ppo_curves", curves)
     if curves:
@@ -147,7 +147,7 @@ def _dreamer(suite: Suite, seeds: int, workers: int, launcher: str, out: Path) -
     configs = dreamer.make_configs(list(suite.dreamer_models), seeds, suite.dreamer_steps, out / "runs" / "dreamer",
                                    preset)
     rows, failed = dreamer.run(configs, workers, suite.dreamer_random_episodes, launcher)
-    final, curves = dreamer.split_rows(rows)
+    final, curves = split_kinds(rows)
     _write(out, "dreamer", final)
     _write(out, "dreamer_curves", curves)
     if curves:
