@@ -100,12 +100,13 @@ def markdown_table(rows: list[Row], group_by: Sequence[str], columns: Sequence[s
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key, group in sorted(groups.items(), key=lambda item: tuple(map(str, item[0]))):
         cells = [str(part) for part in key] + [str(len(group))]
-        cells += [mean_std([_as_float(row.get(column)) for row in group]) for column in columns]
+        cells += [mean_std([as_float(row.get(column)) for row in group]) for column in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _as_float(value: Any) -> float:
+def as_float(value: Any) -> float:
+    """``value`` as a float; NaN where it is empty or not a number (CSV cells of runs that lack a column)."""
     try:
         return float(value)
     except (TypeError, ValueError):

@@ -18,7 +18,7 @@ import numpy as np
 
 from baselines.dreamer import PRESETS, DreamerConfig, make_env, train
 from baselines.world_model import MODELS
-from benchmarks.common import Row, fan_out, markdown_table, read_csv, save_figure, split_kinds, write_csv
+from benchmarks.common import Row, as_float, fan_out, markdown_table, read_csv, save_figure, split_kinds, write_csv
 
 
 def run_one(config: DreamerConfig) -> list[Row]:
@@ -88,8 +88,10 @@ def plot_curves(curve_rows: list[Row], final_rows: list[Row], path: Path) -> Non
     for model in sorted({row["model"] for row in curve_rows}):
         rows = [row for row in curve_rows if row["model"] == model]
         for axis, key in zip(axes, ("objects_scored", "image_loss")):
-            steps = sorted({row["env_steps"] for row in rows})
-            means = [np.nanmean([row.get(key, np.nan) for row in rows if row["env_steps"] == step]) for step in steps]
+            # Metrics are only logged once training starts, so early steps lack the loss columns.
+            points = [(row["env_steps"], as_float(row.get(key))) for row in rows]
+            steps = sorted({step for step, value in points if np.isfinite(value)})
+            means = [np.mean([value for s, value in points if s == step and np.isfinite(value)]) for step in steps]
             axis.plot(steps, means, marker=".", label=model)
     for row in final_rows:
         if row["model"] == "random":
