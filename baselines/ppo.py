@@ -278,7 +278,8 @@ def final_scores(rows: list[dict[str, float]], last_fraction: float = 0.1) -> di
         return float(sum(row[key] * row["episodes"] for row in tail if row["episodes"]) / episodes)
 
     return {"global_step": rows[-1]["global_step"], "final_success_rate": weighted("success_rate"),
-            "final_return": weighted("mean_return"), "final_gate_rate": tail[-1]["gate_rate"],
+            "final_return": weighted("mean_return"), "final_episodes": episodes,
+            "final_gate_rate": tail[-1]["gate_rate"],
             "seconds": rows[-1]["seconds"]}
 
 

@@ -14,40 +14,107 @@ from benchmarks import dreamer, mpc, ppo, prediction
 from benchmarks.common import Row, read_csv
 
 
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "**not supported**", "inconclusive"
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
     env: str
     source: str
     text: str
     benchmark: str  # the CSV it is checked on
-    check: Callable[[list[Row]], tuple[bool, str] | None]  # None: not measured in this run
+    check: Callable[[list[Row]], tuple[str, str] | None]  # (verdict, measured); None: not measured in this run
 
 
-def _mean(rows: list[Row], key: str, **where) -> float:
-    values = [float(row[key]) for row in rows
-              if all(row.get(k) == v for k, v in where.items()) and isinstance(row.get(key), float)]
-    values = [v for v in values if np.isfinite(v)]
-    return float(np.mean(values)) if values else float("nan")
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """A group's mean over runs and the standard error of that mean."""
+
+    mean: float
+    stderr: float
+
+
+def _estimate(rows: list[Row], key: str, run_stderr: Callable[[Row], float] | None = None, **where) -> Estimate:
+    """Mean of ``key`` over the matching runs. Its standard error is the larger of the
+    spread between seeds and the runs' own sampling error (``run_stderr``, e.g. the
+    binomial error of a success rate over a run's episodes); 0 when neither is known."""
+    runs = [row for row in rows if all(row.get(k) == v for k, v in where.items())
+            and isinstance(row.get(key), float) and np.isfinite(row[key])]
+    if not runs:
+        return Estimate(float("nan"), float("nan"))
+    values = np.array([row[key] for row in runs])
+    between = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    within = 0.0
+    if run_stderr is not None:
+        within = float(np.sqrt(sum(run_stderr(row) ** 2 for row in runs)) / len(runs))
+    return Estimate(float(values.mean()), max(between, within))
+
+
+def _binomial_stderr(rate_key: str, count_key: str) -> Callable[[Row], float]:
+    def stderr(row: Row) -> float:
+        rate, count = row[rate_key], row.get(count_key)
+        return float(np.sqrt(rate * (1 - rate) / count)) if isinstance(count, float) and count > 0 else 0.0
+    return stderr
+
+
+def _poisson_stderr(mean_key: str, count_key: str) -> Callable[[Row], float]:
+    def stderr(row: Row) -> float:
+        # A count per episode whose sample mean is 0 still has error 1/n at least.
+        mean, count = row[mean_key], row.get(count_key)
+        return float(np.sqrt(max(mean, 1.0) / count)) if isinstance(count, float) and count > 0 else 0.0
+    return stderr
+
+
+def _verdict(gain: float, margin: float, strict: bool) -> str:
+    """``gain``: how much better ours is than the best other (negative: worse).
+    A strict claim ("better than") needs a gain beyond the noise margin; a
+    non-inferiority claim ("at least as good") fails only when ours is worse
+    beyond it."""
+    if gain < -margin or (gain <= 0 and margin == 0 and strict):
+        return NOT_SUPPORTED
+    if not strict or gain > margin:
+        return SUPPORTED
+    return INCONCLUSIVE
 
 
 def _compare(rows: list[Row], key: str, group: str, ours: str, others: tuple[str, ...], lower_is_better: bool,
-             **where) -> tuple[bool, str] | None:
-    mine = _mean(rows, key, **{group: ours}, **where)
-    theirs = {name: _mean(rows, key, **{group: name}, **where) for name in others}
-    theirs = {name: value for name, value in theirs.items() if np.isfinite(value)}
-    if not np.isfinite(mine) or not theirs:
+             strict: bool = True, run_stderr: Callable[[Row], float] | None = None,
+             **where) -> tuple[str, str] | None:
+    """Is ``ours`` better (``strict``) or at least as good as every one of ``others``
+    on ``key``, by more than twice the standard error of the difference?"""
+    mine = _estimate(rows, key, run_stderr, **{group: ours}, **where)
+    theirs = {name: _estimate(rows, key, run_stderr, **{group: name}, **where) for name in others}
+    theirs = {name: value for name, value in theirs.items() if np.isfinite(value.mean)}
+    if not np.isfinite(mine.mean) or not theirs:
         return None
-    best_other = min(theirs.values()) if lower_is_better else max(theirs.values())
-    holds = mine <= best_other if lower_is_better else mine >= best_other
+    sign = -1.0 if lower_is_better else 1.0
+    best_name = max(theirs, key=lambda name: sign * theirs[name].mean)
+    best = theirs[best_name]
+    gain = sign * (mine.mean - best.mean)
+    margin = 2 * float(np.hypot(mine.stderr, best.stderr))
     listing = ", ".join(f"{name} {_fmt(value)}" for name, value in theirs.items())
-    return holds, f"{ours} {_fmt(mine)} vs {listing}"
+    verdict = _verdict(gain, margin, strict)
+    if margin == 0:
+        verdict += " (one run each, no error estimate)"
+    return verdict, f"{ours} {_fmt(mine)} vs {listing}"
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.2e}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
+def _fmt(value: Estimate) -> str:
+    def number(x: float) -> str:
+        return f"{x:.2e}" if 0 < abs(x) < 0.01 else f"{x:.3f}"
+    return number(value.mean) + (f" ± {number(value.stderr)}" if value.stderr > 0 else "")
+
+
+def _column_stderr(row: Row) -> float:
+    """The run's own standard error, as the MPC benchmark writes it."""
+    value = row.get("stderr")
+    return value if isinstance(value, float) and np.isfinite(value) else 0.0
 
 
 RNNS = ("lstm", "gru", "elman")
+MPC_STDERR = _column_stderr
+PPO_STDERR = _binomial_stderr("final_success_rate", "final_episodes")
+DREAMER_STDERR = _poisson_stderr("final_objects_scored", "final_episodes")
 CLAIMS = [
     Claim("rrc", "GateL0RD paper, Sec. 6.2", "GateL0RD's generalisation error on RRC (uniform actions) stays lowest "
           "while GRU/LSTM/Elman rise", "prediction",
@@ -56,36 +123,47 @@ CLAIMS = [
           "(highest linear-probe R^2)", "prediction",
           lambda rows: _compare(rows, "probe_r2/robot_controlled", "core", "gatel0rd", RNNS, False, env="rrc")),
     Claim("rrc", "GateL0RD paper, Sec. 6.2", "MPC through GateL0RD reaches the goal more often than through GRU/LSTM",
-          "mpc", lambda rows: _compare(rows, "success_rate", "model", "gatel0rd", ("gru", "lstm"), False, task="rrc")),
+          "mpc", lambda rows: _compare(rows, "success_rate", "model", "gatel0rd", ("gru", "lstm"), False,
+                                       run_stderr=MPC_STDERR, task="rrc")),
     Claim("shepherd", "GateL0RD paper, Sec. 6.3", "GateL0RD predicts Shepherd sequences with the lowest error "
           "(it remembers the occluded sheep)", "prediction",
           lambda rows: _compare(rows, "test_mse", "core", "gatel0rd", RNNS, True, env="shepherd")),
     Claim("shepherd", "GateL0RD paper, Sec. 6.3", "Only GateL0RD solves Shepherd by MPC, in over 50 % of episodes",
           "mpc", lambda rows: _shepherd_mpc(rows)),
     Claim("billiard", "GateL0RD paper, Sec. 6.1", "GateL0RD predicts the billiard ball at least as well as the RNNs",
-          "prediction", lambda rows: _compare(rows, "test_mse", "core", "gatel0rd", RNNS, True, env="billiard")),
+          "prediction", lambda rows: _compare(rows, "test_mse", "core", "gatel0rd", RNNS, True, strict=False,
+                                              env="billiard")),
     Claim("fetch", "GateL0RD paper, Sec. 6.1", "GateL0RD generalises best to a later grasp in Fetch Pick&Place",
           "prediction", lambda rows: _compare(rows, "gen_mse", "core", "gatel0rd", RNNS, True, env="fetch")),
     Claim("minigrid", "GateL0RD paper, Sec. 6.4", "PPO with a GateL0RD memory learns DoorKey-5x5 at least as well "
           "as with an LSTM (final success rate)", "ppo",
-          lambda rows: _compare(rows, "final_success_rate", "core", "gatel0rd", ("lstm",), False, task="DoorKey-5x5")),
+          lambda rows: _compare(rows, "final_success_rate", "core", "gatel0rd", ("lstm",), False, strict=False,
+                                run_stderr=PPO_STDERR, task="DoorKey-5x5")),
     Claim("minigrid", "GateL0RD paper, Sec. 6.4", "... and MemoryS7", "ppo",
-          lambda rows: _compare(rows, "final_success_rate", "core", "gatel0rd", ("lstm",), False, task="MemoryS7")),
+          lambda rows: _compare(rows, "final_success_rate", "core", "gatel0rd", ("lstm",), False, strict=False,
+                                run_stderr=PPO_STDERR, task="MemoryS7")),
     Claim("shapeherd", "VSG paper, Sec. 5.1", "A VSG agent scores more objects per episode than an RSSM "
           "(DreamerV2) agent", "dreamer",
-          lambda rows: _compare(rows, "final_objects_scored", "model", "vsg", ("rssm",), False)),
+          lambda rows: _compare(rows, "final_objects_scored", "model", "vsg", ("rssm",), False,
+                                run_stderr=DREAMER_STDERR)),
     Claim("shapeherd", "VSG paper, Sec. 5.1", "A VSG agent scores more objects than a random policy", "dreamer",
-          lambda rows: _compare(rows, "final_objects_scored", "model", "vsg", ("random",), False)),
+          lambda rows: _compare(rows, "final_objects_scored", "model", "vsg", ("random",), False,
+                                run_stderr=DREAMER_STDERR)),
 ]
 
 
-def _shepherd_mpc(rows: list[Row]) -> tuple[bool, str] | None:
-    rates = {model: _mean(rows, "success_rate", task="shepherd", model=model) for model in ("gatel0rd", "gru", "lstm")}
-    if not all(np.isfinite(v) for v in rates.values()):
+def _shepherd_mpc(rows: list[Row]) -> tuple[str, str] | None:
+    rates = {model: _estimate(rows, "success_rate", MPC_STDERR, task="shepherd", model=model)
+             for model in ("gatel0rd", "gru", "lstm", "true")}
+    if not all(np.isfinite(rates[model].mean) for model in ("gatel0rd", "gru", "lstm")):
         return None
-    holds = rates["gatel0rd"] > 0.5 and max(rates["gru"], rates["lstm"]) < rates["gatel0rd"]
-    true_rate = _mean(rows, "success_rate", task="shepherd", model="true")
-    return holds, ", ".join(f"{k} {v:.2f}" for k, v in rates.items()) + f" (true model {true_rate:.2f})"
+    above_half = _verdict(rates["gatel0rd"].mean - 0.5, 2 * rates["gatel0rd"].stderr, strict=True)
+    beats_rnns = _compare(rows, "success_rate", "model", "gatel0rd", ("gru", "lstm"), False,
+                          run_stderr=MPC_STDERR, task="shepherd")
+    assert beats_rnns is not None
+    verdicts = {above_half, beats_rnns[0]}
+    verdict = NOT_SUPPORTED if NOT_SUPPORTED in verdicts else INCONCLUSIVE if INCONCLUSIVE in verdicts else SUPPORTED
+    return verdict, beats_rnns[1] + f" (true model {_fmt(rates['true'])})"
 
 
 def write_report(out: Path) -> Path:
@@ -97,18 +175,18 @@ def write_report(out: Path) -> Path:
              f"Run on {meta['date']} ({meta['machine']}; {meta['workers']} workers, launcher {meta['launcher']}), "
              f"envs {', '.join(meta['envs'])}, {meta['seeds']} seed(s). Stage times: "
              + ", ".join(f"{k} {v / 60:.1f} min" for k, v in meta["stage_seconds"].items()) + ".",
-             "Regenerate with `python -m benchmarks run --suite " + meta["suite"] + "`; values are mean ± std over "
-             "seeds (a single value for one seed).", "", "## Claims checked", "",
+             "Regenerate with `python -m benchmarks run --suite " + meta["suite"] + "`; values in the tables are "
+             "mean ± std over seeds (a single value for one seed).", "",
+             "A claim is *supported* when the measured difference exceeds twice its standard error (from the spread "
+             "over seeds and, where a run has one, its own sampling error over episodes), *not supported* when it "
+             "goes the other way by as much, and *inconclusive* in between. Claims in the claims table show "
+             "mean ± standard error; with one seed and no per-run error no noise estimate exists.", "", "## Claims checked", "",
              "| env | claim | source | measured | verdict |", "|---|---|---|---|---|"]
     for claim in CLAIMS:
         if claim.env not in meta["envs"]:
             continue
         result = claim.check(tables.get(claim.benchmark, []))
-        if result is None:
-            measured, verdict = "-", "not measured in this suite"
-        else:
-            holds, measured = result
-            verdict = "supported" if holds else "**not supported**"
+        verdict, measured = ("not measured in this suite", "-") if result is None else result
         lines.append(f"| {claim.env} | {claim.text} | {claim.source} | {measured} | {verdict} |")
     lines.append("")
     lines += _sections(out, tables)

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("torch")
 
 from benchmarks.common import fan_out, markdown_table  # noqa: E402
-from benchmarks.report import write_report  # noqa: E402
+from benchmarks.report import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, _compare, write_report  # noqa: E402
 from benchmarks.suite import SUITES, run_suite  # noqa: E402
 
 
@@ -66,3 +66,28 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     assert (tmp_path / "prediction_curves.png").exists()
     with pytest.raises(ValueError, match="unknown envs"):
         run_suite(suite, ["pong"], tmp_path)
+
+
+def _runs(core: str, values: list[float], **extra) -> list[dict]:
+    return [{"core": core, "seed": float(seed), "score": value, **extra} for seed, value in enumerate(values)]
+
+
+def test_claim_verdicts_weigh_the_difference_against_its_standard_error():
+    clear_win = _runs("gatel0rd", [0.90, 0.92, 0.91]) + _runs("lstm", [0.50, 0.52, 0.51])
+    assert _compare(clear_win, "score", "core", "gatel0rd", ("lstm",), False)[0] == SUPPORTED
+    assert _compare(clear_win, "score", "core", "lstm", ("gatel0rd",), False)[0] == NOT_SUPPORTED
+    # Seeds that overlap: the means differ but not beyond twice the standard error.
+    overlap = _runs("gatel0rd", [0.2, 0.9, 0.5]) + _runs("lstm", [0.3, 0.8, 0.4])
+    assert _compare(overlap, "score", "core", "gatel0rd", ("lstm",), False)[0] == INCONCLUSIVE
+    # "At least as good" holds within the noise, "better" does not.
+    assert _compare(overlap, "score", "core", "lstm", ("gatel0rd",), False, strict=False)[0] == SUPPORTED
+    # A run's own sampling error counts: 1 of 20 vs 2 of 20 episodes is no evidence.
+    episodes = _runs("gatel0rd", [0.10], n=20.0) + _runs("lstm", [0.05], n=20.0)
+    binomial = lambda row: (row["score"] * (1 - row["score"]) / row["n"]) ** 0.5  # noqa: E731
+    assert _compare(episodes, "score", "core", "gatel0rd", ("lstm",), False, run_stderr=binomial)[0] == INCONCLUSIVE
+    # One run each and no error estimate: decided by the means, and said so.
+    single = _runs("gatel0rd", [0.1]) + _runs("lstm", [0.2])
+    verdict, measured = _compare(single, "score", "core", "gatel0rd", ("lstm",), True)
+    assert verdict.startswith(SUPPORTED) and "no error estimate" in verdict
+    assert measured == "gatel0rd 0.100 vs lstm 0.200"
+    assert _compare(single, "score", "core", "gatel0rd", ("gru",), True) is None
