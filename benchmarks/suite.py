@@ -47,8 +47,8 @@ class Suite:
 
 
 SUITES = {
-    "quick": Suite("quick", seeds=1, speed_args=("--quick",), prediction_epochs=40, prediction_train=512,
-                   prediction_test=256, mpc_episodes=20, ppo_tasks=("DoorKey-5x5",), ppo_steps=100_000,
+    "quick": Suite("quick", seeds=1, speed_args=("--quick",), prediction_epochs=60, prediction_train=512,
+                   prediction_test=256, mpc_episodes=20, ppo_tasks=("DoorKey-5x5",), ppo_steps=200_000,
                    dreamer_models=("vsg", "rssm"), dreamer_steps=3_500, dreamer_random_episodes=3),
     # The GateL0RD paper trains predictors for 250k-500k updates and PPO for 1e7 frames;
     # the VSG paper its agents for 2.5M frames (625k env steps).
