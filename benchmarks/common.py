@@ -127,3 +127,13 @@ def save_figure(figure: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def write_runs(out: Path, rows: list[Row], format_table: Callable[[list[Row]], str]) -> int:
+    """A benchmark script's ending: ``out/runs.csv`` and the table on stdout; exit code 1
+    when no run finished."""
+    if not rows:
+        return 1
+    write_csv(out / "runs.csv", rows)
+    print(format_table(rows))
+    return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from baselines.mpc import TASKS, run_mpc
 from baselines.train_predictor import TrainConfig
-from benchmarks.common import Row, fan_out, markdown_table, write_csv
+from benchmarks.common import Row, fan_out, markdown_table, write_runs
 from benchmarks.prediction import make_configs, prepare_data, run_one as train_one
 
 MPC_CORES = ("gatel0rd", "gru", "lstm")
@@ -87,11 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     jobs = make_jobs(args.tasks, args.cores, args.seeds, args.episodes, args.epochs, args.out, args.reuse)
     rows, _ = run(jobs, args.workers)
-    if not rows:
-        return 1
-    write_csv(args.out / "runs.csv", rows)
-    print(format_table(rows))
-    return 0
+    return write_runs(args.out, rows, format_table)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 from baselines.data import load_split
 from baselines.predictor import CORES
 from baselines.train_predictor import ENV_DEFAULTS, TrainConfig, train
-from benchmarks.common import Row, fan_out, markdown_table, write_csv
+from benchmarks.common import Row, fan_out, markdown_table, write_runs
 
 COLUMNS = ("test_mse", "gen_mse", "gate_openings", "gate_precision", "gate_recall")
 
@@ -76,11 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     configs = make_configs(args.envs, args.cores, args.seeds, args.epochs, args.out,
                            args.batches_per_epoch, args.num_train, args.num_test)
     rows, _ = run(configs, args.workers)
-    if not rows:
-        return 1
-    write_csv(args.out / "runs.csv", rows)
-    print(format_table(rows))
-    return 0
+    return write_runs(args.out, rows, format_table)
 
 
 if __name__ == "__main__":
