@@ -59,9 +59,9 @@ def _binomial_stderr(rate_key: str, count_key: str) -> Callable[[Row], float]:
 
 def _poisson_stderr(mean_key: str, count_key: str) -> Callable[[Row], float]:
     def stderr(row: Row) -> float:
-        # A count per episode whose sample mean is 0 still has error 1/n at least.
+        # A sample mean of 0 over n episodes still leaves an error of 1/n, not none.
         mean, count = row[mean_key], row.get(count_key)
-        return float(np.sqrt(max(mean, 1.0) / count)) if isinstance(count, float) and count > 0 else 0.0
+        return float(np.sqrt(max(mean, 1.0 / count) / count)) if isinstance(count, float) and count > 0 else 0.0
     return stderr
 
 
