@@ -66,7 +66,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
             max_episode_steps=750,
             description=f"Push shapes into a goal seeing a 64x64 view around the agent ({size} arena).",
             kwargs={"arena_scale": scale},
-            requires=("pymunk",),
+            requires=("pymunk", "pygame"),
             extra="shapeherd",
         )
         for suffix, size, scale in (("", "Basic", 1.0), ("-Small", "Small", 1.2), ("-Medium", "Medium", 1.4),

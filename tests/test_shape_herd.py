@@ -1,4 +1,4 @@
-"""ShapeHerd: arena geometry, scoring, observation, oracle (skipped without pymunk)."""
+"""ShapeHerd: arena geometry, scoring, observation, oracle (skipped without pymunk or pygame-ce)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pymunk")
+pytest.importorskip("pygame")
 
 from pomdp_envs.dynamics.shape_herd import AGENT_RADIUS, ShapeHerdConfig  # noqa: E402
 from pomdp_envs.policies import make_policy  # noqa: E402

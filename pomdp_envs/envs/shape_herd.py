@@ -28,12 +28,13 @@ class ShapeHerdEnv(gym.Env):
     second; objects mass 20, elasticity 1.0, friction 0.5, soft speed cap 800 px/s;
     walls elasticity 0.7, friction 1.0; agent radius 15, mass 70.7 (density 0.1 over its
     disc, as the published code ends up with), elasticity 0, friction 0.5. Needs the
-    ``shapeherd`` extra (pymunk).
+    ``shapeherd`` extra (pymunk, pygame-ce).
 
     ## Observation space
 
     ``Box(0, 255, (64, 64, 3), uint8)``: the 250 x 250 px window centred on the agent,
-    rasterised at 64 x 64 (2 x 2 supersampling). Floor black, walls grey, goal dark
+    drawn at 128 x 128 and area-averaged to 64 x 64 (the window snaps to that grid, under
+    half an output pixel from the agent's exact position). Floor black, walls grey, goal dark
     green, objects in their colours, agent steel blue; canvas beyond the arena (never
     reached in the Basic arena) mid grey.
 
@@ -91,8 +92,11 @@ class ShapeHerdEnv(gym.Env):
         check_render_mode(render_mode, self.metadata["render_modes"])
         try:
             from pomdp_envs.dynamics.shape_herd import ShapeHerdConfig
+            from pomdp_envs.rendering import shape_herd  # noqa: F401  (pygame-ce)
         except ImportError as error:
-            raise gym.error.DependencyNotInstalled('ShapeHerd needs pymunk: pip install "pomdp-envs[shapeherd]"') from error
+            raise gym.error.DependencyNotInstalled(
+                'ShapeHerd needs pymunk and pygame-ce: pip install "pomdp-envs[shapeherd]"'
+            ) from error
         self.render_mode = render_mode
         self.config = make_config(ShapeHerdConfig, config, config_overrides)
         cfg, n = self.config, self.config.num_objects
