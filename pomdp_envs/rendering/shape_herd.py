@@ -67,8 +67,9 @@ def render_arena(world: ShapeHerdWorld, pixels_per_px: float = 0.75) -> np.ndarr
     surface = pygame.Surface(size)
     offset = round(margin * scale)
     surface.blit(static, (0, 0), (offset, offset, *size))
-    _draw_bodies(surface, world, offset / scale - margin, offset / scale - margin, scale)
-    x0, y0, x1, y1 = (value * scale for value in view_window(world))
+    origin = offset / scale - margin  # world px at the surface's left and top edges
+    _draw_bodies(surface, world, origin, origin, scale)
+    x0, y0, x1, y1 = ((value - origin) * scale for value in view_window(world))
     pygame.draw.rect(surface, WINDOW_RGB, pygame.Rect(round(x0), round(y0), round(x1 - x0), round(y1 - y0)),
                      width=2 * SUPERSAMPLE)
     return _downsample(surface, pixels_x, pixels_y)
