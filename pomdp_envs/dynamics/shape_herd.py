@@ -185,24 +185,31 @@ class ShapeHerdWorld:
         outlines = [OUTLINES[SHAPES[obj.shape_index]] for obj in self.objects]
         self._outline_stack = np.concatenate(outlines)
         self._vertex_owner = np.repeat(np.arange(len(outlines)), [len(o) for o in outlines])
-        self._outline_starts = np.cumsum([0] + [len(o) for o in outlines[:-1]])
+        self._outline_starts = np.cumsum([0] + [len(o) for o in outlines[:-1]]).tolist()
         self._snapshot: WorldSnapshot | None = None
 
     def step(self, angle: float, force: float) -> int:
         """Advance ``action_repeat`` physics steps pushing the agent with (angle, force);
         return the number of objects scored."""
         cfg = self.config
-        push = FORCE_REPEAT * force * np.array([math.cos(angle), math.sin(angle)])
+        push = (FORCE_REPEAT * force * math.cos(angle), FORCE_REPEAT * force * math.sin(angle))
         moving = [obj.body for obj in self.objects if not obj.scored]
+        # Plain floats and no helper calls in this loop: it runs action_repeat times per
+        # step and its Python overhead outweighs pymunk's solver.
+        speed_limit_squared = cfg.max_object_speed**2
+        agent, agent_limit = self.agent, cfg.goal_x - AGENT_RADIUS
         for _ in range(cfg.action_repeat):
-            self.agent.apply_force_at_local_point(tuple(push), (0, 0))
-            self._drive_distractors()
+            agent.apply_force_at_local_point(push, (0, 0))
+            if self.distractors:
+                self._drive_distractors()
             self.space.step(cfg.dt)
             self.frames += 1
             for body in moving:  # soft speed cap: 1 % slower per step above the limit
-                if body.velocity.length > cfg.max_object_speed:
+                vx, vy = body.velocity
+                if vx * vx + vy * vy > speed_limit_squared:
                     body.velocity = body.velocity * 0.99
-            self._keep_out_of_goal(self.agent, AGENT_RADIUS)
+            if agent.position.x > agent_limit:
+                self._keep_out_of_goal(agent, AGENT_RADIUS)
             for body, _ in self.distractors:
                 self._keep_out_of_goal(body, 12.0)
         # Checked once per env step: an object cannot cross the 100 px deep goal and
@@ -217,18 +224,25 @@ class ShapeHerdWorld:
         """Positions, velocities and outlines after the latest step (computed once)."""
         if self._snapshot is not None and self._snapshot.frame == self.frames:
             return self._snapshot
-        bodies = [obj.body for obj in self.objects]
-        xy = np.array([obj.last_position if obj.scored else obj.body.position for obj in self.objects])
-        velocity = np.array([(0.0, 0.0) if obj.scored else body.velocity for obj, body in zip(self.objects, bodies)])
-        angle = np.array([body.angle for body in bodies])
+        # One pass over the bodies into flat lists: each pymunk property read is a
+        # Python-level call, the dominant cost here.
+        state = []
+        for obj in self.objects:
+            body = obj.body
+            if obj.scored:
+                state += (*obj.last_position, 0.0, 0.0, body.angle)
+            else:
+                state += (*body.position, *body.velocity, body.angle)
+        state_array = np.array(state).reshape(-1, 5)
+        xy, velocity, angle = state_array[:, 0:2], state_array[:, 2:4], state_array[:, 4]
         owner = self._vertex_owner
         c, s = np.cos(angle)[owner], np.sin(angle)[owner]
         ox, oy = self._outline_stack[:, 0], self._outline_stack[:, 1]
-        vx = ox * c - oy * s + xy[owner, 0]
-        vy = ox * s + oy * c + xy[owner, 1]
+        vertex_xy = np.empty((len(owner), 2))
+        vertex_xy[:, 0] = ox * c - oy * s + xy[owner, 0]
+        vertex_xy[:, 1] = ox * s + oy * c + xy[owner, 1]
         starts = self._outline_starts
-        low = np.stack([np.minimum.reduceat(vx, starts), np.minimum.reduceat(vy, starts)], axis=1)
-        high = np.stack([np.maximum.reduceat(vx, starts), np.maximum.reduceat(vy, starts)], axis=1)
+        ends = [*starts[1:], len(owner)]
         self._snapshot = WorldSnapshot(
             frame=self.frames,
             agent_xy=np.array(self.agent.position),
@@ -236,9 +250,9 @@ class ShapeHerdWorld:
             object_xy=xy,
             object_velocity=velocity,
             scored=np.array([obj.scored for obj in self.objects]),
-            vertices=np.split(np.stack([vx, vy], axis=1), starts[1:]),
-            low=low,
-            high=high,
+            vertices=[vertex_xy[start:end] for start, end in zip(starts, ends)],
+            low=np.minimum.reduceat(vertex_xy, starts),
+            high=np.maximum.reduceat(vertex_xy, starts),
         )
         return self._snapshot
 
