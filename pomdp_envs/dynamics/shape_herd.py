@@ -123,7 +123,8 @@ class WorldSnapshot:
     object_xy: np.ndarray  # (N, 2) centroids; scored objects: where they were scored
     object_velocity: np.ndarray  # (N, 2), 0 once scored
     scored: np.ndarray  # (N,) bool
-    vertices: list[np.ndarray]  # N outlines in world px, counter-clockwise
+    vertex_xy: np.ndarray  # (V, 2) every outline's vertices in world px, counter-clockwise
+    vertex_ranges: list[tuple[int, int]]  # object i's vertices: vertex_xy[start:end]
     low: np.ndarray  # (N, 2) bounding-box corners of the outlines
     high: np.ndarray  # (N, 2)
 
@@ -250,7 +251,8 @@ class ShapeHerdWorld:
             object_xy=xy,
             object_velocity=velocity,
             scored=np.array([obj.scored for obj in self.objects]),
-            vertices=[vertex_xy[start:end] for start, end in zip(starts, ends)],
+            vertex_xy=vertex_xy,
+            vertex_ranges=list(zip(starts, ends)),
             low=np.minimum.reduceat(vertex_xy, starts),
             high=np.maximum.reduceat(vertex_xy, starts),
         )

@@ -107,9 +107,10 @@ def _draw_bodies(surface: pygame.Surface, world: ShapeHerdWorld, x0: float, y0: 
     top-left corner."""
     snapshot = world.snapshot()
     origin = np.array([x0, y0])
-    for obj, vertices in zip(world.objects, snapshot.vertices):
+    points = ((snapshot.vertex_xy - origin) * scale).tolist()  # one conversion for all outlines
+    for obj, (start, end) in zip(world.objects, snapshot.vertex_ranges):
         if not obj.scored:
-            pygame.draw.polygon(surface, COLOUR_RGB[COLOURS[obj.colour_index]], ((vertices - origin) * scale).tolist())
+            pygame.draw.polygon(surface, COLOUR_RGB[COLOURS[obj.colour_index]], points[start:end])
     for body, _ in world.distractors:
         pygame.draw.polygon(surface, DISTRACTOR_RGB, ((world.distractor_vertices(body) - origin) * scale).tolist())
     centre = ((snapshot.agent_xy - origin) * scale).tolist()
