@@ -32,7 +32,7 @@ from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines import metrics
-from baselines.runlog import write_csv
+from baselines.runlog import config_dict, episode_mean, write_csv
 from baselines.world_model import LatentState, WorldModel, WorldModelConfig, mlp
 from pomdp_envs.datasets import Sequences
 
@@ -290,7 +290,7 @@ def train(config: DreamerConfig) -> dict[str, float]:
     env.close()
     write_csv(out_dir / "metrics.csv", rows)
     torch.save({"world": agent.world.state_dict(), "actor": agent.actor.state_dict(),
-                "critic": agent.critic.state_dict(), "config": _jsonable(config)}, out_dir / "checkpoint.pt")
+                "critic": agent.critic.state_dict(), "config": config_dict(config)}, out_dir / "checkpoint.pt")
     scores = final_scores(rows, agent.num_parameters())
     (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
     plot_curve(rows, out_dir / "curve.png", f"{config.env_id.split('/')[-1]} {config.world.model}")
@@ -346,15 +346,10 @@ def _log_row(step: int, updates: int, seconds: float, finished: list[dict[str, f
 
 def final_scores(rows: list[dict[str, float]], parameters: int, last_rows: int = 3) -> dict[str, float]:
     """Means over the episodes logged in the last ``last_rows`` rows, and the last losses."""
-    tail = [row for row in rows[-last_rows:] if row["episodes"]]
-    episodes = sum(row["episodes"] for row in tail)
-
-    def weighted(key: str) -> float:
-        return float(sum(row[key] * row["episodes"] for row in tail) / episodes) if episodes else float("nan")
-
+    tail = rows[-last_rows:]
     scores = {"env_steps": rows[-1]["env_steps"], "updates": rows[-1]["updates"], "parameters": parameters,
-              "final_return": weighted("return"), "final_objects_scored": weighted("objects_scored"),
-              "final_episodes": episodes, "seconds": rows[-1]["seconds"]}
+              "final_return": episode_mean(tail, "return"), "final_objects_scored": episode_mean(tail, "objects_scored"),
+              "final_episodes": sum(row["episodes"] for row in tail), "seconds": rows[-1]["seconds"]}
     for key in ("image_loss", "kl", "gate_rate"):
         values = [row[key] for row in rows if key in row and np.isfinite(row[key])]
         if values:
@@ -399,10 +394,6 @@ def probe_scores(world: WorldModel, sequences: Sequences) -> dict[str, float]:
         features = world.dynamics.feature(posts).numpy()
     return {f"probe_r2/{name}": metrics.probe_r2(features[:, 1:], values[:, 1:])
             for name, values in sequences.hidden.items()}
-
-
-def _jsonable(config: DreamerConfig) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
 def main(argv: Optional[list[str]] = None) -> None:

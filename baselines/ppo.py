@@ -23,7 +23,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 import gymnasium as gym
 import numpy as np
@@ -32,7 +32,7 @@ from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.cells import GateL0RDCell, State, TorchRNNCell, gate_activity
-from baselines.runlog import write_csv
+from baselines.runlog import config_dict, episode_mean, write_csv
 
 # Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
 _VIEW_SCALE = torch.tensor([10.0, 5.0, 2.0])
@@ -208,7 +208,7 @@ def train(config: PPOConfig) -> dict[str, float]:
             updates.set_postfix(success=f"{row['success_rate']:.2f}", ret=f"{row['mean_return']:.2f}")
     envs.close()
     write_csv(out_dir / "metrics.csv", rows)
-    torch.save({"agent_state": agent.state_dict(), "config": _jsonable(config),
+    torch.save({"agent_state": agent.state_dict(), "config": config_dict(config),
                 "num_actions": int(envs.single_action_space.n)}, out_dir / "checkpoint.pt")
     scores = final_scores(rows)
     (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
@@ -270,21 +270,10 @@ def _update(agent: RecurrentAgent, optimizer: torch.optim.Optimizer, config: PPO
 def final_scores(rows: list[dict[str, float]], last_fraction: float = 0.1) -> dict[str, float]:
     """Success rate and return over the episodes of the last ``last_fraction`` of updates."""
     tail = rows[-max(1, int(len(rows) * last_fraction)):]
-    episodes = sum(row["episodes"] for row in tail)
-
-    def weighted(key: str) -> float:
-        if episodes == 0:
-            return float("nan")
-        return float(sum(row[key] * row["episodes"] for row in tail if row["episodes"]) / episodes)
-
-    return {"global_step": rows[-1]["global_step"], "final_success_rate": weighted("success_rate"),
-            "final_return": weighted("mean_return"), "final_episodes": episodes,
+    return {"global_step": rows[-1]["global_step"], "final_success_rate": episode_mean(tail, "success_rate"),
+            "final_return": episode_mean(tail, "mean_return"), "final_episodes": sum(row["episodes"] for row in tail),
             "final_gate_rate": tail[-1]["gate_rate"],
             "seconds": rows[-1]["seconds"]}
-
-
-def _jsonable(config: PPOConfig) -> dict:
-    return {key: str(value) if isinstance(value, Path) else value for key, value in dataclasses.asdict(config).items()}
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,3 +19,18 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A dataclass config as plain values for a checkpoint: paths become strings, so
+    ``torch.load(..., weights_only=True)`` reads it back."""
+    return {key: str(value) if isinstance(value, Path) else value for key, value in dataclasses.asdict(config).items()}
+
+
+def episode_mean(rows: Sequence[Mapping[str, float]], key: str) -> float:
+    """Mean of a per-episode ``key`` over log rows that each average ``row["episodes"]``
+    episodes (rows without episodes are skipped); NaN when there are none."""
+    episodes = sum(row["episodes"] for row in rows)
+    if episodes == 0:
+        return float("nan")
+    return float(sum(row[key] * row["episodes"] for row in rows if row["episodes"]) / episodes)

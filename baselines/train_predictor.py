@@ -23,7 +23,7 @@ import torch
 from baselines import metrics
 from baselines.data import load_split
 from baselines.predictor import Predictor, PredictorConfig
-from baselines.runlog import write_csv
+from baselines.runlog import config_dict, write_csv
 from pomdp_envs.datasets import Sequences
 
 
@@ -200,7 +200,7 @@ def save_checkpoint(path: Path, model: Predictor, config: TrainConfig, env_id: s
             "action_size": model.action_size,
             "env_id": env_id,
             "start_steps": config.start_steps,
-            "train_config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(config).items()},
+            "train_config": config_dict(config),
         },
         path,
     )
