@@ -113,6 +113,13 @@ def as_float(value: Any) -> float:
         return float("nan")
 
 
+def tagged_rows(keys: Row, scores: Row, metrics_csv: Path) -> list[Row]:
+    """A training run's final scores and every row of its ``metrics.csv``, tagged
+    ``kind`` "final" and "curve" (``split_kinds`` separates them again)."""
+    curve = [{"kind": "curve", **keys, **row} for row in read_csv(metrics_csv)]
+    return [{"kind": "final", **keys, **scores}, *curve]
+
+
 def split_kinds(rows: list[Row]) -> tuple[list[Row], list[Row]]:
     """Rows tagged ``kind`` "final" and "curve", each without the tag."""
     final = [{k: v for k, v in row.items() if k != "kind"} for row in rows if row["kind"] == "final"]

@@ -18,14 +18,13 @@ import numpy as np
 
 from baselines.dreamer import PRESETS, DreamerConfig, make_env, train
 from baselines.world_model import MODELS
-from benchmarks.common import Row, as_float, fan_out, markdown_table, read_csv, save_figure, split_kinds, write_csv
+from benchmarks.common import Row, as_float, fan_out, markdown_table, save_figure, split_kinds, tagged_rows, write_csv
 
 
 def run_one(config: DreamerConfig) -> list[Row]:
     scores = train(config)
     keys = {"model": config.world.model, "seed": config.seed}
-    curve = [{"kind": "curve", **keys, **row} for row in read_csv(Path(config.out_dir) / "metrics.csv")]
-    return [{"kind": "final", **keys, **scores}, *curve]
+    return tagged_rows(keys, scores, Path(config.out_dir) / "metrics.csv")
 
 
 def random_policy(episodes: int, seed: int, env_id: str = "pomdp_envs/ShapeHerd-v0") -> Row:

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from baselines.ppo import PPOConfig, train
-from benchmarks.common import Row, fan_out, markdown_table, read_csv, save_figure, split_kinds, write_csv
+from benchmarks.common import Row, fan_out, markdown_table, save_figure, split_kinds, tagged_rows, write_csv
 
 PPO_CORES = ("gatel0rd", "lstm")
 DEFAULT_TASKS = ("DoorKey-5x5", "MemoryS7")
@@ -25,8 +25,7 @@ def run_one(config: PPOConfig) -> list[Row]:
     scores = train(config)
     task = config.env_id.split("MiniGrid-")[-1].removesuffix("-v0")
     keys = {"task": task, "core": config.core, "seed": config.seed}
-    curve = [{"kind": "curve", **keys, **row} for row in read_csv(Path(config.out_dir) / "metrics.csv")]
-    return [{"kind": "final", **keys, **scores}, *curve]
+    return tagged_rows(keys, scores, Path(config.out_dir) / "metrics.csv")
 
 
 def make_configs(tasks: list[str], cores: list[str], seeds: int, steps: int, out: Path) -> list[PPOConfig]:
