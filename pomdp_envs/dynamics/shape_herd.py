@@ -186,7 +186,9 @@ class ShapeHerdWorld:
         outlines = [OUTLINES[SHAPES[obj.shape_index]] for obj in self.objects]
         self._outline_stack = np.concatenate(outlines)
         self._vertex_owner = np.repeat(np.arange(len(outlines)), [len(o) for o in outlines])
-        self._outline_starts = np.cumsum([0] + [len(o) for o in outlines[:-1]]).tolist()
+        ends = np.cumsum([len(o) for o in outlines]).tolist()
+        self._outline_starts = [0, *ends[:-1]]
+        self._vertex_ranges = list(zip(self._outline_starts, ends))
         self._snapshot: WorldSnapshot | None = None
 
     def step(self, angle: float, force: float) -> int:
@@ -243,7 +245,6 @@ class ShapeHerdWorld:
         vertex_xy[:, 0] = ox * c - oy * s + xy[owner, 0]
         vertex_xy[:, 1] = ox * s + oy * c + xy[owner, 1]
         starts = self._outline_starts
-        ends = [*starts[1:], len(owner)]
         self._snapshot = WorldSnapshot(
             frame=self.frames,
             agent_xy=np.array(self.agent.position),
@@ -252,7 +253,7 @@ class ShapeHerdWorld:
             object_velocity=velocity,
             scored=np.array([obj.scored for obj in self.objects]),
             vertex_xy=vertex_xy,
-            vertex_ranges=list(zip(starts, ends)),
+            vertex_ranges=self._vertex_ranges,
             low=np.minimum.reduceat(vertex_xy, starts),
             high=np.maximum.reduceat(vertex_xy, starts),
         )

@@ -81,20 +81,13 @@ def _static_layer(config: ShapeHerdConfig, scale: float) -> tuple[pygame.Surface
     margin one view wide so that every view window lies inside the surface; returns
     the surface and the margin (px)."""
     margin = config.view_size
-    w, h, gx = config.width, config.height, config.goal_x
-    top, bottom = config.goal_y_range
+    w, h = config.width, config.height
     surface = pygame.Surface((math.ceil((w + 2 * margin) * scale), math.ceil((h + 2 * margin) * scale)))
     surface.fill(OUTSIDE)
-    boxes = [
-        ((0, 0, w, h), FLOOR),  # the canvas
-        ((0, 0, w, WALL), WALL_RGB),
-        ((0, h - WALL, w, h), WALL_RGB),
-        ((0, WALL, WALL, h - WALL), WALL_RGB),
-        ((w - WALL, WALL, w, h - WALL), WALL_RGB),
-        ((gx, WALL, w - WALL, top), WALL_RGB),  # beside the goal
-        ((gx, bottom, w - WALL, h - WALL), WALL_RGB),
-        ((gx, top, w - WALL, bottom), GOAL_RGB),
-    ]
+    # Opaque fills in order, so the physics' (overlapping) wall blocks serve as they are.
+    top, bottom = config.goal_y_range
+    boxes = [((0, 0, w, h), FLOOR), *((box, WALL_RGB) for box in config.wall_boxes()),
+             ((config.goal_x, top, w - WALL, bottom), GOAL_RGB)]
     for (x0, y0, x1, y1), colour in boxes:
         left, right = round((x0 + margin) * scale), round((x1 + margin) * scale)
         upper, lower = round((y0 + margin) * scale), round((y1 + margin) * scale)
