@@ -28,6 +28,13 @@ class ActionChecker:
         self.space = space
         self.discrete = isinstance(space, spaces.Discrete)
         self.scalar_bounds = np.isscalar(self.low) and np.isscalar(self.high)
+        # Small single-env Box actions are checked element by element in Python, which
+        # beats numpy's per-call overhead on a handful of values.
+        self._bounds_list = (
+            list(zip(space.low.tolist(), space.high.tolist()))
+            if isinstance(space, spaces.Box) and len(space.shape) == 1 and space.shape[0] <= 8
+            else None
+        )
 
     def __call__(self, action: Any, num_envs: int | None = None) -> np.ndarray:
         """``action`` with a leading env axis (of one when ``num_envs`` is None)."""
@@ -39,6 +46,15 @@ class ActionChecker:
             and self.low <= action <= self.high
         ):
             return np.array([action], dtype=np.int64)  # the common single-env case, fast
+        if (
+            self._bounds_list is not None
+            and num_envs is None
+            and type(action) is np.ndarray
+            and action.dtype == self.space.dtype
+            and action.shape == self.shape
+            and all(low <= value <= high for value, (low, high) in zip(action.tolist(), self._bounds_list))
+        ):
+            return action.reshape(1, -1)  # a valid action in the space's own dtype, fast
         where = "action" if num_envs is None else "actions"
         expected = self.shape if num_envs is None else (num_envs, *self.shape)
         array = np.asarray(action) if self.discrete else np.asarray(action, dtype=self.space.dtype)
