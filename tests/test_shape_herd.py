@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("pymunk")
 pytest.importorskip("pygame")
 
-from pomdp_envs.dynamics.shape_herd import AGENT_RADIUS, ShapeHerdConfig  # noqa: E402
+from pomdp_envs.dynamics.shape_herd import AGENT_RADIUS, COLOUR_RGB, COLOURS, ShapeHerdConfig  # noqa: E402
 from pomdp_envs.policies import make_policy  # noqa: E402
 
 ENV_ID = "pomdp_envs/ShapeHerd-v0"
@@ -32,6 +32,24 @@ def test_observation_is_a_64x64_view_centred_on_the_agent():
     assert obs.shape == (64, 64, 3) and obs.dtype == np.uint8
     centre = obs[30:34, 30:34].reshape(-1, 3).mean(axis=0)
     np.testing.assert_allclose(centre, (70, 130, 180), atol=2)  # the agent's steel blue
+
+
+def test_view_shows_each_object_in_view_at_its_position_and_colour():
+    env = gym.make(ENV_ID)
+    obs, info = env.reset(seed=3)
+    checked = 0
+    for _ in range(200):
+        hidden = info["hidden"]
+        # Window pixel of each centroid; objects reach >= 2 pixels around it.
+        pixel = np.floor((hidden["object_xy"] - hidden["agent_xy"] + 125.0) * 64 / 250).astype(int)
+        for index in np.flatnonzero(hidden["object_in_view"]):
+            column, row = pixel[index]
+            if 2 <= row < 62 and 2 <= column < 62:
+                colour = COLOUR_RGB[COLOURS[hidden["object_colour"][index]]]
+                assert obs[row - 1 : row + 2, column - 1 : column + 2].reshape(-1, 3).tolist().count(list(colour)) >= 6
+                checked += 1
+        obs, _, _, _, info = env.step(np.array([np.pi, 300.0], dtype=np.float32))  # sweep left
+    assert checked > 10
 
 
 def test_agent_cannot_enter_the_goal():

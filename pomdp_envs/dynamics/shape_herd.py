@@ -113,16 +113,18 @@ class ShapeHerdConfig:
         ]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class WorldSnapshot:
-    """The world's state after one step, as arrays (px, px/s)."""
+    """The world's state after one step, as arrays (px, px/s). Treat it as read-only:
+    it is the world's own until the next step."""
 
-    frame: int
-    agent_xy: np.ndarray  # (2,)
+    newly_scored: int  # objects scored in this step
+    motion: np.ndarray  # (1 + N, 4): x, y, vx, vy of the agent (row 0) and each object
+    agent_xy: np.ndarray  # (2,) view of motion
     agent_velocity: np.ndarray  # (2,)
     object_xy: np.ndarray  # (N, 2) centroids; scored objects: where they were scored
     object_velocity: np.ndarray  # (N, 2), 0 once scored
-    scored: np.ndarray  # (N,) bool
+    scored: np.ndarray  # (N,) int8
     vertex_xy: np.ndarray  # (V, 2) every outline's vertices in world px, counter-clockwise
     vertex_ranges: list[tuple[int, int]]  # object i's vertices: vertex_xy[start:end]
     low: np.ndarray  # (N, 2) bounding-box corners of the outlines
@@ -182,14 +184,17 @@ class ShapeHerdWorld:
             self.objects.append(ArenaObject(body, shape_index, colour_index, last_position=tuple(body.position)))
         self.frames = 0
         self.rng = rng
-        # All outlines stacked, so that one vectorised transform places every vertex.
+        # All outlines stacked as complex numbers x + iy, so that one rotation and one
+        # translation place every vertex.
         outlines = [OUTLINES[SHAPES[obj.shape_index]] for obj in self.objects]
-        self._outline_stack = np.concatenate(outlines)
+        stack = np.concatenate(outlines)
+        self._outline_stack = stack[:, 0] + 1j * stack[:, 1]
         self._vertex_owner = np.repeat(np.arange(len(outlines)), [len(o) for o in outlines])
         ends = np.cumsum([len(o) for o in outlines]).tolist()
         self._outline_starts = [0, *ends[:-1]]
         self._vertex_ranges = list(zip(self._outline_starts, ends))
-        self._snapshot: WorldSnapshot | None = None
+        self._scored_flags = [False] * len(self.objects)
+        self._snapshot = self._read_bodies()
 
     def step(self, angle: float, force: float) -> int:
         """Advance ``action_repeat`` physics steps pushing the agent with (angle, force);
@@ -215,61 +220,68 @@ class ShapeHerdWorld:
                 self._keep_out_of_goal(agent, AGENT_RADIUS)
             for body, _ in self.distractors:
                 self._keep_out_of_goal(body, 12.0)
-        # Checked once per env step: an object cannot cross the 100 px deep goal and
-        # come back out within one step (< 60 px at the speed cap).
-        return self._score_objects()
+        self._snapshot = self._read_bodies()
+        return self._snapshot.newly_scored
 
     @property
     def remaining(self) -> int:
-        return sum(not obj.scored for obj in self.objects)
+        return self._scored_flags.count(False)
 
     def snapshot(self) -> WorldSnapshot:
-        """Positions, velocities and outlines after the latest step (computed once)."""
-        if self._snapshot is not None and self._snapshot.frame == self.frames:
-            return self._snapshot
-        # One pass over the bodies into flat lists: each pymunk property read is a
-        # Python-level call, the dominant cost here.
-        state = []
-        for obj in self.objects:
-            body = obj.body
-            if obj.scored:
-                state += (*obj.last_position, 0.0, 0.0, body.angle)
-            else:
-                state += (*body.position, *body.velocity, body.angle)
-        state_array = np.array(state).reshape(-1, 5)
-        xy, velocity, angle = state_array[:, 0:2], state_array[:, 2:4], state_array[:, 4]
-        owner = self._vertex_owner
-        c, s = np.cos(angle)[owner], np.sin(angle)[owner]
-        ox, oy = self._outline_stack[:, 0], self._outline_stack[:, 1]
-        vertex_xy = np.empty((len(owner), 2))
-        vertex_xy[:, 0] = ox * c - oy * s + xy[owner, 0]
-        vertex_xy[:, 1] = ox * s + oy * c + xy[owner, 1]
-        starts = self._outline_starts
-        self._snapshot = WorldSnapshot(
-            frame=self.frames,
-            agent_xy=np.array(self.agent.position),
-            agent_velocity=np.array(self.agent.velocity),
-            object_xy=xy,
-            object_velocity=velocity,
-            scored=np.array([obj.scored for obj in self.objects]),
-            vertex_xy=vertex_xy,
-            vertex_ranges=self._vertex_ranges,
-            low=np.minimum.reduceat(vertex_xy, starts),
-            high=np.maximum.reduceat(vertex_xy, starts),
-        )
+        """Positions, velocities and outlines after the latest step."""
         return self._snapshot
+
+    def _read_bodies(self) -> WorldSnapshot:
+        """Read every body once: score the objects past the goal's mouth (they leave the
+        space), then place the outlines."""
+        # Scoring is checked once per env step: an object cannot cross the 100 px deep
+        # goal and come back out within one step (< 60 px at the speed cap).
+        goal_line = self.config.goal_x + 5
+        newly_scored = 0
+        # Flat lists, since each pymunk property read is a Python-level call, the
+        # dominant cost here.
+        agent = self.agent
+        values = [*agent.position, *agent.velocity]
+        angles = []
+        for index, obj in enumerate(self.objects):
+            body = obj.body
+            if not obj.scored:
+                position = body.position
+                if position[0] < goal_line:
+                    values.extend(position)
+                    values.extend(body.velocity)
+                    angles.append(body.angle)
+                    continue
+                obj.scored, obj.last_position = True, tuple(position)
+                self._scored_flags[index] = True
+                self.space.remove(body, *body.shapes)
+                newly_scored += 1
+            values.extend(obj.last_position)
+            values.extend((0.0, 0.0))
+            angles.append(body.angle)
+        motion = np.array(values).reshape(-1, 4)
+        xy = motion[1:, 0:2]
+        owner = self._vertex_owner
+        centres = xy.view(np.complex128)[:, 0]
+        vertices = self._outline_stack * np.exp(1j * np.array(angles))[owner] + centres[owner]
+        vertex_xy = vertices.view(np.float64).reshape(-1, 2)
+        starts = self._outline_starts
+        return WorldSnapshot(
+            newly_scored,
+            motion,
+            motion[0, 0:2],
+            motion[0, 2:4],
+            xy,
+            motion[1:, 2:4],
+            np.array(self._scored_flags, dtype=np.int8),
+            vertex_xy,
+            self._vertex_ranges,
+            np.minimum.reduceat(vertex_xy, starts),
+            np.maximum.reduceat(vertex_xy, starts),
+        )
 
     def distractor_vertices(self, body: pymunk.Body) -> np.ndarray:
         return _transform(DISTRACTOR_OUTLINE, body)
-
-    def _score_objects(self) -> int:
-        scored = 0
-        for obj in self.objects:
-            if not obj.scored and obj.body.position.x >= self.config.goal_x + 5:
-                obj.scored, obj.last_position = True, tuple(obj.body.position)
-                self.space.remove(obj.body, *obj.body.shapes)
-                scored += 1
-        return scored
 
     def _keep_out_of_goal(self, body: pymunk.Body, radius: float) -> None:
         limit = self.config.goal_x - radius

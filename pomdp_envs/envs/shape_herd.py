@@ -33,10 +33,11 @@ class ShapeHerdEnv(gym.Env):
     ## Observation space
 
     ``Box(0, 255, (64, 64, 3), uint8)``: the 250 x 250 px window centred on the agent,
-    drawn at 128 x 128 and area-averaged to 64 x 64 (the window snaps to that grid, under
-    half an output pixel from the agent's exact position). Floor black, walls grey, goal dark
-    green, objects in their colours, agent steel blue; canvas beyond the arena (never
-    reached in the Basic arena) mid grey.
+    rasterised straight at 64 x 64 (3.9 px per pixel, no antialiasing, as the published
+    environment's bilinear resize of its window amounts to; the window snaps to the pixel
+    grid, under half a pixel from the agent's exact position). Floor black, walls grey,
+    goal dark green, objects in their colours, agent steel blue (a disc of radius 4
+    pixels); canvas beyond the arena (never reached in the Basic arena) mid grey.
 
     ## Action space
 
@@ -92,12 +93,13 @@ class ShapeHerdEnv(gym.Env):
         check_render_mode(render_mode, self.metadata["render_modes"])
         try:
             from pomdp_envs.dynamics.shape_herd import ShapeHerdConfig
-            from pomdp_envs.rendering import shape_herd  # noqa: F401  (pygame-ce)
+            from pomdp_envs.rendering import shape_herd as rendering  # pygame-ce
         except ImportError as error:
             raise gym.error.DependencyNotInstalled(
                 'ShapeHerd needs pymunk and pygame-ce: pip install "pomdp-envs[shapeherd]"'
             ) from error
         self.render_mode = render_mode
+        self._render_view, self._render_arena = rendering.render_view, rendering.render_arena
         self.config = make_config(ShapeHerdConfig, config, config_overrides)
         cfg, n = self.config, self.config.num_objects
         self.observation_space = spaces.Box(0, 255, shape=(cfg.obs_size, cfg.obs_size, 3), dtype=np.uint8)
@@ -105,7 +107,11 @@ class ShapeHerdEnv(gym.Env):
             np.array([0.0, 0.0], dtype=np.float32), np.array([2 * np.pi, cfg.max_force], dtype=np.float32)
         )
         arena = np.array([cfg.width, cfg.height], dtype=np.float64)
-        self._arena = arena
+        # Bounds of the snapshot's motion rows (x, y, vx, vy), to clip all of them at once.
+        self._motion_low = np.array([0.0, 0.0, -SPEED_BOUND, -SPEED_BOUND])
+        self._motion_high = np.array([cfg.width, cfg.height, SPEED_BOUND, SPEED_BOUND], dtype=np.float64)
+        # Speed factor of free flight over one step: damping, nothing else.
+        self._free_flight = cfg.damping ** (cfg.action_repeat * cfg.dt)
         self.hidden_space = spaces.Dict(
             {
                 "agent_xy": spaces.Box(0.0, arena, dtype=np.float64),
@@ -124,7 +130,6 @@ class ShapeHerdEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         from pomdp_envs.dynamics.shape_herd import ShapeHerdWorld
-        from pomdp_envs.rendering.shape_herd import render_view
 
         super().reset(seed=seed)
         check_reset_options(options, ())
@@ -133,65 +138,54 @@ class ShapeHerdEnv(gym.Env):
         self._object_colour = np.array([o.colour_index for o in self.world.objects], dtype=np.int64)
         self._hidden = self._read_hidden()
         changed = {name: False for name in self._hidden}
-        return render_view(self.world), {"is_success": False, "hidden": self._hidden, "hidden_changed": changed}
+        return self._render_view(self.world), {"is_success": False, "hidden": self._hidden, "hidden_changed": changed}
 
     def step(self, action: Any):
-        from pomdp_envs.rendering.shape_herd import render_view
-
         if self.world is None or self._hidden is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        angle, force = self._check_action(action)[0]
+        angle, force = self._check_action(action)[0].tolist()
         previous = self._hidden
-        scored = self.world.step(float(angle), float(force))
+        scored = self.world.step(angle, force)
         self._hidden = self._read_hidden()
         reward = float(scored)
         if scored and self.config.dense_reward:
             reward += max(0.0, 1.5 - self.world.frames / 1000.0)
         terminated = self.world.remaining == 0
         info = {"is_success": terminated, "hidden": self._hidden, "hidden_changed": self._changes(previous)}
-        return render_view(self.world), reward, terminated, False, info
+        return self._render_view(self.world), reward, terminated, False, info
 
     def render(self):
-        from pomdp_envs.rendering.shape_herd import render_arena
-
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
         if self.world is None:
             raise gym.error.ResetNeeded("call reset() before render()")
-        return render_arena(self.world)
+        return self._render_arena(self.world)
 
     def _read_hidden(self) -> dict[str, np.ndarray]:
-        from pomdp_envs.rendering.shape_herd import view_window
-
         snapshot = self.world.snapshot()
-        x0, y0, x1, y1 = view_window(self.world)
-        in_view = (
-            ~snapshot.scored
-            & (snapshot.low[:, 0] < x1) & (snapshot.high[:, 0] > x0)
-            & (snapshot.low[:, 1] < y1) & (snapshot.high[:, 1] > y0)
-        )
-        arena = self._arena
-        # min/max ufuncs rather than np.clip, whose Python wrapper dominates on tiny arrays.
+        motion = np.minimum(np.maximum(snapshot.motion, self._motion_low), self._motion_high)
+        # The view window, as in rendering.shape_herd.view_window.
+        half = self.config.view_size / 2
+        window_low, window_high = snapshot.agent_xy - half, snapshot.agent_xy + half
+        overlaps = (snapshot.low < window_high) & (snapshot.high > window_low)
+        in_view = overlaps[:, 0] & overlaps[:, 1] & (snapshot.scored == 0)
         return {
-            "agent_xy": np.minimum(np.maximum(snapshot.agent_xy, 0.0), arena),
-            "agent_velocity": np.minimum(np.maximum(snapshot.agent_velocity, -SPEED_BOUND), SPEED_BOUND),
-            "object_xy": np.minimum(np.maximum(snapshot.object_xy, 0.0), arena),
-            "object_velocity": np.minimum(np.maximum(snapshot.object_velocity, -SPEED_BOUND), SPEED_BOUND),
+            "agent_xy": motion[0, 0:2],
+            "agent_velocity": motion[0, 2:4],
+            "object_xy": motion[1:, 0:2],
+            "object_velocity": motion[1:, 2:4],
             "object_shape": self._object_shape.copy(),
             "object_colour": self._object_colour.copy(),
-            "object_in_view": in_view.astype(np.int8),
-            "object_scored": snapshot.scored.astype(np.int8),
+            "object_in_view": in_view.view(np.int8),
+            "object_scored": snapshot.scored.copy(),
         }
 
     def _changes(self, previous: dict[str, np.ndarray]) -> dict[str, bool]:
-        cfg = self.config
-        assert self._hidden is not None
-        # Velocity after free flight over the step: damped, nothing else.
-        elapsed = cfg.action_repeat * cfg.dt
-        free = previous["object_velocity"] * cfg.damping**elapsed
-        surprise = self._hidden["object_velocity"] - free
-        pushed = bool(((surprise * surprise).sum(axis=1) > 1.0).any())
+        hidden = self._hidden
+        assert hidden is not None
+        surprise = (hidden["object_velocity"] - previous["object_velocity"] * self._free_flight).tolist()
+        pushed = any(vx * vx + vy * vy > 1.0 for vx, vy in surprise)
         return {
             "agent_xy": False,
             "agent_velocity": False,
@@ -199,7 +193,6 @@ class ShapeHerdEnv(gym.Env):
             "object_velocity": pushed,
             "object_shape": False,
             "object_colour": False,
-            "object_in_view": bool(np.any(previous["object_in_view"] != self._hidden["object_in_view"])),
-            "object_scored": bool(np.any(previous["object_scored"] != self._hidden["object_scored"])),
+            "object_in_view": previous["object_in_view"].tobytes() != hidden["object_in_view"].tobytes(),
+            "object_scored": previous["object_scored"].tobytes() != hidden["object_scored"].tobytes(),
         }
-

@@ -1,10 +1,12 @@
-"""Draw ShapeHerd with pygame-ce: the 64x64 egocentric view (the observation) and the
-whole arena (``render_mode="rgb_array"``).
+"""Draw ShapeHerd with pygame-ce: the egocentric view (the observation) and the whole
+arena (``render_mode="rgb_array"``).
 
-Frames are drawn at SUPERSAMPLE times the output resolution and area-averaged down,
-which antialiases edges. The static layer (floor, walls, goal, and the grey beyond the
-canvas) is drawn once per arena and scale and blitted, so a frame costs one blit, one
-fill call per body and one downscale, all in C.
+The view is rasterised straight at ``obs_size`` pixels, about 4 px per output pixel
+and without antialiasing, which is what the published environment's bilinear resize
+of its 250 px window amounts to. The arena is drawn at SUPERSAMPLE times its output
+size and area-averaged down, for smooth videos. The static layer (floor, walls, goal,
+and the grey beyond the canvas) is drawn once per arena and scale and blitted. All
+surfaces are 24-bit with R, G, B bytes in memory order, so a frame leaves as one copy.
 """
 
 from __future__ import annotations
@@ -27,33 +29,35 @@ from pomdp_envs.dynamics.shape_herd import (  # noqa: E402
     ShapeHerdWorld,
 )
 
-SUPERSAMPLE = 2
+SUPERSAMPLE = 2  # for render_arena only
 FLOOR, WALL_RGB, GOAL_RGB = (0, 0, 0), (149, 165, 166), (0, 130, 65)
 OUTSIDE = (128, 128, 128)  # beyond the arena canvas
 AGENT_RGB, DISTRACTOR_RGB, WINDOW_RGB = (70, 130, 180), (188, 143, 143), (255, 255, 255)
+_RGB_MASKS = (0x0000FF, 0x00FF00, 0xFF0000, 0)  # little-endian 24-bit: bytes R, G, B
+_OBJECT_RGB = tuple(COLOUR_RGB[name] for name in COLOURS)
 
 
 def view_window(world: ShapeHerdWorld) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1) of the square view centred on the agent (px)."""
     half = world.config.view_size / 2
-    ax, ay = world.snapshot().agent_xy
+    ax, ay = world.snapshot().agent_xy.tolist()
     return ax - half, ay - half, ax + half, ay + half
 
 
 def render_view(world: ShapeHerdWorld) -> np.ndarray:
     """The observation: the view window at ``obs_size`` x ``obs_size``, uint8 RGB."""
     cfg = world.config
-    size = cfg.obs_size * SUPERSAMPLE
-    scale = size / cfg.view_size  # surface pixels per px
+    size = cfg.obs_size
+    scale = size / cfg.view_size  # output pixels per px
     static, margin = _static_layer(cfg, scale)
     x0, y0, _, _ = view_window(world)
     # The window snaps to the static layer's pixel grid (under half an output pixel),
     # and the bodies are drawn relative to the snapped corner, so all layers agree.
     left, top = round((x0 + margin) * scale), round((y0 + margin) * scale)
-    surface = pygame.Surface((size, size))
+    surface = _surface(size, size)
     surface.blit(static, (0, 0), (left, top, size, size))
     _draw_bodies(surface, world, left / scale - margin, top / scale - margin, scale)
-    return _downsample(surface, cfg.obs_size, cfg.obs_size)
+    return _pixels(surface)
 
 
 def render_arena(world: ShapeHerdWorld, pixels_per_px: float = 0.75) -> np.ndarray:
@@ -63,16 +67,19 @@ def render_arena(world: ShapeHerdWorld, pixels_per_px: float = 0.75) -> np.ndarr
     pixels_x, pixels_y = (2 * round(side * pixels_per_px / 2) for side in (cfg.width, cfg.height))
     scale = SUPERSAMPLE * pixels_x / cfg.width
     static, margin = _static_layer(cfg, scale)
-    size = (SUPERSAMPLE * pixels_x, SUPERSAMPLE * pixels_y)
-    surface = pygame.Surface(size)
+    surface = _surface(SUPERSAMPLE * pixels_x, SUPERSAMPLE * pixels_y)
     offset = round(margin * scale)
-    surface.blit(static, (0, 0), (offset, offset, *size))
+    surface.blit(static, (0, 0), (offset, offset, *surface.get_size()))
     origin = offset / scale - margin  # world px at the surface's left and top edges
     _draw_bodies(surface, world, origin, origin, scale)
     x0, y0, x1, y1 = ((value - origin) * scale for value in view_window(world))
     pygame.draw.rect(surface, WINDOW_RGB, pygame.Rect(round(x0), round(y0), round(x1 - x0), round(y1 - y0)),
                      width=2 * SUPERSAMPLE)
-    return _downsample(surface, pixels_x, pixels_y)
+    return _pixels(pygame.transform.smoothscale(surface, (pixels_x, pixels_y)))
+
+
+def _surface(width: int, height: int) -> pygame.Surface:
+    return pygame.Surface((width, height), 0, 24, _RGB_MASKS)
 
 
 @functools.lru_cache(maxsize=16)
@@ -82,7 +89,7 @@ def _static_layer(config: ShapeHerdConfig, scale: float) -> tuple[pygame.Surface
     the surface and the margin (px)."""
     margin = config.view_size
     w, h = config.width, config.height
-    surface = pygame.Surface((math.ceil((w + 2 * margin) * scale), math.ceil((h + 2 * margin) * scale)))
+    surface = _surface(math.ceil((w + 2 * margin) * scale), math.ceil((h + 2 * margin) * scale))
     surface.fill(OUTSIDE)
     # Opaque fills in order, so the physics' (overlapping) wall blocks serve as they are.
     top, bottom = config.goal_y_range
@@ -103,14 +110,16 @@ def _draw_bodies(surface: pygame.Surface, world: ShapeHerdWorld, x0: float, y0: 
     points = ((snapshot.vertex_xy - origin) * scale).tolist()  # one conversion for all outlines
     for obj, (start, end) in zip(world.objects, snapshot.vertex_ranges):
         if not obj.scored:
-            pygame.draw.polygon(surface, COLOUR_RGB[COLOURS[obj.colour_index]], points[start:end])
+            pygame.draw.polygon(surface, _OBJECT_RGB[obj.colour_index], points[start:end])
     for body, _ in world.distractors:
         pygame.draw.polygon(surface, DISTRACTOR_RGB, ((world.distractor_vertices(body) - origin) * scale).tolist())
-    centre = ((snapshot.agent_xy - origin) * scale).tolist()
-    pygame.draw.circle(surface, AGENT_RGB, centre, AGENT_RADIUS * scale)
+    agent_x, agent_y = snapshot.agent_xy.tolist()
+    centre = ((agent_x - x0) * scale, (agent_y - y0) * scale)
+    pygame.draw.circle(surface, AGENT_RGB, centre, round(AGENT_RADIUS * scale))
 
 
-def _downsample(surface: pygame.Surface, width: int, height: int) -> np.ndarray:
-    """Area-average ``surface`` down to width x height; uint8 RGB, (height, width, 3)."""
-    small = pygame.transform.smoothscale(surface, (width, height))
-    return np.frombuffer(pygame.image.tobytes(small, "RGB"), dtype=np.uint8).reshape(height, width, 3).copy()
+def _pixels(surface: pygame.Surface) -> np.ndarray:
+    """The surface as a (height, width, 3) uint8 RGB array (a copy)."""
+    width, height = surface.get_size()
+    rows = np.frombuffer(surface.get_buffer(), dtype=np.uint8).reshape(height, surface.get_pitch())
+    return rows[:, : 3 * width].reshape(height, width, 3).copy()
