@@ -267,17 +267,17 @@ class ShapeHerdWorld:
         vertex_xy = vertices.view(np.float64).reshape(-1, 2)
         starts = self._outline_starts
         return WorldSnapshot(
-            newly_scored,
-            motion,
-            motion[0, 0:2],
-            motion[0, 2:4],
-            xy,
-            motion[1:, 2:4],
-            np.array(self._scored_flags, dtype=np.int8),
-            vertex_xy,
-            self._vertex_ranges,
-            np.minimum.reduceat(vertex_xy, starts),
-            np.maximum.reduceat(vertex_xy, starts),
+            newly_scored=newly_scored,
+            motion=motion,
+            agent_xy=motion[0, 0:2],
+            agent_velocity=motion[0, 2:4],
+            object_xy=xy,
+            object_velocity=motion[1:, 2:4],
+            scored=np.array(self._scored_flags, dtype=np.int8),
+            vertex_xy=vertex_xy,
+            vertex_ranges=self._vertex_ranges,
+            low=np.minimum.reduceat(vertex_xy, starts),
+            high=np.maximum.reduceat(vertex_xy, starts),
         )
 
     def distractor_vertices(self, body: pymunk.Body) -> np.ndarray:
