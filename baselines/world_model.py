@@ -211,11 +211,11 @@ class LatentDynamics(nn.Module):
             return D.kl_divergence(post, pri)
 
         post_stats, prior_stats = posterior["stats"], prior["stats"]
-        value = kl(post_stats, prior_stats)
-        train_prior = kl(post_stats.detach(), prior_stats).mean().clamp(min=c.kl_free)
-        train_post = kl(post_stats, prior_stats.detach()).mean().clamp(min=c.kl_free)
-        loss = c.kl_balance * train_prior + (1 - c.kl_balance) * train_post
-        return c.kl_scale * loss, value.mean()
+        # Detaching changes gradients, not values: either term's mean is the KL itself.
+        to_prior = kl(post_stats.detach(), prior_stats).mean()
+        to_post = kl(post_stats, prior_stats.detach()).mean()
+        loss = c.kl_balance * to_prior.clamp(min=c.kl_free) + (1 - c.kl_balance) * to_post.clamp(min=c.kl_free)
+        return c.kl_scale * loss, to_prior.detach()
 
 
 def sparsity_loss(gate_prob: torch.Tensor, kappa: float, free: float) -> torch.Tensor:
