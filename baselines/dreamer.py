@@ -32,7 +32,7 @@ from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines import metrics
-from baselines.runlog import config_dict, episode_mean, write_csv
+from baselines.runlog import config_dict, episode_mean, save_figure, write_csv
 from baselines.world_model import LatentState, WorldModel, WorldModelConfig, mlp
 from pomdp_envs.datasets import Sequences
 
@@ -373,9 +373,7 @@ def plot_curve(rows: list[dict[str, float]], path: Path, title: str) -> None:
     for axis in axes:
         axis.set_xlabel("env steps")
     figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def probe_scores(world: WorldModel, sequences: Sequences) -> dict[str, float]:

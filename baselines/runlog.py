@@ -27,6 +27,16 @@ def config_dict(config: Any) -> dict[str, Any]:
     return {key: str(value) if isinstance(value, Path) else value for key, value in dataclasses.asdict(config).items()}
 
 
+def save_figure(figure: Any, path: Path, dpi: int = 100) -> None:
+    """Lay out, write and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)
+
+
 def episode_mean(rows: Sequence[Mapping[str, float]], key: str) -> float:
     """Mean of a per-episode ``key`` over log rows that each average ``row["episodes"]``
     episodes (rows without episodes are skipped); NaN when there are none."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.runlog import write_csv  # noqa: F401  (re-exported for the benchmarks)
+from baselines.runlog import save_figure, write_csv  # noqa: F401  (re-exported for the benchmarks)
 
 Row = dict[str, Any]
 LAUNCHERS = ("local", "ray")
@@ -127,13 +127,18 @@ def split_kinds(rows: list[Row]) -> tuple[list[Row], list[Row]]:
     return final, curves
 
 
-def save_figure(figure: Any, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+def write_final_and_curves(rows: list[Row], final_csv: Path, curves_csv: Path,
+                           plot: Callable[[list[Row], list[Row]], None]) -> list[Row]:
+    """A training benchmark's rows (tagged by ``tagged_rows``): the final rows and the
+    curve rows each to their CSV when there are any, ``plot(final, curves)`` when there
+    are curves. Returns the final rows."""
+    final, curves = split_kinds(rows)
+    if final:
+        write_csv(final_csv, final)
+    if curves:
+        write_csv(curves_csv, curves)
+        plot(final, curves)
+    return final
 
 
 def write_runs(out: Path, rows: list[Row], format_table: Callable[[list[Row]], str]) -> int:

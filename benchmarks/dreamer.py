@@ -18,7 +18,7 @@ import numpy as np
 
 from baselines.dreamer import PRESETS, DreamerConfig, make_env, train
 from baselines.world_model import MODELS
-from benchmarks.common import Row, as_float, fan_out, markdown_table, save_figure, split_kinds, tagged_rows, write_csv
+from benchmarks.common import Row, as_float, fan_out, markdown_table, save_figure, tagged_rows, write_final_and_curves
 
 
 def run_one(config: DreamerConfig) -> list[Row]:
@@ -71,6 +71,12 @@ def _label(job) -> str:
     return "dreamer random" if isinstance(job, tuple) else f"dreamer {job.world.model}/seed{job.seed}"
 
 
+def write_results(rows: list[Row], final_csv: Path, curves_csv: Path, figure: Path) -> list[Row]:
+    """Final scores and curves to their CSVs, objects-scored curves to ``figure``; returns the final rows."""
+    return write_final_and_curves(rows, final_csv, curves_csv,
+                                  lambda final, curves: plot_curves(curves, final, figure))
+
+
 def format_table(final_rows: list[Row]) -> str:
     return markdown_table(final_rows, ("model",), ("final_objects_scored", "final_episodes", "env_steps", "updates",
                                                    "first_image_loss", "final_image_loss", "final_kl",
@@ -114,13 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows, _ = run(make_configs(args.models, args.seeds, args.steps, args.out), args.workers, args.random_episodes)
-    final, curves = split_kinds(rows)
+    final = write_results(rows, args.out / "runs.csv", args.out / "curves.csv", args.out / "objects.png")
     if not final:
         return 1
-    write_csv(args.out / "runs.csv", final)
-    write_csv(args.out / "curves.csv", curves)
-    if curves:
-        plot_curves(curves, final, args.out / "objects.png")
     print(format_table(final))
     return 0
 

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from baselines.ppo import PPOConfig, train
-from benchmarks.common import Row, fan_out, markdown_table, save_figure, split_kinds, tagged_rows, write_csv
+from benchmarks.common import Row, fan_out, markdown_table, save_figure, tagged_rows, write_final_and_curves
 
 PPO_CORES = ("gatel0rd", "lstm")
 DEFAULT_TASKS = ("DoorKey-5x5", "MemoryS7")
@@ -39,6 +39,11 @@ def make_configs(tasks: list[str], cores: list[str], seeds: int, steps: int, out
 def run(configs: list[PPOConfig], workers: int, launcher: str = "local") -> tuple[list[Row], list[str]]:
     return fan_out(run_one, configs, workers, launcher=launcher,
                    label=lambda c: f"ppo {c.env_id.split('/')[-1]}/{c.core}/seed{c.seed}")
+
+
+def write_results(rows: list[Row], final_csv: Path, curves_csv: Path, figure: Path) -> list[Row]:
+    """Final scores and curves to their CSVs, success curves to ``figure``; returns the final rows."""
+    return write_final_and_curves(rows, final_csv, curves_csv, lambda final, curves: plot_curves(curves, figure))
 
 
 def format_table(final_rows: list[Row]) -> str:
@@ -90,12 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows, _ = run(make_configs(args.tasks, args.cores, args.seeds, args.steps, args.out), args.workers)
-    final, curves = split_kinds(rows)
+    final = write_results(rows, args.out / "runs.csv", args.out / "curves.csv", args.out / "success.png")
     if not final:
         return 1
-    write_csv(args.out / "runs.csv", final)
-    write_csv(args.out / "curves.csv", curves)
-    plot_curves(curves, args.out / "success.png")
     print(format_table(final))
     return 0
 

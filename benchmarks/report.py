@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import dreamer, mpc, ppo, prediction
-from benchmarks.common import Row, read_csv
+from benchmarks.common import Row, read_csv, save_figure
 
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "**not supported**", "inconclusive"
@@ -247,6 +247,4 @@ def _plot_prediction(out: Path) -> None:
         axis.set_xlabel("epoch")
         axis.legend(fontsize=7)
     axes[0][0].set_ylabel("autoregressive MSE")
-    figure.tight_layout()
-    figure.savefig(out / "prediction_curves.png", dpi=90)
-    plt.close(figure)
+    save_figure(figure, out / "prediction_curves.png", dpi=90)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from benchmarks import dreamer, env_speed, mpc, ppo, prediction
-from benchmarks.common import Row, split_kinds, write_csv
+from benchmarks.common import Row, write_csv
 
 #: Env names accepted by ``--envs``, and the registered ids each one times in ``speed``.
 ENV_GROUPS = {
@@ -134,11 +134,7 @@ def _mpc(suite: Suite, tasks: list[str], seeds: int, workers: int, launcher: str
 def _ppo(suite: Suite, seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
     configs = ppo.make_configs(list(suite.ppo_tasks), list(ppo.PPO_CORES), seeds, suite.ppo_steps, out / "runs" / "ppo")
     rows, failed = ppo.run(configs, workers, launcher)
-    final, curves = split_kinds(rows)
-    _write(out, "ppo", final)
-    _write(out, "ppo_curves", curves)
-    if curves:
-        ppo.plot_curves(curves, out / "ppo_success.png")
+    ppo.write_results(rows, out / "ppo.csv", out / "ppo_curves.csv", out / "ppo_success.png")
     return failed
 
 
@@ -147,9 +143,5 @@ def _dreamer(suite: Suite, seeds: int, workers: int, launcher: str, out: Path) -
     configs = dreamer.make_configs(list(suite.dreamer_models), seeds, suite.dreamer_steps, out / "runs" / "dreamer",
                                    preset)
     rows, failed = dreamer.run(configs, workers, suite.dreamer_random_episodes, launcher)
-    final, curves = split_kinds(rows)
-    _write(out, "dreamer", final)
-    _write(out, "dreamer_curves", curves)
-    if curves:
-        dreamer.plot_curves(curves, final, out / "dreamer_objects.png")
+    dreamer.write_results(rows, out / "dreamer.csv", out / "dreamer_curves.csv", out / "dreamer_objects.png")
     return failed
