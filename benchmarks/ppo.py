@@ -71,7 +71,7 @@ def plot_curves(curve_rows: list[Row], path: Path, window: int = 5) -> None:
             length = min(len(run) for run in runs.values())
             steps = np.array([step for step, _ in list(runs.values())[0][:length]])
             success = np.array([[rate for _, rate in run[:length]] for run in runs.values()], dtype=float)
-            kernel = np.ones(window)
+            kernel = np.ones(min(window, length))  # "same" convolution keeps the longer length
             mean = np.nanmean(success, axis=0)
             valid = np.convolve(np.isfinite(mean), kernel, "same")
             smooth = np.convolve(np.nan_to_num(mean), kernel, "same") / np.maximum(valid, 1)
