@@ -129,6 +129,8 @@ class WorldSnapshot:
     vertex_ranges: list[tuple[int, int]]  # object i's vertices: vertex_xy[start:end]
     low: np.ndarray  # (N, 2) bounding-box corners of the outlines
     high: np.ndarray  # (N, 2)
+    view_low: np.ndarray  # (2,) corners of the square view window centred on the agent
+    view_high: np.ndarray  # (2,)
 
 
 @dataclasses.dataclass
@@ -266,10 +268,11 @@ class ShapeHerdWorld:
         vertices = self._outline_stack * np.exp(1j * np.array(angles))[owner] + centres[owner]
         vertex_xy = vertices.view(np.float64).reshape(-1, 2)
         starts = self._outline_starts
+        agent_xy, half_view = motion[0, 0:2], self.config.view_size / 2
         return WorldSnapshot(
             newly_scored=newly_scored,
             motion=motion,
-            agent_xy=motion[0, 0:2],
+            agent_xy=agent_xy,
             agent_velocity=motion[0, 2:4],
             object_xy=xy,
             object_velocity=motion[1:, 2:4],
@@ -278,6 +281,8 @@ class ShapeHerdWorld:
             vertex_ranges=self._vertex_ranges,
             low=np.minimum.reduceat(vertex_xy, starts),
             high=np.maximum.reduceat(vertex_xy, starts),
+            view_low=agent_xy - half_view,
+            view_high=agent_xy + half_view,
         )
 
     def distractor_vertices(self, body: pymunk.Body) -> np.ndarray:

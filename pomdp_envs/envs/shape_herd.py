@@ -165,10 +165,7 @@ class ShapeHerdEnv(gym.Env):
     def _read_hidden(self) -> dict[str, np.ndarray]:
         snapshot = self.world.snapshot()
         motion = np.minimum(np.maximum(snapshot.motion, self._motion_low), self._motion_high)
-        # The view window, as in rendering.shape_herd.view_window.
-        half = self.config.view_size / 2
-        window_low, window_high = snapshot.agent_xy - half, snapshot.agent_xy + half
-        overlaps = (snapshot.low < window_high) & (snapshot.high > window_low)
+        overlaps = (snapshot.low < snapshot.view_high) & (snapshot.high > snapshot.view_low)
         in_view = overlaps[:, 0] & overlaps[:, 1] & (snapshot.scored == 0)
         return {
             "agent_xy": motion[0, 0:2],

@@ -39,9 +39,8 @@ _OBJECT_RGB = tuple(COLOUR_RGB[name] for name in COLOURS)
 
 def view_window(world: ShapeHerdWorld) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1) of the square view centred on the agent (px)."""
-    half = world.config.view_size / 2
-    ax, ay = world.snapshot().agent_xy.tolist()
-    return ax - half, ay - half, ax + half, ay + half
+    snapshot = world.snapshot()
+    return (*snapshot.view_low.tolist(), *snapshot.view_high.tolist())
 
 
 def render_view(world: ShapeHerdWorld) -> np.ndarray:
