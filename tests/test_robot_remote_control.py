@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 from pomdp_envs.datasets import collect_sequences
 from pomdp_envs.policies.robot_remote_control import BiasedPolicy, OraclePolicy, UniformPolicy
@@ -43,23 +44,45 @@ def test_entities_stay_in_their_rooms():
     np.testing.assert_allclose(obs, [-0.95, -0.95, -0.95, -0.95], atol=1e-6)
 
 
-def test_reward_is_minus_goal_distance_and_success_terminates():
-    env = gym.make(ENV_ID)
-    env.reset(seed=0, options={"controlled": 1, "agent_xy": (0.0, 0.0), "robot_xy": (2.5, -0.2)})
-    _, reward, terminated, _, info = step(env, 0.0, -1.0)  # robot to (2.5, -0.3)
-    assert np.isclose(reward, -0.2) and not terminated and not info["is_success"]
-    _, reward, terminated, _, info = step(env, 0.0, -1.0)  # (2.5, -0.4): within 0.15
-    assert np.isclose(reward, -0.1) and terminated and info["is_success"]
+def test_sparse_reward_while_at_the_goal_and_success_terminates():
     env = gym.make(ENV_ID, terminate_on_success=False)
-    env.reset(seed=0, options={"controlled": 1, "robot_xy": (2.5, -0.5)})
-    assert step(env, 0.0, 0.0)[2] is False
+    env.reset(seed=0, options={"controlled": 1, "agent_xy": (0.0, 0.0), "robot_xy": (2.5, -0.25)})
+    _, reward, terminated, _, info = step(env, 0.0, -1.0)  # robot to (2.5, -0.35): 0.15 away
+    assert reward == 0.0 and not terminated and not info["is_success"]
+    _, reward, _, _, info = step(env, 0.0, -1.0)  # (2.5, -0.45): within 0.1
+    assert reward == 1.0 and info["is_success"]
+    _, reward, _, _, info = step(env, 0.0, 0.0)
+    assert reward == 1.0  # on every step at the goal
+    env = gym.make(ENV_ID)
+    env.reset(seed=0, options={"controlled": 1, "robot_xy": (2.5, -0.42)})
+    assert step(env, 0.0, -1.0)[2] is True
+
+
+def test_dense_reward_is_minus_goal_distance():
+    env = gym.make(ENV_ID, reward_type="dense")
+    env.reset(seed=0, options={"controlled": 1, "agent_xy": (0.0, 0.0), "robot_xy": (2.5, -0.2)})
+    _, reward, terminated, _, _ = step(env, 0.0, -1.0)  # robot to (2.5, -0.3)
+    assert np.isclose(reward, -0.2) and not terminated
+    with pytest.raises(ValueError, match="reward_type"):
+        gym.make(ENV_ID, reward_type="shaped")
+
+
+def test_starts_are_drawn_as_in_the_paper_and_clipped_by_the_first_step():
+    envs = gym.make_vec(ENV_ID, num_envs=4000, vectorization_mode="vector_entry_point")
+    obs, _ = envs.reset(seed=0)
+    assert np.abs(obs).max() > 0.99 and np.abs(obs).max() <= 1.0
+    assert np.mean(np.abs(obs[:, 0]) > 0.95) > 0.03
+    obs, *_ = envs.step(np.zeros((4000, 2), dtype=np.float32))
+    assert np.abs(obs).max() <= 0.95 + 1e-6
+    clipped = gym.make_vec(ENV_ID, num_envs=1000, vectorization_mode="vector_entry_point", clip_start=True)
+    assert np.abs(clipped.reset(seed=0)[0]).max() <= 0.95 + 1e-6
 
 
 def test_oracle_reaches_the_goal_in_most_seeds():
     sequences = collect_sequences(ENV_ID, OraclePolicy(), 200, 50, num_envs=200)
     robot_xy = sequences.observations[:, :, 2:4] + [2.0, 0.0]
     closest = np.linalg.norm(robot_xy - [2.5, -0.5], axis=2).min(axis=1)
-    assert (closest < 0.15).mean() >= 0.95
+    assert (closest < 0.1).mean() >= 0.95
 
 
 def test_oracle_succeeds_in_the_single_env_with_termination():

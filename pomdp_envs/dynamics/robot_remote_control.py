@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -19,6 +19,9 @@ AGENT_ROOM_HIGH = np.array([0.95, 0.95])
 ROBOT_ROOM_LOW = np.array([1.05, -0.95])
 ROBOT_ROOM_HIGH = np.array([2.95, 0.95])
 ROBOT_FRAME_SHIFT = np.array([2.0, 0.0])  # subtracted from the robot for the observation
+# Start positions are drawn in these squares and not clipped until the first step.
+AGENT_START_LOW, AGENT_START_HIGH = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+ROBOT_START_LOW, ROBOT_START_HIGH = np.array([1.0, -1.0]), np.array([3.0, 1.0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,12 +32,20 @@ class RobotRemoteControlConfig:
     terminal_xy: tuple[float, float] = (0.5, 0.5)
     terminal_reach: float = 0.1  # agent closer than this takes control of the robot
     goal_xy: tuple[float, float] = (2.5, -0.5)
-    goal_reach: float = 0.15  # robot closer than this counts as success
+    goal_reach: float = 0.1  # robot closer than this counts as success
+    #: "sparse": 1 on every step the robot is within goal_reach, else 0 (the paper's);
+    #: "dense": minus the robot's distance to the goal.
+    reward_type: Literal["sparse", "dense"] = "sparse"
+    #: The paper draws starts in [-1, 1]^2 (agent) and [1, 3] x [-1, 1] (robot) and
+    #: clips only in the first step; True clips them into the rooms at reset.
+    clip_start: bool = False
     terminate_on_success: bool = True
 
     def __post_init__(self) -> None:
         if self.step_size <= 0 or self.terminal_reach <= 0 or self.goal_reach <= 0:
             raise ValueError("step_size, terminal_reach and goal_reach must be > 0")
+        if self.reward_type not in ("sparse", "dense"):
+            raise ValueError(f"reward_type must be 'sparse' or 'dense', got {self.reward_type!r}")
         if not (np.all(AGENT_ROOM_LOW <= self.terminal_xy) and np.all(self.terminal_xy <= AGENT_ROOM_HIGH)):
             raise ValueError("terminal_xy must lie in the agent's room")
         if not (np.all(ROBOT_ROOM_LOW <= self.goal_xy) and np.all(self.goal_xy <= ROBOT_ROOM_HIGH)):
@@ -58,8 +69,11 @@ class RobotRemoteControlDynamics(Dynamics[RobotRemoteControlState, RobotRemoteCo
     reset_option_keys = ("agent_xy", "robot_xy", "controlled")
 
     def initial_state(self, uniforms: np.ndarray) -> RobotRemoteControlState:
-        agent = AGENT_ROOM_LOW + uniforms[:, 0:2] * (AGENT_ROOM_HIGH - AGENT_ROOM_LOW)
-        robot = ROBOT_ROOM_LOW + uniforms[:, 2:4] * (ROBOT_ROOM_HIGH - ROBOT_ROOM_LOW)
+        agent = AGENT_START_LOW + uniforms[:, 0:2] * (AGENT_START_HIGH - AGENT_START_LOW)
+        robot = ROBOT_START_LOW + uniforms[:, 2:4] * (ROBOT_START_HIGH - ROBOT_START_LOW)
+        if self.config.clip_start:
+            agent = np.clip(agent, AGENT_ROOM_LOW, AGENT_ROOM_HIGH)
+            robot = np.clip(robot, ROBOT_ROOM_LOW, ROBOT_ROOM_HIGH)
         controlled = np.zeros(len(uniforms), dtype=bool)
         return RobotRemoteControlState(agent[:, 0], agent[:, 1], robot[:, 0], robot[:, 1], controlled)
 
@@ -94,7 +108,7 @@ class RobotRemoteControlDynamics(Dynamics[RobotRemoteControlState, RobotRemoteCo
         success = goal_distance < cfg.goal_reach
         return Transition(
             RobotRemoteControlState(agent_x, agent_y, robot_x, robot_y, controlled),
-            reward=-goal_distance,
+            reward=success.astype(np.float64) if cfg.reward_type == "sparse" else -goal_distance,
             terminated=success if cfg.terminate_on_success else np.zeros_like(success),
             hidden_changed={"robot_controlled": controlled & ~state.controlled},
         )

@@ -19,6 +19,10 @@ class RobotRemoteControlEnv(BatchedCoreEnv):
     """An agent moves in one room; after it visits a terminal, a robot in the next room
     copies every move. Whether the robot is under control is the hidden factor.
 
+    The GateL0RD paper's Robot Remote Control task; the order of updates within a step
+    is the paper's: agent (and, if already controlled, robot) move, both are clipped to
+    their rooms, then the terminal is checked, then the goal.
+
     Two rooms lie side by side (world units): the agent's room x, y in [-0.95, 0.95] and
     the robot's room x in [1.05, 2.95], y in [-0.95, 0.95]. Each step the agent moves by
     ``0.1 * action``, clipped to its room. When the agent ends a step within 0.1 of the
@@ -28,15 +32,17 @@ class RobotRemoteControlEnv(BatchedCoreEnv):
 
     ## Observation space
 
-    ``Box(-0.95, 0.95, (4,), float32)``; the robot's x is shifted by -2 so that both
-    entities share one frame.
+    ``Box(-1, 1, (4,), float32)``; the robot's x is shifted by -2 so that both
+    entities share one frame. After the first step every entry lies in [-0.95, 0.95];
+    the first observation can lie up to 0.05 outside, as start positions are not
+    clipped (see below).
 
     | index | name | unit | min | max |
     |-------|------|------|-----|-----|
-    | 0 | agent x | world units | -0.95 | 0.95 |
-    | 1 | agent y | world units | -0.95 | 0.95 |
-    | 2 | robot x - 2 | world units | -0.95 | 0.95 |
-    | 3 | robot y | world units | -0.95 | 0.95 |
+    | 0 | agent x | world units | -1 | 1 |
+    | 1 | agent y | world units | -1 | 1 |
+    | 2 | robot x - 2 | world units | -1 | 1 |
+    | 3 | robot y | world units | -1 | 1 |
 
     ## Action space
 
@@ -45,16 +51,19 @@ class RobotRemoteControlEnv(BatchedCoreEnv):
 
     ## Reward, termination, truncation
 
-    Reward is minus the robot's distance to the goal (world units) after the step.
-    ``info["is_success"]`` is True while the robot is within 0.15 of the goal; the
-    episode terminates then (``terminate_on_success=False`` keeps it running, as the
-    data-collection code does). ``gymnasium.make`` truncates after 50 steps.
+    Reward 1 on every step that ends with the robot within 0.1 of the goal, else 0
+    (``reward_type="dense"``: minus the robot's distance to the goal, world units).
+    ``info["is_success"]`` is True while the robot is within ``goal_reach`` (0.1) of the
+    goal; the episode terminates then (``terminate_on_success=False`` keeps it running,
+    as the data-collection code does). ``gymnasium.make`` truncates after 50 steps.
 
     ## Start state
 
-    Agent uniform in its room, robot uniform in its room, robot not controlled (four
-    uniforms from ``np_random``). ``reset(options={"agent_xy": ..., "robot_xy": ...,
-    "controlled": 0 or 1})`` overrides any part.
+    As in the paper: agent uniform in [-1, 1]^2, robot uniform in [1, 3] x [-1, 1], not
+    clipped until the first step (``clip_start=True`` clips them into the rooms at
+    reset); robot not controlled (four uniforms from ``np_random``).
+    ``reset(options={"agent_xy": ..., "robot_xy": ..., "controlled": 0 or 1})``
+    overrides any part (points inside the rooms).
 
     ## Hidden factors (``info["hidden"]``, ``hidden_space``)
 
@@ -70,14 +79,17 @@ class RobotRemoteControlEnv(BatchedCoreEnv):
     ## Arguments
 
     Keyword arguments override :class:`RobotRemoteControlConfig` fields (``step_size``,
-    ``terminal_xy``, ``terminal_reach``, ``goal_xy``, ``goal_reach``,
-    ``terminate_on_success``). ``render_mode="rgb_array"`` returns 800x400 frames showing
-    both rooms, the terminal (green once control is taken), the goal, and a link from
-    agent to robot while it is controlled.
+    ``terminal_xy``, ``terminal_reach``, ``goal_xy``, ``goal_reach``, ``reward_type``,
+    ``clip_start``, ``terminate_on_success``). ``render_mode="rgb_array"`` returns
+    800x400 frames showing both rooms, the terminal (green once control is taken), the
+    goal, and a link from agent to robot while it is controlled.
 
     ## Version history
 
-    * v0: initial release.
+    * v0: initial release. Differences from the paper's env, all deliberate: seeded
+      through ``np_random`` (same distributions, not the same draws); Gymnasium's
+      five-tuple step with truncation after 50 steps; the wall-proximity entries of the
+      paper's info array are not reported.
     """
 
     dynamics_cls = RobotRemoteControlDynamics
@@ -88,7 +100,7 @@ class RobotRemoteControlEnv(BatchedCoreEnv):
     @classmethod
     def build_spaces(cls, config: RobotRemoteControlConfig) -> EnvSpaces:
         return EnvSpaces(
-            observation=spaces.Box(-0.95, 0.95, shape=(4,), dtype=np.float32),
+            observation=spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32),
             action=spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32),
             hidden=spaces.Dict({"robot_controlled": spaces.Discrete(2)}),
         )
