@@ -21,10 +21,10 @@ from pomdp_envs.datasets import Sequences
 POINTS = {
     "pomdp_envs/BilliardBall-v0": {"ball": (0, 1)},
     "pomdp_envs/RobotRemoteControl-v0": {"agent": (0, 1), "robot (x - 2)": (2, 3)},
-    "pomdp_envs/Shepherd-v0": {"agent": (1, 2), "cage": (3, 4), "sheep": (5, 6)},
+    "pomdp_envs/Shepherd-v0": {"agent": (0, 1), "cage": (2, 3), "sheep (x - 2)": (4, 5)},
     "pomdp_envs/FetchPickAndPlacePO-v0": {"gripper (x, z)": (0, 2), "object (x, z)": (3, 5)},
 }
-MASKED_POINT = {"pomdp_envs/Shepherd-v0": {"sheep": (0.0, 0.0)}}  # hidden, not a position
+MASKED_POINT = {"pomdp_envs/Shepherd-v0": {"sheep (x - 2)": (0.0, 0.0)}}  # hidden, not a position
 
 
 def predictor_rollout(checkpoint: str | Path, sequences: Sequences, index: int) -> dict[str, np.ndarray]:

@@ -78,9 +78,10 @@ def test_costs_reward_the_right_observations():
     away = torch.tensor([0.0, 0.0, -0.5, 0.5]).expand(1, 1, 3, 4)
     assert rrc_cost(at_goal).item() == pytest.approx(0.0, abs=1e-6)
     assert rrc_cost(away).item() > 1.0
-    # Shepherd: [occluder, agent xy, cage xy, sheep xy]; a free sheep in the cage costs nothing.
-    hidden = torch.tensor([0.5, 2.0, -0.5, 2.0, -0.5, 0.0, 0.0]).reshape(1, 1, 1, 7)
-    caught = torch.tensor([0.5, 2.0, -0.5, 2.0, -0.5, 2.0, -0.5]).reshape(1, 1, 1, 7)
+    # Shepherd: [agent x', y', cage x', y', sheep x - 2, sheep y, wall height]; the cage at
+    # world (2.0, -0.5) is (0.5, 0.0) observed; a free sheep in it costs nothing.
+    hidden = torch.tensor([0.5, 0.0, 0.5, 0.0, 0.0, 0.0, 0.5]).reshape(1, 1, 1, 7)
+    caught = torch.tensor([0.5, 0.0, 0.5, 0.0, 0.0, -0.5, 0.5]).reshape(1, 1, 1, 7)
     assert shepherd_cost(caught).item() == pytest.approx(0.0, abs=1e-6)
     assert shepherd_cost(hidden).item() >= 2.0
 

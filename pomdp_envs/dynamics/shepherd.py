@@ -1,16 +1,29 @@
-"""Shepherd dynamics: a sheep walks behind an occluding wall while an agent with a cage
-waits below; pulling a lever opens a gate in the wall and lets the sheep walk out.
+"""Shepherd dynamics: a sheep walks down behind a wall while an agent with a cage waits
+below; pulling a lever opens the gate in the wall and lets the sheep walk out.
 
 Units: world coordinates. The wall runs along y = 0; the field below it,
 x in [-0.95, 2.95], y in [-0.95, -0.05], holds the agent and the cage; the stable
-above it holds the sheep (x in [1.05, 2.95]).
+above it holds the sheep (x in [1.05, 2.95], y up to 0.95).
+
+The order of updates within one step is the GateL0RD paper's (its data depend on it):
+
+1. agent and held cage move by ``step_size * (dx, dy)``, not yet clipped;
+2. the sheep walks down (while at or above the wall, or once the gate is open); a sheep
+   below the wall height with the gate closed is hidden and put back at y = 0, where it
+   waits; a caught sheep is only kept at or below the (unclipped) cage;
+3. agent and cage are clipped to the field, the sheep to the stable (or, with the gate
+   open, down to y = -1.05);
+4. the lever is checked: so on the step the gate opens the sheep is still hidden, and it
+   reappears at the stable's mouth (y = -0.025) on the next step;
+5. the cage is dropped (``grasp <= 0``) or picked up (``grasp > 0`` within reach);
+6. a sheep within reach of a dropped cage below the open gate is caught, for good.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -21,12 +34,23 @@ FIELD_HIGH = np.array([2.95, -0.05])
 SHEEP_X_LIMITS = (1.05, 2.95)
 SHEEP_TOP_Y = 0.95
 SHEEP_BOTTOM_Y = -1.05  # a sheep that missed the cage walks down to here
-MASKED_SHEEP = (0.0, 0.0)  # observed sheep position while it is hidden
+SHEEP_START_Y_JITTER = 0.005  # start height 0.95 +- this
+WALL_HEIGHT_LIMITS = (0.0, SHEEP_TOP_Y)
+# Observation frame of the paper: agent and cage as ((x - 1) / 2, (y + 0.5) / 2),
+# the sheep as (x - 2, y), (0, 0) while hidden.
+FIELD_OBS_SHIFT = np.array([1.0, -0.5])
+FIELD_OBS_SCALE = 2.0
+SHEEP_OBS_SHIFT = np.array([2.0, 0.0])
+# Start ranges before the first clip (see ShepherdDynamics.initial_state).
+START_X_RANGES = {"left": (-5.0, 3.0), "right": (1.0, 3.0)}
+START_Y_RANGE = (-2.0, 0.0)
+CAGE_START_OFFSET = 0.05  # the cage starts within this of the agent, per axis
+WallHeights = Literal["train", "generalisation", "fixed"]
 
 
 @dataclasses.dataclass(frozen=True)
 class ShepherdConfig:
-    """Layout and task constants (defaults reproduce the GateL0RD paper)."""
+    """Layout and task constants (defaults reproduce the GateL0RD paper's environment)."""
 
     step_size: float = 0.1  # world units moved per unit of action
     lever_xy: tuple[float, float] = (-0.85, 0.0)
@@ -35,8 +59,15 @@ class ShepherdConfig:
     catch_reach: float = 0.1  # sheep closer than this to the dropped cage is caught
     sheep_speed: float = 0.025  # world units per step, downwards
     sheep_x_range: tuple[float, float] = (1.5, 2.5)
-    occluder_height_range: tuple[float, float] = (0.35, 0.65)
-    agent_start_x_range: tuple[float, float] = (-0.95, 2.95)
+    #: "left": agent x drawn in [-5, 3] (about half the starts lie beyond the left wall
+    #: and are clipped to it, near the lever, by the first step); "right": in [1, 3].
+    start_side: Literal["left", "right"] = "left"
+    #: "train": h uniform in [0.35, 0.65]; "generalisation": 0.5 +- U(0.15, 0.30),
+    #: outside the training range; "fixed": 0.5.
+    wall_heights: WallHeights = "train"
+    #: The paper does not clip start positions (first observations can lie outside the
+    #: field, agent x' down to -3). True clips agent and cage into the field at reset.
+    clip_start: bool = False
     terminate_on_catch: bool = True
 
     def __post_init__(self) -> None:
@@ -45,12 +76,12 @@ class ShepherdConfig:
         low, high = self.sheep_x_range
         if not SHEEP_X_LIMITS[0] <= low <= high <= SHEEP_X_LIMITS[1]:
             raise ValueError(f"sheep_x_range must lie within {SHEEP_X_LIMITS}")
-        low, high = self.occluder_height_range
-        if not 0.0 < low <= high < SHEEP_TOP_Y:
-            raise ValueError(f"occluder_height_range must lie within (0, {SHEEP_TOP_Y})")
-        low, high = self.agent_start_x_range
-        if not FIELD_LOW[0] <= low <= high <= FIELD_HIGH[0]:
-            raise ValueError(f"agent_start_x_range must lie within [{FIELD_LOW[0]}, {FIELD_HIGH[0]}]")
+        if self.start_side not in START_X_RANGES:
+            raise ValueError(f"start_side must be one of {sorted(START_X_RANGES)}, got {self.start_side!r}")
+        if self.wall_heights not in ("train", "generalisation", "fixed"):
+            raise ValueError(
+                f"wall_heights must be 'train', 'generalisation' or 'fixed', got {self.wall_heights!r}"
+            )
 
 
 class ShepherdState(NamedTuple):
@@ -63,33 +94,44 @@ class ShepherdState(NamedTuple):
     cage_held: np.ndarray  # bool
     sheep_x: np.ndarray  # true position, also while hidden
     sheep_y: np.ndarray
-    occluder_height: np.ndarray  # the sheep is hidden below this y while the gate is closed
+    sheep_hidden: np.ndarray  # bool: masked in the observation
+    wall_height: np.ndarray  # the sheep is hidden below this y while the gate is closed
     gate_open: np.ndarray  # bool
     sheep_caught: np.ndarray  # bool
+
+
+def wall_heights(mode: WallHeights, magnitude_uniform: np.ndarray, sign_uniform: np.ndarray) -> np.ndarray:
+    """Wall heights h of the paper's three reset modes from two U[0, 1) draws each."""
+    if mode == "fixed":
+        return np.full(len(magnitude_uniform), 0.5)
+    if mode == "generalisation":
+        return 0.5 + np.where(sign_uniform < 0.5, -1.0, 1.0) * (0.15 + 0.15 * magnitude_uniform)
+    return 0.35 + 0.3 * magnitude_uniform
 
 
 class ShepherdDynamics(Dynamics[ShepherdState, ShepherdConfig]):
     """Kinematic agent and cage, a latched gate, and a sheep that walks straight down."""
 
-    num_reset_uniforms = 6
-    reset_option_keys = ("agent_xy", "sheep_x", "occluder_height")
+    num_reset_uniforms = 8
+    reset_option_keys = ("agent_xy", "sheep_x", "wall_height")
 
     def initial_state(self, uniforms: np.ndarray) -> ShepherdState:
         cfg = self.config
         n = len(uniforms)
-        x_low, x_high = cfg.agent_start_x_range
+        x_low, x_high = START_X_RANGES[cfg.start_side]
         agent_x = x_low + uniforms[:, 0] * (x_high - x_low)
-        agent_y = FIELD_LOW[1] + uniforms[:, 1] * (FIELD_HIGH[1] - FIELD_LOW[1])
-        cage_x = np.clip(agent_x + (uniforms[:, 2] - 0.5) * 0.1, FIELD_LOW[0], FIELD_HIGH[0])
-        cage_y = np.clip(agent_y + (uniforms[:, 3] - 0.5) * 0.1, FIELD_LOW[1], FIELD_HIGH[1])
-        h_low, h_high = cfg.occluder_height_range
-        occluder_height = h_low + uniforms[:, 4] * (h_high - h_low)
+        agent_y = START_Y_RANGE[0] + uniforms[:, 1] * (START_Y_RANGE[1] - START_Y_RANGE[0])
+        cage_x = agent_x + (2.0 * uniforms[:, 2] - 1.0) * CAGE_START_OFFSET
+        cage_y = agent_y + (2.0 * uniforms[:, 3] - 1.0) * CAGE_START_OFFSET
+        if cfg.clip_start:
+            agent_x, agent_y, cage_x, cage_y = _clip_to_field(agent_x, agent_y, cage_x, cage_y)
         s_low, s_high = cfg.sheep_x_range
-        sheep_x = s_low + uniforms[:, 5] * (s_high - s_low)
+        sheep_x = s_low + uniforms[:, 6] * (s_high - s_low)
+        sheep_y = SHEEP_TOP_Y + (2.0 * uniforms[:, 7] - 1.0) * SHEEP_START_Y_JITTER
         false = np.zeros(n, dtype=bool)
         return ShepherdState(
-            agent_x, agent_y, cage_x, cage_y, ~false, sheep_x, np.full(n, SHEEP_TOP_Y),
-            occluder_height, false, false.copy(),
+            agent_x, agent_y, cage_x, cage_y, ~false, sheep_x, sheep_y, false,
+            wall_heights(cfg.wall_heights, uniforms[:, 4], uniforms[:, 5]), false.copy(), false.copy(),
         )
 
     def apply_reset_options(self, state: ShepherdState, options: Mapping[str, Any]) -> ShepherdState:
@@ -102,53 +144,53 @@ class ShepherdDynamics(Dynamics[ShepherdState, ShepherdConfig]):
             fields["agent_x"][:], fields["agent_y"][:] = x, y
         if "sheep_x" in options:
             fields["sheep_x"][:] = as_scalar(options["sheep_x"], "sheep_x", *SHEEP_X_LIMITS)
-        if "occluder_height" in options:
-            fields["occluder_height"][:] = as_scalar(options["occluder_height"], "occluder_height", 0.0, SHEEP_TOP_Y)
+        if "wall_height" in options:
+            fields["wall_height"][:] = as_scalar(options["wall_height"], "wall_height", *WALL_HEIGHT_LIMITS)
         return ShepherdState(**fields)
 
     def step(self, state: ShepherdState, action: np.ndarray) -> Transition[ShepherdState]:
         cfg = self.config
-        agent_x = np.clip(state.agent_x + cfg.step_size * action[:, 0], FIELD_LOW[0], FIELD_HIGH[0])
-        agent_y = np.clip(state.agent_y + cfg.step_size * action[:, 1], FIELD_LOW[1], FIELD_HIGH[1])
-        # A held cage moves as far as the agent actually moved (walls included); it also
-        # moves on the step it is dropped, since grasping is resolved after moving.
+        dx, dy = cfg.step_size * action[:, 0], cfg.step_size * action[:, 1]
         held = state.cage_held
-        cage_x = np.clip(state.cage_x + (agent_x - state.agent_x) * held, FIELD_LOW[0], FIELD_HIGH[0])
-        cage_y = np.clip(state.cage_y + (agent_y - state.agent_y) * held, FIELD_LOW[1], FIELD_HIGH[1])
+        agent_x, agent_y = state.agent_x + dx, state.agent_y + dy
+        cage_x, cage_y = state.cage_x + dx * held, state.cage_y + dy * held
+
+        free = ~state.sheep_caught
+        walks = free & ((state.sheep_y >= 0.0) | state.gate_open)
+        sheep_y = state.sheep_y - cfg.sheep_speed * walks
+        hides = free & ~state.gate_open & (sheep_y < state.wall_height)
+        sheep_y = np.where(hides, 0.0, sheep_y)
+        sheep_hidden = np.where(free, hides, state.sheep_hidden)
+        sheep_y = np.where(free, sheep_y, np.minimum(sheep_y, cage_y))
+
+        agent_x, agent_y, cage_x, cage_y = _clip_to_field(agent_x, agent_y, cage_x, cage_y)
+        sheep_y = np.clip(sheep_y, np.where(state.gate_open, SHEEP_BOTTOM_Y, 0.0), SHEEP_TOP_Y)
+
+        gate_open = state.gate_open | (distance(agent_x, agent_y, *cfg.lever_xy) < cfg.lever_reach)
 
         wants_grasp = action[:, 2] > 0.0
         near_cage = distance(agent_x, agent_y, cage_x, cage_y) < cfg.grasp_reach
         cage_held = wants_grasp & (held | near_cage)
 
-        gate_open = state.gate_open | (distance(agent_x, agent_y, *cfg.lever_xy) < cfg.lever_reach)
-
-        # The sheep walks down in the stable; at the closed gate (y = 0) it waits.
-        walking = _sheep_walks(state.sheep_y, gate_open, state.sheep_caught)
-        floor = np.where(gate_open, SHEEP_BOTTOM_Y, 0.0)
-        sheep_y = np.maximum(state.sheep_y - cfg.sheep_speed * walking, floor)
-
         caught = state.sheep_caught | (
             gate_open & ~cage_held & (distance(cage_x, cage_y, state.sheep_x, sheep_y) < cfg.catch_reach)
         )
-        # A caught sheep is inside the cage and goes where the cage goes.
-        sheep_x = np.where(caught, cage_x, state.sheep_x)
-        sheep_y = np.where(caught, cage_y, sheep_y)
-
-        was_walking = _sheep_walks(state.sheep_y, state.gate_open, state.sheep_caught)
-        now_walking = _sheep_walks(sheep_y, gate_open, caught)
-        newly_caught = caught & ~state.sheep_caught
         new_state = ShepherdState(
-            agent_x, agent_y, cage_x, cage_y, cage_held, sheep_x, sheep_y, state.occluder_height, gate_open, caught
+            agent_x, agent_y, cage_x, cage_y, cage_held, state.sheep_x, sheep_y, sheep_hidden,
+            state.wall_height, gate_open, caught,
         )
+        newly_caught = caught & ~state.sheep_caught
+        reached_bottom = (sheep_y <= SHEEP_BOTTOM_Y) & (state.sheep_y > SHEEP_BOTTOM_Y)
         return Transition(
             new_state,
-            reward=newly_caught.astype(np.float64),
+            # Reward 1 on every step the sheep is in the cage, as in the paper's env.
+            reward=caught.astype(np.float64),
             terminated=caught if cfg.terminate_on_catch else np.zeros_like(caught),
             hidden_changed={
                 # The sheep's position drifts every step it walks; what changes sparsely
-                # is whether it walks (it stops at the closed gate, restarts when the
-                # gate opens, stops at the bottom or in the cage).
-                "sheep_xy": was_walking != now_walking,
+                # is how it moves: it is put behind the wall and waits there, walks out
+                # after the gate opened, stops at the bottom or in the cage.
+                "sheep_xy": (sheep_hidden != state.sheep_hidden) | newly_caught | reached_bottom,
                 "gate_open": gate_open != state.gate_open,
                 "cage_held": cage_held != state.cage_held,
                 "sheep_caught": newly_caught,
@@ -156,13 +198,14 @@ class ShepherdDynamics(Dynamics[ShepherdState, ShepherdConfig]):
         )
 
     def observe(self, state: ShepherdState) -> np.ndarray:
-        visible = self.sheep_visible(state)
-        obs = np.empty((len(visible), 7), dtype=np.float32)
-        obs[:, 0] = state.occluder_height
-        obs[:, 1], obs[:, 2] = state.agent_x, state.agent_y
-        obs[:, 3], obs[:, 4] = state.cage_x, state.cage_y
-        obs[:, 5] = np.where(visible, state.sheep_x, MASKED_SHEEP[0])
-        obs[:, 6] = np.where(visible, state.sheep_y, MASKED_SHEEP[1])
+        obs = np.empty((len(state.agent_x), 7), dtype=np.float32)
+        obs[:, 0] = (state.agent_x - FIELD_OBS_SHIFT[0]) / FIELD_OBS_SCALE
+        obs[:, 1] = (state.agent_y - FIELD_OBS_SHIFT[1]) / FIELD_OBS_SCALE
+        obs[:, 2] = (state.cage_x - FIELD_OBS_SHIFT[0]) / FIELD_OBS_SCALE
+        obs[:, 3] = (state.cage_y - FIELD_OBS_SHIFT[1]) / FIELD_OBS_SCALE
+        obs[:, 4] = np.where(state.sheep_hidden, 0.0, state.sheep_x - SHEEP_OBS_SHIFT[0])
+        obs[:, 5] = np.where(state.sheep_hidden, 0.0, state.sheep_y - SHEEP_OBS_SHIFT[1])
+        obs[:, 6] = state.wall_height
         return obs
 
     def hidden(self, state: ShepherdState) -> dict[str, np.ndarray]:
@@ -178,13 +221,41 @@ class ShepherdDynamics(Dynamics[ShepherdState, ShepherdConfig]):
     def task_info(self, state: ShepherdState) -> dict[str, np.ndarray]:
         return {"is_success": state.sheep_caught.copy()}
 
-    @staticmethod
-    def sheep_visible(state: ShepherdState) -> np.ndarray:
-        """(n,) bool: the sheep is above the occluder, or the gate is open."""
-        return state.gate_open | (state.sheep_y >= state.occluder_height)
+
+def _clip_to_field(*xy: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Alternating x, y arrays clipped to the field."""
+    return tuple(np.clip(v, FIELD_LOW[i % 2], FIELD_HIGH[i % 2]) for i, v in enumerate(xy))
 
 
+class ObservedPositions(NamedTuple):
+    """World positions read back from observations (any leading shape)."""
 
-def _sheep_walks(sheep_y: np.ndarray, gate_open: np.ndarray, caught: np.ndarray) -> np.ndarray:
-    """(n,) bool: a sheep at height ``sheep_y`` moves down on the next step."""
-    return ~caught & (sheep_y > SHEEP_BOTTOM_Y) & ((sheep_y > 0.0) | gate_open)
+    agent_xy: np.ndarray  # (..., 2)
+    cage_xy: np.ndarray  # (..., 2)
+    sheep_xy: np.ndarray  # (..., 2); meaningless where ``sheep_visible`` is False
+    sheep_visible: np.ndarray  # (...) bool
+
+
+def observed_positions(observations: Any) -> ObservedPositions:
+    """Undo the paper's observation scaling: world coordinates of agent, cage and sheep.
+
+    Works on numpy arrays and torch tensors alike (only arithmetic and indexing).
+    """
+    field_shift = FIELD_OBS_SHIFT.tolist()
+    agent = observations[..., 0:2] * FIELD_OBS_SCALE
+    cage = observations[..., 2:4] * FIELD_OBS_SCALE
+    sheep = observations[..., 4:6]
+    agent_xy = agent + _like(observations, field_shift)
+    cage_xy = cage + _like(observations, field_shift)
+    sheep_xy = sheep + _like(observations, SHEEP_OBS_SHIFT.tolist())
+    # A visible sheep is not observed at (0, 0): that is (2, 0) in the world, the wall
+    # line, where a free sheep is hidden while the gate is closed and which it walks
+    # past in steps of 0.025 from the stable's roof once the gate is open.
+    visible = (observations[..., 4] != 0) | (observations[..., 5] != 0)
+    return ObservedPositions(agent_xy, cage_xy, sheep_xy, visible)
+
+
+def _like(reference: Any, values: list[float]) -> Any:
+    if isinstance(reference, np.ndarray):
+        return np.asarray(values, dtype=reference.dtype)
+    return reference.new_tensor(values)  # torch

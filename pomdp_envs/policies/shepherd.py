@@ -1,14 +1,18 @@
-"""Policies for Shepherd-v0, and the mix that yields the paper's four kinds of sequences.
+"""Policies for Shepherd-v0, and the GateL0RD paper's four kinds of sequences.
 
-The GateL0RD paper trains on four sets of 100-step Shepherd sequences:
+The paper trains on four sets of 100-step Shepherd sequences, all of them rolled out
+with its random data policy and kept by an acceptance filter on the hidden flags
+(step indices count observations: index t is the state after t actions):
 
-* ``gate_closed``: the agent starts on the left and never opens the gate;
-* ``gate_opened_left``: it starts on the left and opens the gate after the sheep hid;
-* ``gate_opened_right``: it starts on the right, opens the gate, the sheep is not caught;
-* ``sheep_caught``: it starts on the right, places the cage and catches the sheep.
+* ``gate_opened_left``: start left; gate closed at t = 30 and open at t = 70;
+* ``gate_opened_right``: start right, walk-up / walk-left bias; the same, and the sheep
+  not caught at t = 100;
+* ``sheep_caught``: start right, with the bias; the sheep caught at t = 100;
+* ``gate_closed``: start left; the gate still closed at t = 100.
 
-``KINDS`` maps each name to the env settings, the policy and the acceptance test that
-produce it; :func:`pomdp_envs.datasets.collect_shepherd_kind` collects them.
+``KINDS`` maps each name to the env settings, the policy and the acceptance test;
+:func:`pomdp_envs.datasets.collect_shepherd_kind` collects them. The lever-seeking and
+oracle policies are extra policies, not part of the paper's recipes.
 """
 
 from __future__ import annotations
@@ -19,30 +23,42 @@ from typing import Any
 
 import numpy as np
 
-from pomdp_envs.dynamics.shepherd import ShepherdConfig
+from pomdp_envs.dynamics.shepherd import ShepherdConfig, observed_positions
 from pomdp_envs.policies.base import Policy, toward
 
-START_LEFT = (-0.95, 1.0)  # agent_start_x_range of the left-start kinds
-START_RIGHT = (1.0, 2.95)
 CARRY, DROP, TO_LEVER, WAIT = range(4)  # phases of OraclePolicy
 
 
 class RandomPolicy(Policy):
-    """Random moves and a sticky grasp intent, as in the paper's data.
+    """The paper's data policy: random moves and a sticky grasp intent.
 
     dx, dy are uniform in [-1, 1]; grasp is uniform in [-0.5, 0.5] plus 0.5 times an
-    intent of +1 (hold) or -1 (drop) that starts at hold and flips with probability 0.1.
+    intent of +1 (hold) or -1 (drop) that starts at hold and flips with probability 0.1
+    before each step.
+
+    ``walk_bias=True`` adds the bias of the paper's start-right data: before each step a
+    "walk up" and, independently, a "walk left" switch each turn on for good with
+    probability 0.02; from the step after it turned on, and while the gate is closed
+    (read from ``info["hidden"]["gate_open"]``), dy is mapped to 0.5 * dy + 0.5 (up) and
+    dx to 0.5 * dx - 0.5 (left).
     """
 
     flip_probability = 0.1
+    bias_probability = 0.02
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, walk_bias: bool = False, seed: int | None = None) -> None:
         super().__init__(seed)
+        self.walk_bias = walk_bias
         self.intent = np.ones(0)
+        self.walk_up = np.zeros(0, dtype=bool)
+        self.walk_left = np.zeros(0, dtype=bool)
 
     def reset(self, observations: np.ndarray) -> None:
         super().reset(observations)
-        self.intent = np.ones(len(observations))
+        n = len(observations)
+        self.intent = np.ones(n)
+        self.walk_up = np.zeros(n, dtype=bool)
+        self.walk_left = np.zeros(n, dtype=bool)
 
     def _act(self, observations: np.ndarray) -> np.ndarray:
         n = len(observations)
@@ -50,26 +66,22 @@ class RandomPolicy(Policy):
         self.intent = np.where(flip, -self.intent, self.intent)
         grasp = self.rng.uniform(-0.5, 0.5, n) + 0.5 * self.intent
         moves = self.rng.uniform(-1.0, 1.0, (n, 2))
+        if self.walk_bias:
+            gate_closed = _gate_open(self.info, n) == 0
+            # A switch that turns on now biases the moves from the next step on.
+            up_now = self.walk_up & gate_closed
+            left_now = self.walk_left & gate_closed
+            self.walk_up |= self.rng.random(n) < self.bias_probability
+            self.walk_left |= self.rng.random(n) < self.bias_probability
+            moves[:, 1] = np.where(up_now, 0.5 * moves[:, 1] + 0.5, moves[:, 1])
+            moves[:, 0] = np.where(left_now, 0.5 * moves[:, 0] - 0.5, moves[:, 0])
         return np.concatenate([moves, grasp[:, None]], axis=1)
 
 
-class LeverAvoidingPolicy(RandomPolicy):
-    """:class:`RandomPolicy` that turns away from the lever, so the gate stays closed."""
-
-    def __init__(self, config: ShepherdConfig | None = None, seed: int | None = None) -> None:
-        super().__init__(seed)
-        self.config = config or ShepherdConfig()
-
-    def _act(self, observations: np.ndarray) -> np.ndarray:
-        actions = super()._act(observations)
-        agent = observations[:, 1:3]
-        lever = np.asarray(self.config.lever_xy)
-        # One step moves at most step_size * sqrt(2); stay that far outside the reach.
-        margin = self.config.lever_reach + 2.0 * self.config.step_size
-        near = np.linalg.norm(agent - lever, axis=1) < margin
-        away = np.sign(agent - lever) * np.abs(actions[:, :2])
-        actions[:, :2] = np.where(near[:, None], away, actions[:, :2])
-        return actions
+def _gate_open(info: dict | None, n: int) -> np.ndarray:
+    if info is None or "hidden" not in info:
+        raise ValueError("RandomPolicy(walk_bias=True) needs the env's info: call act(obs, info)")
+    return np.broadcast_to(np.asarray(info["hidden"]["gate_open"]), (n,))
 
 
 class LeverSeekingPolicy(RandomPolicy):
@@ -83,7 +95,7 @@ class LeverSeekingPolicy(RandomPolicy):
         noise: float = 0.3,
         seed: int | None = None,
     ) -> None:
-        super().__init__(seed)
+        super().__init__(seed=seed)
         self.switch_steps = switch_steps
         self.config = config or ShepherdConfig()
         self.noise = noise
@@ -98,7 +110,7 @@ class LeverSeekingPolicy(RandomPolicy):
 
     def _act(self, observations: np.ndarray) -> np.ndarray:
         actions = super()._act(observations)
-        agent = observations[:, 1:3]
+        agent = observed_positions(observations).agent_xy
         lever = np.asarray(self.config.lever_xy)
         self.pulled |= np.linalg.norm(agent - lever, axis=1) < 0.5 * self.config.lever_reach
         seeking = (self.step_index >= self.switch_at) & ~self.pulled
@@ -132,15 +144,16 @@ class OraclePolicy(Policy):
     def reset(self, observations: np.ndarray) -> None:
         super().reset(observations)
         n = len(observations)
-        sheep_x = observations[:, 5]
-        # A hidden sheep shows x = 0; aim at the middle of its start range instead.
-        sheep_x = np.where(sheep_x == 0.0, np.mean(self.config.sheep_x_range), sheep_x)
+        seen = observed_positions(observations)
+        # A hidden sheep has no x to read; aim at the middle of its start range instead.
+        sheep_x = np.where(seen.sheep_visible, seen.sheep_xy[:, 0], np.mean(self.config.sheep_x_range))
         self.cage_target = np.stack([sheep_x, self.rng.uniform(*self.cage_y_range, size=n)], axis=1)
         self.phase = np.full(n, CARRY)
 
     def _act(self, observations: np.ndarray) -> np.ndarray:
         cfg = self.config
-        agent, cage = observations[:, 1:3], observations[:, 3:5]
+        seen = observed_positions(observations)
+        agent, cage = seen.agent_xy, seen.cage_xy
         lever = np.asarray(cfg.lever_xy)
         placed = (self.phase == CARRY) & (np.linalg.norm(cage - self.cage_target, axis=1) < 0.02)
         at_lever = (self.phase == TO_LEVER) & (np.linalg.norm(agent - lever, axis=1) < 0.5 * cfg.lever_reach)
@@ -168,38 +181,33 @@ class SequenceKind:
     accept: Callable[[dict[str, np.ndarray]], np.ndarray]  # hidden (N, T+1, ...) -> (N,) bool
 
 
-def _gate_ever_open(hidden: dict[str, np.ndarray]) -> np.ndarray:
-    return hidden["gate_open"][:, -1] == 1
+def _opened_between_30_and_70(hidden: dict[str, np.ndarray]) -> np.ndarray:
+    return (hidden["gate_open"][:, 30] == 0) & (hidden["gate_open"][:, 70] == 1)
 
 
-def _never_caught(hidden: dict[str, np.ndarray]) -> np.ndarray:
-    return hidden["sheep_caught"][:, -1] == 0
-
-
-def _opened_after_hiding(hidden: dict[str, np.ndarray]) -> np.ndarray:
-    # The paper's filter: gate still closed at step 30, open by the end, sheep free.
-    return (hidden["gate_open"][:, 30] == 0) & _gate_ever_open(hidden) & _never_caught(hidden)
+def _caught_at_100(hidden: dict[str, np.ndarray]) -> np.ndarray:
+    return hidden["sheep_caught"][:, 100] == 1
 
 
 KINDS: dict[str, SequenceKind] = {
-    "gate_closed": SequenceKind(
-        env_kwargs={"agent_start_x_range": START_LEFT},
-        make_policy=lambda seed: LeverAvoidingPolicy(seed=seed),
-        accept=lambda hidden: ~_gate_ever_open(hidden),
-    ),
     "gate_opened_left": SequenceKind(
-        env_kwargs={"agent_start_x_range": START_LEFT},
-        make_policy=lambda seed: LeverSeekingPolicy(switch_steps=(30, 60), seed=seed),
-        accept=_opened_after_hiding,
+        env_kwargs={"start_side": "left"},
+        make_policy=lambda seed: RandomPolicy(seed=seed),
+        accept=_opened_between_30_and_70,
     ),
     "gate_opened_right": SequenceKind(
-        env_kwargs={"agent_start_x_range": START_RIGHT},
-        make_policy=lambda seed: LeverSeekingPolicy(switch_steps=(10, 40), seed=seed),
-        accept=_opened_after_hiding,
+        env_kwargs={"start_side": "right"},
+        make_policy=lambda seed: RandomPolicy(walk_bias=True, seed=seed),
+        accept=lambda hidden: _opened_between_30_and_70(hidden) & ~_caught_at_100(hidden),
     ),
     "sheep_caught": SequenceKind(
-        env_kwargs={"agent_start_x_range": START_RIGHT},
-        make_policy=lambda seed: OraclePolicy(noise=0.3, cage_y_range=(-0.6, -0.2), seed=seed),
-        accept=lambda hidden: hidden["sheep_caught"][:, -1] == 1,
+        env_kwargs={"start_side": "right"},
+        make_policy=lambda seed: RandomPolicy(walk_bias=True, seed=seed),
+        accept=_caught_at_100,
+    ),
+    "gate_closed": SequenceKind(
+        env_kwargs={"start_side": "left"},
+        make_policy=lambda seed: RandomPolicy(seed=seed),
+        accept=lambda hidden: hidden["gate_open"][:, 100] == 0,
     ),
 }

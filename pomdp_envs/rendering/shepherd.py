@@ -1,4 +1,4 @@
-"""Frames of Shepherd: stable, occluder, wall with gate, lever, field, cage and sheep.
+"""Frames of Shepherd: stable, wall height, wall with gate, lever, field, cage and sheep.
 
 The sheep is drawn even while it is hidden from the observation, dimmed, so that a
 video shows the state the agent has to remember.
@@ -15,7 +15,6 @@ from pomdp_envs.dynamics.shepherd import (
     FIELD_LOW,
     SHEEP_X_LIMITS,
     ShepherdConfig,
-    ShepherdDynamics,
     ShepherdState,
 )
 from pomdp_envs.rendering.canvas import Canvas
@@ -49,8 +48,8 @@ def render_shepherd(config: ShepherdConfig, state: ShepherdState) -> np.ndarray:
     canvas.circle(lx, ly, config.lever_reach, lever, alpha=0.25)
     canvas.line(lx, ly, lx + (0.08 if gate_open else -0.08), ly - 0.12, lever, width=5.0)
 
-    sheep_visible = bool(ShepherdDynamics.sheep_visible(state)[0])
-    height = float(state.occluder_height[0])
+    sheep_visible = not bool(state.sheep_hidden[0])
+    height = float(state.wall_height[0])
     sx, sy = float(state.sheep_x[0]), float(state.sheep_y[0])
     canvas.rect(SHEEP_X_LIMITS[0], 0.0, SHEEP_X_LIMITS[1], height, OCCLUDER, alpha=0.85)
     # A hidden sheep is drawn faintly, so that videos show what must be remembered.
