@@ -3,17 +3,26 @@ per environment, collected with the environments' own policies and cached as ``.
 
 The splits follow the GateL0RD paper's protocol:
 
-* ``billiard``: 50-step ball trajectories; generalisation shots are faster
-  (speeds 1.6-2.4 instead of 0.6-1.6 units/s).
+* ``billiard``: the paper's 16 sub-datasets of 50-step windows, cut from its six
+  kinds of 200-step sequences (``pomdp_envs.datasets.BILLIARD_KINDS``):
+  ``pocket_drop_50`` from step 0 and each other kind from steps 0, 50 and 100
+  (:data:`BILLIARD_SUBSETS`). Row ``i`` of a split belongs to sub-dataset ``i % 16``,
+  and :func:`balanced_batch_index` draws the paper's balanced batches (8 rows of each
+  sub-dataset in a batch of 128). All windows of one sequence are in the same split,
+  as in the paper (whose split is 800/200/200 of each file; here each split is drawn
+  with its own seeds). Generalisation: the same windows of faster shots (speeds
+  1.6-2.4 instead of 0.6-1.6 units/s), an addition of this package.
 * ``rrc``: 50-step sequences of the biased policy (train, test), half with the robot
   taken under control, half without; generalisation: the uniform policy, same balance.
-* ``shepherd``: 100-step sequences, the four kinds in equal parts; generalisation:
-  occluder heights 0.65-0.8 (outside the training range 0.35-0.65), so the sheep is
-  visible for fewer steps.
+* ``shepherd``: 100-step sequences, the paper's four kinds in equal parts;
+  generalisation: the paper's generalisation wall heights (0.5 +- U(0.15, 0.30),
+  outside the training range 0.35-0.65), so the sheep is visible for more or fewer
+  steps than in training.
 * ``fetch``: the first 25 steps of reach-grasp-transport episodes (flat observation
-  without the goal, 11 values) grasping as early as possible; generalisation: the
-  grasp delayed to step 18 (needs the ``fetch`` extra; collected through
-  ``SyncVectorEnv``, about a second per 30 sequences).
+  without the goal, 11 values) whose fingers close on the object at step 5, the
+  paper's ``grasp_at_5`` (episodes that reach the object too late are rejected, about
+  one in three); generalisation: the grasp at step 18 (needs the ``fetch`` extra;
+  collected through ``SyncVectorEnv``, about a second per 20 sequences).
 """
 
 from __future__ import annotations
@@ -24,8 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pomdp_envs.datasets import Sequences, collect_sequences, collect_shepherd_kind
-from pomdp_envs.policies import NoOpPolicy
+import torch
+
+from pomdp_envs.datasets import (
+    BILLIARD_KINDS,
+    Sequences,
+    collect_billiard_kind,
+    collect_sequences,
+    collect_shepherd_kind,
+)
 from pomdp_envs.policies.robot_remote_control import BiasedPolicy, UniformPolicy
 from pomdp_envs.policies.shepherd import KINDS
 
@@ -61,10 +77,56 @@ def load_split(
     return sequences
 
 
+BILLIARD_WINDOW = 50  # steps per training window (51 positions)
+#: The paper's 16 Billiard Ball sub-datasets: (kind, first step of the window).
+BILLIARD_SUBSETS = (
+    ("pocket_drop_50", 0),
+    *((kind, start) for kind in BILLIARD_KINDS[1:] for start in (0, 50, 100)),
+)
+
+
+def window(sequences: Sequences, start: int, num_steps: int) -> Sequences:
+    """Steps ``start`` to ``start + num_steps`` of every sequence."""
+    observed = slice(start, start + num_steps + 1)
+    acted = slice(start, start + num_steps)
+    changed = {k: v[:, observed].copy() for k, v in sequences.hidden_changed.items()}
+    for flags in changed.values():
+        flags[:, 0] = False  # nothing changes "before" a window's first observation
+    return Sequences(
+        sequences.env_id,
+        sequences.observations[:, observed],
+        sequences.actions[:, acted],
+        sequences.rewards[:, acted],
+        {k: v[:, observed] for k, v in sequences.hidden.items()},
+        changed,
+    )
+
+
+def balanced_batch_index(
+    num_rows: int, num_groups: int, batch_size: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Row indices of a batch with ``batch_size / num_groups`` rows from each group,
+    where row ``i`` belongs to group ``i % num_groups`` (the paper's Billiard Ball
+    batches: 8 rows of each of 16 sub-datasets)."""
+    if batch_size % num_groups or num_rows < num_groups:
+        raise ValueError(
+            f"a balanced batch needs batch_size divisible by {num_groups} and at least {num_groups} rows"
+        )
+    groups = torch.arange(num_groups).repeat_interleave(batch_size // num_groups)
+    group_sizes = (num_rows - groups + num_groups - 1) // num_groups
+    within = (torch.rand(batch_size, generator=generator) * group_sizes).long()
+    return groups + num_groups * within
+
+
 def _billiard(split: str, num_sequences: int, seed: int) -> Sequences:
     speeds = {"min_speed": 1.6, "max_speed": 2.4} if split == "generalisation" else {}
-    return collect_sequences(ENV_IDS["billiard"], NoOpPolicy(seed), num_sequences, 50, seed=seed,
-                             num_envs=1024, **speeds)
+    per_file = -(-num_sequences // len(BILLIARD_SUBSETS))
+    files = {kind: collect_billiard_kind(kind, per_file, seed=seed, **speeds) for kind in BILLIARD_KINDS}
+    subsets = [window(files[kind], start, BILLIARD_WINDOW) for kind, start in BILLIARD_SUBSETS]
+    # Interleave: row i of the split is row i // 16 of sub-dataset i % 16.
+    merged = Sequences.concatenate(subsets)
+    order = np.arange(len(merged)).reshape(len(subsets), per_file).T.ravel()
+    return merged.select(order[:num_sequences])
 
 
 def _rrc(split: str, num_sequences: int, seed: int) -> Sequences:
@@ -83,7 +145,7 @@ def _rrc(split: str, num_sequences: int, seed: int) -> Sequences:
 
 
 def _shepherd(split: str, num_sequences: int, seed: int) -> Sequences:
-    overrides = {"occluder_height_range": (0.65, 0.8)} if split == "generalisation" else {}
+    overrides = {"wall_heights": "generalisation"} if split == "generalisation" else {}
     kinds = sorted(KINDS)
     sizes = [num_sequences // len(kinds) + (i < num_sequences % len(kinds)) for i in range(len(kinds))]
     parts = [
@@ -94,12 +156,19 @@ def _shepherd(split: str, num_sequences: int, seed: int) -> Sequences:
     return _interleave(parts, seed)
 
 
-def _fetch(split: str, num_sequences: int, seed: int) -> Sequences:
-    from pomdp_envs.policies.fetch_pick_and_place import ReachGraspTransportPolicy
+FETCH_GENERALISATION_GRASP_STEP = 18
 
-    grasp_step = 18 if split == "generalisation" else 0
+
+def _fetch(split: str, num_sequences: int, seed: int) -> Sequences:
+    from pomdp_envs.policies.fetch_pick_and_place import (
+        PAPER_GRASP_STEP,
+        ReachGraspTransportPolicy,
+        grasp_accepts,
+    )
+
+    grasp_step = FETCH_GENERALISATION_GRASP_STEP if split == "generalisation" else PAPER_GRASP_STEP
     sequences = collect_sequences(ENV_IDS["fetch"], ReachGraspTransportPolicy(grasp_step, seed=seed),
-                                  num_sequences, 25, seed=seed, num_envs=16)
+                                  num_sequences, 25, seed=seed, num_envs=16, accept=grasp_accepts(grasp_step))
     # The model sees the 11 position/finger values; the goal is not part of its input.
     sequences.observations = np.ascontiguousarray(sequences.observations[..., :11])
     return sequences

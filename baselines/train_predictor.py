@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from baselines import metrics
-from baselines.data import load_split
+from baselines.data import BILLIARD_SUBSETS, balanced_batch_index, load_split
 from baselines.predictor import Predictor, PredictorConfig
 from baselines.runlog import config_dict, write_csv
 from pomdp_envs.datasets import Sequences
@@ -150,7 +150,10 @@ def train(config: TrainConfig) -> dict[str, float]:
         p_real = real_input_probability(config, epoch)
         losses = []
         for _ in range(config.batches_per_epoch):
-            index = torch.randint(len(observations), (config.batch_size,), generator=generator)
+            if config.env == "billiard":  # the paper's batches: 8 of each of 16 sub-datasets
+                index = balanced_batch_index(len(observations), len(BILLIARD_SUBSETS), config.batch_size, generator)
+            else:
+                index = torch.randint(len(observations), (config.batch_size,), generator=generator)
             batch_actions = None if actions is None else actions[index]
             out = model(observations[index], batch_actions, p_real, config.start_steps, generator)
             # The task loss is measured on the change of observation in output units

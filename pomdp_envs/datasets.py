@@ -17,6 +17,7 @@ from pomdp_envs.policies.base import Policy
 
 # Keys of env settings that end episodes early; sequences need them off.
 _NO_EARLY_END = {
+    "pomdp_envs/BilliardBall-v0": {"terminate_on_pocket": False},
     "pomdp_envs/RobotRemoteControl-v0": {"terminate_on_success": False},
     "pomdp_envs/Shepherd-v0": {"terminate_on_catch": False},
 }
@@ -141,11 +142,16 @@ def collect_shepherd_kind(
     kind: str, num_sequences: int, num_steps: int = 100, seed: int = 0, num_envs: int = 256, **env_overrides: Any
 ) -> Sequences:
     """Sequences of one of the paper's four Shepherd kinds (see ``policies.shepherd.KINDS``);
-    ``env_overrides`` change other Shepherd settings (e.g. ``occluder_height_range``)."""
+    ``env_overrides`` change other Shepherd settings (e.g. ``wall_heights``).
+
+    The kinds' filters look at step 100, so ``num_steps`` must be at least 100.
+    """
     from pomdp_envs.policies.shepherd import KINDS
 
     if kind not in KINDS:
         raise ValueError(f"unknown Shepherd kind {kind!r}; choose from {sorted(KINDS)}")
+    if num_steps < 100:
+        raise ValueError(f"Shepherd kinds are filtered at step 100; num_steps must be >= 100, got {num_steps}")
     spec = KINDS[kind]
     return collect_sequences(
         "pomdp_envs/Shepherd-v0",
@@ -156,6 +162,54 @@ def collect_shepherd_kind(
         num_envs=num_envs,
         accept=spec.accept,
         **{**spec.env_kwargs, **env_overrides},
+    )
+
+
+#: The GateL0RD paper's six Billiard Ball datasets of 201 positions (200 steps).
+BILLIARD_KINDS = (
+    "pocket_drop_50", "pocket_drop_100", "pocket_drop_150", "no_pocket_drop_1", "no_pocket_drop_2", "no_pocket_drop_3",
+)
+BILLIARD_STEPS = 200
+_KIND_SEED_STRIDE = 10_000_000  # kinds of one seed never share an episode seed
+
+
+def billiard_kind_accepts(kind: str) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    """The acceptance test of one Billiard Ball kind on hidden factors (N, T + 1, ...).
+
+    ``pocket_drop_X``: the ball is first pocketed at an observation index in
+    (X - 50, X]; ``no_pocket_drop_*``: it is never pocketed.
+    """
+    if kind not in BILLIARD_KINDS:
+        raise ValueError(f"unknown Billiard Ball kind {kind!r}; choose from {list(BILLIARD_KINDS)}")
+    if kind.startswith("no_pocket_drop"):
+        return lambda hidden: hidden["pocketed"][:, -1] == 0
+    last = int(kind.rsplit("_", 1)[1])
+
+    def accept(hidden: dict[str, np.ndarray]) -> np.ndarray:
+        pocketed = hidden["pocketed"]
+        return (pocketed[:, last] == 1) & (pocketed[:, last - 50] == 0)
+
+    return accept
+
+
+def collect_billiard_kind(
+    kind: str, num_sequences: int, seed: int = 0, num_envs: int = 1024, **env_overrides: Any
+) -> Sequences:
+    """Sequences of 200 steps (201 positions) of one of the paper's six Billiard Ball
+    kinds (:data:`BILLIARD_KINDS`), by rejection sampling; the three ``no_pocket_drop``
+    kinds are independent draws of the same distribution."""
+    from pomdp_envs.policies.base import NoOpPolicy
+
+    accept = billiard_kind_accepts(kind)
+    return collect_sequences(
+        "pomdp_envs/BilliardBall-v0",
+        NoOpPolicy(seed),
+        num_sequences,
+        BILLIARD_STEPS,
+        seed=seed + _KIND_SEED_STRIDE * BILLIARD_KINDS.index(kind),
+        num_envs=num_envs,
+        accept=accept,
+        **env_overrides,
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines.data import load_split
+import torch
+
+from baselines.data import BILLIARD_SUBSETS, balanced_batch_index, load_split
 
 
 def test_splits_are_cached_and_reloaded(tmp_path):
@@ -18,10 +20,29 @@ def test_splits_are_cached_and_reloaded(tmp_path):
 
 
 def test_billiard_generalisation_shots_are_faster(tmp_path):
-    train = load_split("billiard", "train", 50, cache_dir=tmp_path)
-    gen = load_split("billiard", "generalisation", 50, cache_dir=tmp_path)
-    speed = lambda s: np.linalg.norm(s.hidden["velocity"][:, 0], axis=1)  # noqa: E731
+    train = load_split("billiard", "train", 64, cache_dir=tmp_path)
+    gen = load_split("billiard", "generalisation", 64, cache_dir=tmp_path)
+    # The shots' speeds: windows from step 0 (the others have slowed down or dropped).
+    first_windows = np.array([BILLIARD_SUBSETS[i % 16][1] == 0 for i in range(64)])
+    speed = lambda s: np.linalg.norm(s.hidden["velocity"][first_windows, 0], axis=1)  # noqa: E731
     assert speed(train).max() <= 1.6 + 1e-6 and speed(gen).min() >= 1.6 - 1e-6
+
+
+def test_billiard_split_holds_the_papers_16_sub_datasets(tmp_path):
+    data = load_split("billiard", "train", 160, cache_dir=tmp_path)
+    assert data.observations.shape == (160, 51, 2) and data.num_steps == 50
+    pocketed = data.hidden["pocketed"]
+    for row in range(160):
+        kind, start = BILLIARD_SUBSETS[row % 16]
+        if kind == "pocket_drop_50" or (kind, start) in {("pocket_drop_100", 50), ("pocket_drop_150", 100)}:
+            assert pocketed[row, 0] == 0 and pocketed[row, -1] == 1  # the drop is in the window
+        elif kind.startswith("no_pocket") or start + 50 <= int(kind.rsplit("_", 1)[1]) - 50:
+            assert not pocketed[row].any()
+        else:
+            assert np.all(pocketed[row] == 1)  # dropped before the window
+    # Balanced batches: 8 rows of each sub-dataset in 128.
+    index = balanced_batch_index(len(data), 16, 128, torch.Generator().manual_seed(0))
+    assert np.all(np.bincount(index.numpy() % 16, minlength=16) == 8) and index.max() < 160
 
 
 def test_rrc_splits_are_balanced_between_control_and_none(tmp_path):
@@ -36,7 +57,8 @@ def test_shepherd_splits_mix_the_four_kinds(tmp_path):
     caught = data.hidden["sheep_caught"][:, -1]
     assert (gate == 0).sum() == 10 and caught.sum() == 10
     gen = load_split("shepherd", "generalisation", 8, cache_dir=tmp_path)
-    assert gen.observations[:, 0, 0].min() >= 0.65
+    wall_height = gen.observations[:, 0, 6]
+    assert np.all((wall_height <= 0.35) | (wall_height >= 0.65))
 
 
 def test_bad_names_are_rejected(tmp_path):
