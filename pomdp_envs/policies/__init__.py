@@ -30,7 +30,7 @@ def _named_policies(env_id: str) -> dict[str, Callable[[int | None], Policy]]:
 
         return {
             "oracle": lambda seed: ReachGraspTransportPolicy(seed=seed),
-            "grasp-later": lambda seed: ReachGraspTransportPolicy(grasp_step=20, seed=seed),
+            "grasp-later": lambda seed: ReachGraspTransportPolicy(grasp_step=18, seed=seed),
         }
 
     named: dict[str, dict[str, Callable[[int | None], Policy]]] = {
