@@ -31,11 +31,19 @@ def test_observation_is_a_64x64_view_centred_on_the_agent():
     obs, info = env.reset(seed=0)
     assert obs.shape == (64, 64, 3) and obs.dtype == np.uint8
     centre = obs[30:34, 30:34].reshape(-1, 3).mean(axis=0)
-    np.testing.assert_allclose(centre, (70, 130, 180), atol=2)  # the agent's steel blue
+    veiled = np.array([70, 130, 180]) * 155 / 255 + 128 * 100 / 255  # the agent's steel blue
+    np.testing.assert_allclose(centre, veiled, atol=2)
+
+
+def test_the_view_is_veiled_as_published():
+    plain = gym.make(ENV_ID, veil=False).reset(seed=1)[0].astype(float)
+    veiled = gym.make(ENV_ID).reset(seed=1)[0].astype(float)
+    np.testing.assert_allclose(veiled, plain * 155 / 255 + 128 * 100 / 255, atol=1.5)
+    assert np.all(veiled[plain.sum(axis=2) == 0] == 50)  # the black floor reads (50, 50, 50)
 
 
 def test_view_shows_each_object_in_view_at_its_position_and_colour():
-    env = gym.make(ENV_ID)
+    env = gym.make(ENV_ID, veil=False)
     obs, info = env.reset(seed=3)
     checked = 0
     for _ in range(200):

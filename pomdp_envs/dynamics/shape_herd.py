@@ -8,6 +8,7 @@ so that no cached contact impulse carries over between episodes.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 
@@ -23,7 +24,9 @@ COLOUR_RGB = {
     "red": (255, 0, 0),
     "purple": (160, 32, 240),
 }
-# Convex outlines in px, centred on their centroid (sizes as in the VSG paper's code).
+# Convex outlines in px around each body's origin, as in the published code: the origin
+# is a corner of the triangle, square and rectangle. The body rotates about its origin
+# and is scored when its origin passes the goal line.
 _RAW_OUTLINES = {
     "triangle": [(0, 0), (50, 0), (25, 25)],
     "square": [(0, 0), (50, 0), (50, 50), (0, 50)],
@@ -32,25 +35,29 @@ _RAW_OUTLINES = {
     "hexagon": [(17, -14), (30, 8), (17, 29), (-8, 29), (-20, 7), (-8, -14)],
 }
 DISTRACTOR_OUTLINE = np.array([(-30.0, 0.0), (0.0, -15.0), (10.0, 0.0), (0.0, 15.0)])  # counter-clockwise
+DISTRACTOR_DENSITY = 0.1  # mass 60; pymunk puts its centre of gravity at the centroid
+DISTRACTOR_MARGIN = 12.0  # px, spawn margin and goal-barrier radius of a distractor
 WALL = 125.0  # px, wall thickness (not scaled with the arena)
 GOAL_WIDTH = 100.0
+GOAL_LINE_OFFSET = 5.0  # px: an object whose origin passes goal_x + this is scored
 AGENT_RADIUS = 15.0
-FORCE_REPEAT = 100  # the applied force is 100x the action's magnitude (see ShapeHerdConfig)
+# The published code adds the action's force 100 times per physics step, so the
+# applied force is 100x the action's magnitude (see ShapeHerdConfig).
+FORCE_SCALE = 100
 
 
-def _centred(points: list[tuple[float, float]]) -> np.ndarray:
-    """The outline moved to its centroid, in counter-clockwise order (y down)."""
+def _counter_clockwise(points: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The outline in counter-clockwise order (y down), and its centroid."""
     poly = np.asarray(points, dtype=float)
     x, y = poly[:, 0], poly[:, 1]
     cross = x * np.roll(y, -1) - np.roll(x, -1) * y
     area = cross.sum() / 2
-    cx = ((x + np.roll(x, -1)) * cross).sum() / (6 * area)
-    cy = ((y + np.roll(y, -1)) * cross).sum() / (6 * area)
-    centred = poly - (cx, cy)
-    return centred if area > 0 else centred[::-1].copy()
+    centroid = np.array([((x + np.roll(x, -1)) * cross).sum(), ((y + np.roll(y, -1)) * cross).sum()]) / (6 * area)
+    return (poly if area > 0 else poly[::-1].copy()), centroid
 
 
-OUTLINES = {name: _centred(points) for name, points in _RAW_OUTLINES.items()}
+OUTLINES = {name: _counter_clockwise(points)[0] for name, points in _RAW_OUTLINES.items()}
+CENTROIDS = {name: _counter_clockwise(points)[1] for name, points in _RAW_OUTLINES.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,13 +69,22 @@ class ShapeHerdConfig:
     num_distractors: int = 0
     action_repeat: int = 4  # physics steps of 1/60 s per env step
     dt: float = 1.0 / 60.0
-    max_force: float = 400.0  # action force bound; applied as FORCE_REPEAT * force
+    max_force: float = 400.0  # action force bound; applied as FORCE_SCALE * force
     agent_mass: float = 0.1 * math.pi * AGENT_RADIUS**2  # ~70.7: density 0.1 over the disc
     object_mass: float = 20.0
     damping: float = 0.7  # fraction of velocity kept per second (30 % lost)
     max_object_speed: float = 800.0  # px/s; faster objects are slowed by 1 % per step
     goal_bounce: float = 0.3  # the agent is pushed back out of the goal with this factor
+    #: True (published): a body past the goal barrier is put back on it and its whole
+    #: velocity is multiplied by -goal_bounce. As positions move with the velocity from
+    #: before the push, an agent pushing away at full force from the barrier keeps being
+    #: flipped back onto it; one step without force frees it. False: only the x velocity
+    #: is set, to goal_bounce times its size, pointing away from the goal.
+    flip_velocity_at_goal: bool = True
     dense_reward: bool = False
+    #: The published view is veiled: a grey (128, 128, 128) layer at alpha 100/255 over
+    #: the window, so that the black floor reads (50, 50, 50). False draws it plain.
+    veil: bool = True
     view_size: float = 250.0  # px, side of the square view window centred on the agent
     obs_size: int = 64  # observation pixels per side
 
@@ -119,7 +135,7 @@ class WorldSnapshot:
     it is the world's own until the next step."""
 
     newly_scored: int  # objects scored in this step
-    motion: np.ndarray  # (1 + N, 4): x, y, vx, vy of the agent (row 0) and each object
+    motion: np.ndarray  # (1 + N, 4): x, y, vx, vy of the agent (row 0) and each object's centroid
     agent_xy: np.ndarray  # (2,) view of motion
     agent_velocity: np.ndarray  # (2,)
     object_xy: np.ndarray  # (N, 2) centroids; scored objects: where they were scored
@@ -147,6 +163,8 @@ class ShapeHerdWorld:
 
     def __init__(self, config: ShapeHerdConfig, rng: np.random.Generator) -> None:
         self.config = config
+        self._start_rng_state = copy.deepcopy(rng.bit_generator.state)
+        self._actions: list[tuple[float, float]] = []
         self.space = pymunk.Space()
         self.space.damping = config.damping
         for x0, y0, x1, y1 in config.wall_boxes():
@@ -154,26 +172,32 @@ class ShapeHerdWorld:
             shape.elasticity, shape.friction = 0.7, 1.0
             self.space.add(shape)
 
-        interior_x = (WALL + AGENT_RADIUS, config.goal_x - AGENT_RADIUS)
-        interior_y = (WALL + AGENT_RADIUS, config.height - WALL - AGENT_RADIUS)
+        # As published, the agent and the distractors may start anywhere in the interior,
+        # the goal column included; the goal barrier pushes them out in the first frame.
+        def interior(margin: float) -> tuple[float, float]:
+            return (rng.uniform(WALL + margin, config.width - WALL - margin),
+                    rng.uniform(WALL + margin, config.height - WALL - margin))
+
         self.agent = pymunk.Body(config.agent_mass, pymunk.moment_for_circle(config.agent_mass, 0, AGENT_RADIUS))
-        self.agent.position = (rng.uniform(*interior_x), rng.uniform(*interior_y))
+        self.agent.position = interior(AGENT_RADIUS)
         agent_shape = pymunk.Circle(self.agent, AGENT_RADIUS)
         agent_shape.friction = 0.5  # elasticity 0, as the published code leaves it
         self.space.add(self.agent, agent_shape)
 
         self.distractors: list[tuple[pymunk.Body, np.ndarray]] = []
         for _ in range(config.num_distractors):
-            body = pymunk.Body(60.0, pymunk.moment_for_poly(60.0, DISTRACTOR_OUTLINE.tolist()))
-            body.position = (rng.uniform(*interior_x), rng.uniform(*interior_y))
+            body = pymunk.Body()
+            body.position = interior(DISTRACTOR_MARGIN)
             shape = pymunk.Poly(body, DISTRACTOR_OUTLINE.tolist())
-            shape.friction = 0.5
+            # Mass, moment (about the kite's centroid) and centre of gravity from density.
+            shape.density, shape.friction = DISTRACTOR_DENSITY, 0.5
             self.space.add(body, shape)
             self.distractors.append((body, np.zeros(3)))  # (angle, magnitude, frames left)
 
-        # Objects start in the left 70 % of the interior, away from the goal.
-        object_x = (WALL + 30, WALL + 0.7 * (config.goal_x - WALL))
-        object_y = (WALL + 30, config.height - WALL - 30)
+        # Object origins start in the left 70 % of the interior, as published (so an
+        # outline can overlap a wall at first; the solver pushes it out).
+        object_x = (WALL, WALL + 0.7 * (config.width - 2 * WALL))
+        object_y = (WALL, config.height - WALL)
         self.objects: list[ArenaObject] = []
         for _ in range(config.num_objects):
             shape_index, colour_index = int(rng.integers(len(SHAPES))), int(rng.integers(len(COLOURS)))
@@ -191,6 +215,8 @@ class ShapeHerdWorld:
         outlines = [OUTLINES[SHAPES[obj.shape_index]] for obj in self.objects]
         stack = np.concatenate(outlines)
         self._outline_stack = stack[:, 0] + 1j * stack[:, 1]
+        centroids = np.array([CENTROIDS[SHAPES[obj.shape_index]] for obj in self.objects])
+        self._centroid_offsets = centroids[:, 0] + 1j * centroids[:, 1]
         self._vertex_owner = np.repeat(np.arange(len(outlines)), [len(o) for o in outlines])
         ends = np.cumsum([len(o) for o in outlines]).tolist()
         self._outline_starts = [0, *ends[:-1]]
@@ -202,14 +228,18 @@ class ShapeHerdWorld:
         """Advance ``action_repeat`` physics steps pushing the agent with (angle, force);
         return the number of objects scored."""
         cfg = self.config
-        push = (FORCE_REPEAT * force * math.cos(angle), FORCE_REPEAT * force * math.sin(angle))
+        self._actions.append((angle, force))
+        push = (FORCE_SCALE * force * math.cos(angle), FORCE_SCALE * force * math.sin(angle))
         moving = [obj.body for obj in self.objects if not obj.scored]
         # Plain floats and no helper calls in this loop: it runs action_repeat times per
         # step and its Python overhead outweighs pymunk's solver.
         speed_limit_squared = cfg.max_object_speed**2
         agent, agent_limit = self.agent, cfg.goal_x - AGENT_RADIUS
         for _ in range(cfg.action_repeat):
-            agent.apply_force_at_local_point(push, (0, 0))
+            # A world-frame force at the centre of gravity (the agent spins on contact,
+            # so a body-frame force would turn with it). The published code applies it
+            # at the world point (x, x), which only adds a spin.
+            agent.force = push
             if self.distractors:
                 self._drive_distractors()
             self.space.step(cfg.dt)
@@ -221,9 +251,24 @@ class ShapeHerdWorld:
             if agent.position.x > agent_limit:
                 self._keep_out_of_goal(agent, AGENT_RADIUS)
             for body, _ in self.distractors:
-                self._keep_out_of_goal(body, 12.0)
+                self._keep_out_of_goal(body, DISTRACTOR_MARGIN)
         self._snapshot = self._read_bodies()
         return self._snapshot.newly_scored
+
+    # A pickled pymunk space loses its cached contact impulses, so a copy would drift
+    # from the original at the next contact. Pickling keeps the start and the actions
+    # instead, and unpickling replays them: the copy continues exactly.
+    def __getstate__(self) -> dict:
+        return {"config": self.config, "rng": self.rng, "start": self._start_rng_state, "actions": self._actions}
+
+    def __setstate__(self, state: dict) -> None:
+        rng = state["rng"]
+        current = rng.bit_generator.state
+        rng.bit_generator.state = state["start"]
+        self.__init__(state["config"], rng)
+        for angle, force in state["actions"]:
+            self.step(angle, force)
+        rng.bit_generator.state = current
 
     @property
     def remaining(self) -> int:
@@ -234,11 +279,11 @@ class ShapeHerdWorld:
         return self._snapshot
 
     def _read_bodies(self) -> WorldSnapshot:
-        """Read every body once: score the objects past the goal's mouth (they leave the
-        space), then place the outlines."""
+        """Read every body once: score the objects whose origin passed the goal line
+        (they leave the space), then place the outlines."""
         # Scoring is checked once per env step: an object cannot cross the 100 px deep
         # goal and come back out within one step (< 60 px at the speed cap).
-        goal_line = self.config.goal_x + 5
+        goal_line = self.config.goal_x + GOAL_LINE_OFFSET
         newly_scored = 0
         # Flat lists, since each pymunk property read is a Python-level call, the
         # dominant cost here.
@@ -264,9 +309,11 @@ class ShapeHerdWorld:
         motion = np.array(values).reshape(-1, 4)
         xy = motion[1:, 0:2]
         owner = self._vertex_owner
-        centres = xy.view(np.complex128)[:, 0]
-        vertices = self._outline_stack * np.exp(1j * np.array(angles))[owner] + centres[owner]
+        origins = xy.view(np.complex128)[:, 0].copy()
+        turns = np.exp(1j * np.array(angles))
+        vertices = self._outline_stack * turns[owner] + origins[owner]
         vertex_xy = vertices.view(np.float64).reshape(-1, 2)
+        xy.view(np.complex128)[:, 0] = origins + self._centroid_offsets * turns  # report centroids
         starts = self._outline_starts
         agent_xy, half_view = motion[0, 0:2], self.config.view_size / 2
         return WorldSnapshot(
@@ -292,16 +339,22 @@ class ShapeHerdWorld:
         limit = self.config.goal_x - radius
         if body.position.x > limit:
             body.position = (limit, body.position.y)
-            body.velocity = tuple(-self.config.goal_bounce * np.asarray(body.velocity))
+            vx, vy = body.velocity
+            if self.config.flip_velocity_at_goal:
+                body.velocity = (-self.config.goal_bounce * vx, -self.config.goal_bounce * vy)
+            else:
+                body.velocity = (-self.config.goal_bounce * abs(vx), vy)
 
     def _drive_distractors(self) -> None:
         for body, plan in self.distractors:
             if plan[2] <= 0:  # draw a new random push, held for 2-9 frames
                 plan[:] = (math.radians(self.rng.integers(360)), self.rng.uniform(0, 400), self.rng.integers(2, 10))
             plan[2] -= 1
-            magnitude = FORCE_REPEAT * 0.2 * plan[1]
-            body.apply_force_at_local_point(
-                (magnitude * math.cos(plan[0]), magnitude * math.sin(plan[0])), (0, 0)
+            magnitude = FORCE_SCALE * 0.2 * plan[1]
+            # A world-frame force at the body's origin, as published: off the centroid,
+            # so it also turns the kite.
+            body.apply_force_at_world_point(
+                (magnitude * math.cos(plan[0]), magnitude * math.sin(plan[0])), body.position
             )
 
 

@@ -22,29 +22,36 @@ class ShapeHerdEnv(gym.Env):
     The arena (Basic size) is an 800 x 700 px canvas with 125 px walls, so the free
     interior is 550 x 450; the goal is a 100 x 225 recess in the right wall (x 575-675,
     y 237.5-462.5; y grows downwards). The agent cannot enter the goal; an object whose
-    centroid gets 5 px past the goal's mouth is scored and leaves the arena. Each object
-    is one of 5 shapes (triangle, square, rectangle, pentagon, hexagon) in one of 5
-    colours, drawn uniformly. Physics (pymunk): 1/60 s steps, 30 % of velocity lost per
-    second; objects mass 20, elasticity 1.0, friction 0.5, soft speed cap 800 px/s;
-    walls elasticity 0.7, friction 1.0; agent radius 15, mass 70.7 (density 0.1 over its
-    disc, as the published code ends up with), elasticity 0, friction 0.5. Needs the
-    ``shapeherd`` extra (pymunk, pygame-ce).
+    body origin gets 5 px past the goal's mouth is scored and leaves the arena. Each
+    object is one of 5 shapes (triangle, square, rectangle, pentagon, hexagon) in one of
+    5 colours, drawn uniformly; as published, the origin of the triangle, square and
+    rectangle is a corner (the one it turns about and is scored by). Physics (pymunk):
+    1/60 s steps, 30 % of velocity lost per second; objects mass 20, elasticity 1.0,
+    friction 0.5, soft speed cap 800 px/s; walls elasticity 0.7, friction 1.0; agent
+    radius 15, mass 70.7 (density 0.1 over its disc, as the published code ends up
+    with), elasticity 0, friction 0.5; distractors density 0.1 (mass 60, turning about
+    their centroid). Needs the ``shapeherd`` extra (pymunk, pygame-ce).
 
     ## Observation space
 
     ``Box(0, 255, (64, 64, 3), uint8)``: the 250 x 250 px window centred on the agent,
     rasterised straight at 64 x 64 (3.9 px per pixel, no antialiasing, as the published
     environment's bilinear resize of its window amounts to; the window snaps to the pixel
-    grid, under half a pixel from the agent's exact position). Floor black, walls grey,
-    goal dark green, objects in their colours, agent steel blue (a disc of radius 4
-    pixels); canvas beyond the arena (never reached in the Basic arena) mid grey.
+    grid, under half a pixel from the agent's exact position) and veiled as published: a
+    grey (128, 128, 128) layer at alpha 100/255 over the window turns every pixel p into
+    about 0.61 p + 50, so the floor reads (50, 50, 50), walls (141, 151, 152), the goal
+    (50, 130, 89) (``veil=False``: floor black, walls grey, goal dark green, objects in
+    their colours). Agent steel blue (a disc of radius 4 pixels); canvas beyond the arena
+    (never reached in the Basic arena) mid grey.
 
     ## Action space
 
     ``Box([0, 0], [2 pi, 400], float32)``: (angle in radians, image coordinates: 0 is
-    +x, pi/2 is down; force magnitude). The push applied at the agent's centre during
-    every physics step is 100 x force (mass px / s^2): full force accelerates the agent
-    at ~566 px/s^2. ``action_repeat`` (default 4) physics steps make one env step.
+    +x, pi/2 is down; force magnitude). The push, a world-frame force of 100 x force
+    (mass px / s^2) at the agent's centre, acts during every physics step: full force
+    accelerates the agent at ~566 px/s^2 (speeds after 1 to 10 steps from rest: 37, 74,
+    110, ..., 337 px/s, as published). ``action_repeat`` (default 4) physics steps make
+    one env step.
 
     ## Reward, termination, truncation
 
@@ -55,10 +62,22 @@ class ShapeHerdEnv(gym.Env):
 
     ## Start state
 
-    Agent uniform in the interior left of the goal; objects uniform in the left 70 % of
-    the interior with a random rotation; distractors (``num_distractors``, default 0)
-    uniform in the interior. All from ``np_random``; the pymunk space is rebuilt at each
-    reset, so equal seeds and actions give identical trajectories.
+    As published: agent uniform in the whole interior (x 140-660, y 140-560 in the
+    Basic arena), the goal column included: a start there is put back on the goal
+    barrier (x = 560) in the first frame. Object origins uniform in x 125-510 (the left
+    70 % of the interior), y 125-575, with a random rotation (an outline can overlap a
+    wall at first; the solver pushes it out). Distractors (``num_distractors``, default
+    0) uniform in the interior with a 12 px margin. All from ``np_random``; the pymunk
+    space is rebuilt at each reset, so equal seeds and actions give identical
+    trajectories.
+
+    ## Goal barrier
+
+    A body past the barrier (x + radius > 575) is put back on it and its whole velocity
+    is multiplied by -0.3, as published. Because a physics step moves bodies with the
+    velocity from before that step's push, an agent that pushes away from the barrier
+    at full force keeps being flipped back onto it; one step without force frees it.
+    ``flip_velocity_at_goal=False`` only sets the x velocity, pointing away.
 
     ## Hidden factors (``info["hidden"]``, ``hidden_space``), N = ``num_objects``
 
@@ -66,7 +85,7 @@ class ShapeHerdEnv(gym.Env):
     |------|-------|------|-------------------------------------------|
     | ``agent_xy`` | Box (2,) | px | never flagged (moves continuously) |
     | ``agent_velocity`` | Box (2,) | px/s | never flagged |
-    | ``object_xy`` | Box (N, 2) | px (scored: where it was scored) | an object is pushed or hits something (speed changes beyond damping) |
+    | ``object_xy`` | Box (N, 2) | px, centroid (scored: where it was scored) | an object is pushed or hits something (speed changes beyond damping) |
     | ``object_velocity`` | Box (N, 2) | px/s (0 once scored) | as ``object_xy`` |
     | ``object_shape`` | MultiDiscrete([5] * N) | index into triangle, square, rectangle, pentagon, hexagon | never |
     | ``object_colour`` | MultiDiscrete([5] * N) | index into orange, blue, green, red, purple | never |
@@ -76,15 +95,19 @@ class ShapeHerdEnv(gym.Env):
     ## Arguments and registered sizes
 
     Keyword arguments override :class:`ShapeHerdConfig` fields (``arena_scale``,
-    ``num_objects``, ``num_distractors``, ``action_repeat``, ``dense_reward``,
-    ``view_size``, ``obs_size``, ...). ``pomdp_envs/ShapeHerd-v0`` is the Basic arena;
+    ``num_objects``, ``num_distractors``, ``action_repeat``, ``dense_reward``, ``veil``,
+    ``flip_velocity_at_goal``, ``view_size``, ``obs_size``, ...). ``pomdp_envs/ShapeHerd-v0`` is the Basic arena;
     ``ShapeHerd-Small-v0``, ``-Medium-v0`` and ``-Large-v0`` scale the canvas by 1.2, 1.4
     and 1.6 (walls, goal width and view size stay fixed). ``render_mode="rgb_array"``
     shows the whole arena at 0.75 px per px with the view window outlined.
 
     ## Version history
 
-    * v0: initial release.
+    * v0: initial release. Differences from the published code, all deliberate: seeded
+      through ``np_random``; the push acts at the agent's centre (published: at the
+      world point (x, x), which only adds a spin); scoring is checked once per env step
+      (published: every physics step; an object cannot cross the goal and come back
+      within one); objects drawn without pymunk's debug outlines and contact marks.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}

@@ -4,30 +4,66 @@ from __future__ import annotations
 
 import numpy as np
 
-from pomdp_envs.dynamics.shape_herd import AGENT_RADIUS, GOAL_WIDTH, ShapeHerdConfig
+from pomdp_envs.dynamics.shape_herd import (
+    AGENT_RADIUS,
+    CENTROIDS,
+    GOAL_WIDTH,
+    OUTLINES,
+    SHAPES,
+    WALL,
+    ShapeHerdConfig,
+)
 from pomdp_envs.policies.base import Policy
 
-OBJECT_RADIUS = 30.0  # px, a bound on the objects' extent from their centroid
-CRUISE_SPEED = 250.0  # px/s when moving into position
-PUSH_SPEED = 200.0  # px/s while pushing
-SPEED_GAIN = 4.0  # 1/s: desired speed per px of distance to the waypoint
-FORCE_GAIN = 3.0  # force per px/s of speed error
+#: Distance from each shape's centroid to its farthest vertex (px), by shape index.
+SHAPE_RADII = np.array([np.linalg.norm(OUTLINES[name] - CENTROIDS[name], axis=1).max() for name in SHAPES])
+APPROACH_SPEED = 300.0  # px/s when moving into position
+PUSH_SPEED = 220.0  # px/s while pushing
+SPEED_GAIN = 5.0  # 1/s: desired speed per px of distance to a waypoint
+FORCE_GAIN = 3.0  # force per px/s of velocity error
+LATERAL_GAIN = 2.5  # steering towards the push line, per unit of lateral offset / standoff
+CLEARANCE = 8.0  # px between the agent and an object's outline radius when circling it
+PATIENCE = 90  # steps an object may go without getting closer to the goal before it is set aside
+PROGRESS = 15.0  # px of progress that counts
 
 
 class OraclePolicy(Policy):
-    """Take the object nearest the agent, get behind it (seen from the goal), push it
-    through the goal's mouth; repeat. Needs ``info`` (``act(obs, info)``)."""
+    """Push the objects into the goal one by one, seeing the true state.
+
+    Picks the remaining object that is cheapest to reach and push, gets behind it on the
+    line from the goal's mouth through the object (circling round it when on the wrong
+    side), then pushes it along that line, steering back onto the line as it drifts.
+    Where a wall leaves no room behind an object, the agent stands as far behind it as
+    the wall allows; an object that stops getting closer to the goal is set aside for a
+    while and another one is taken. An agent held on the goal barrier (see
+    ``ShapeHerdConfig.flip_velocity_at_goal``) pauses one step to get free. Needs
+    ``info`` (``act(obs, info)``). On the Basic
+    arena it scores more than 4 of the 5 objects per episode on average
+    (``python -m benchmarks.shape_herd_scores``).
+    """
 
     def __init__(self, config: ShapeHerdConfig | None = None, seed: int | None = None) -> None:
         super().__init__(seed)
-        self.config = config or ShapeHerdConfig()
-        top, bottom = self.config.goal_y_range
-        self.goal = np.array([self.config.goal_x + GOAL_WIDTH / 2, (top + bottom) / 2])
+        self.config = cfg = config or ShapeHerdConfig()
+        top, bottom = cfg.goal_y_range
+        self.goal = np.array([cfg.goal_x + GOAL_WIDTH / 2, (top + bottom) / 2])
+        margin = AGENT_RADIUS + 2.0
+        self.low = np.array([WALL + margin, WALL + margin])
+        self.high = np.array([cfg.goal_x - margin, cfg.height - WALL - margin])
+        self.memory: list[dict] = []
+
+    def reset(self, observations: np.ndarray) -> None:
+        super().reset(observations)
+        self.memory = [
+            {"target": -1, "best": np.inf, "since": 0, "set_aside": {}, "paused": False} for _ in observations
+        ]
 
     def _act(self, observations: np.ndarray) -> np.ndarray:
         if self.info is None:
             raise ValueError("the ShapeHerd oracle needs the env's info: call act(observations, info)")
         hidden = self.info["hidden"]
+        if len(self.memory) != len(observations):
+            self.reset(observations)
         return np.stack([self._one(hidden, i) for i in range(len(observations))])
 
     def _one(self, hidden: dict, i: int) -> np.ndarray:
@@ -35,25 +71,66 @@ class OraclePolicy(Policy):
         remaining = np.flatnonzero(hidden["object_scored"][i] == 0)
         if remaining.size == 0:
             return np.zeros(2)
-        objects = hidden["object_xy"][i][remaining]
-        target_object = objects[np.argmin(np.linalg.norm(objects - agent, axis=1))]
-        to_goal = self.goal - target_object
-        push_direction = to_goal / max(np.linalg.norm(to_goal), 1e-6)
-        behind = target_object - push_direction * (OBJECT_RADIUS + AGENT_RADIUS + 5.0)
-        offset = agent - target_object
-        ahead = offset @ push_direction > -(OBJECT_RADIUS + AGENT_RADIUS) * 0.5
-        if np.linalg.norm(agent - behind) < 12.0:
-            waypoint, speed = self.goal, PUSH_SPEED  # in position: push through the mouth
-        elif ahead:
-            # On the wrong side: swing round the object instead of pushing it away.
-            side = np.array([-push_direction[1], push_direction[0]])
-            side = side if offset @ side >= 0 else -side
-            waypoint = target_object + side * 2.5 * OBJECT_RADIUS - push_direction * OBJECT_RADIUS
-            speed = CRUISE_SPEED
+        objects, radii = hidden["object_xy"][i], SHAPE_RADII[hidden["object_shape"][i]]
+        memory = self.memory[i]
+        on_barrier = agent[0] > self.config.goal_x - AGENT_RADIUS - 0.5
+        memory["paused"] = on_barrier and not memory["paused"]
+        if memory["paused"]:
+            return np.zeros(2)
+        target = self._choose(memory, agent, objects, radii, remaining)
+        centre, radius = objects[target], radii[target]
+
+        distance_to_goal = float(np.linalg.norm(self.goal - centre))
+        if distance_to_goal < memory["best"] - PROGRESS:
+            memory["best"], memory["since"] = distance_to_goal, self.step_index
+        elif self.step_index - memory["since"] > PATIENCE:
+            memory["set_aside"][target] = self.step_index
+            memory["target"] = -1
+
+        push_direction = _unit(self.goal - centre)
+        normal = np.array([-push_direction[1], push_direction[0]])
+        standoff = radius + AGENT_RADIUS
+        offset = agent - centre
+        along, across = offset @ push_direction, offset @ normal
+        behind = np.clip(centre - push_direction * (standoff + 4.0), self.low, self.high)
+        if along < -0.5 * standoff and abs(across) < 0.6 * standoff:
+            # In contact or nearly: push along the line, steering back onto it.
+            wanted = PUSH_SPEED * _unit(push_direction - LATERAL_GAIN * (across / standoff) * normal)
+        elif along > -0.5 * standoff and abs(across) < standoff + CLEARANCE:
+            # On the object's goal side: swing round it without touching it.
+            side = normal if across >= 0 else -normal
+            waypoint = centre + side * (standoff + CLEARANCE) - push_direction * 0.5 * standoff
+            wanted = _towards(np.clip(waypoint, self.low, self.high) - agent, APPROACH_SPEED)
         else:
-            waypoint, speed = behind, CRUISE_SPEED
-        delta = waypoint - agent
-        wanted = delta * min(SPEED_GAIN, speed / max(np.linalg.norm(delta), 1e-6))
+            wanted = _towards(behind - agent, APPROACH_SPEED)
         force = FORCE_GAIN * (wanted - agent_velocity)
         angle = np.arctan2(force[1], force[0]) % (2 * np.pi)
         return np.array([angle, min(np.linalg.norm(force), self.config.max_force)])
+
+    def _choose(self, memory: dict, agent: np.ndarray, objects: np.ndarray, radii: np.ndarray,
+                remaining: np.ndarray) -> int:
+        if memory["target"] in remaining:
+            return memory["target"]
+        # Objects set aside come back after a while, and when nothing else is left.
+        aside = memory["set_aside"]
+        fresh = [j for j in remaining if self.step_index - aside.get(j, -10**9) > 3 * PATIENCE]
+        candidates = np.array(fresh if fresh else remaining)
+        directions = np.array([_unit(self.goal - objects[j]) for j in candidates])
+        behind = objects[candidates] - directions * (radii[candidates, None] + AGENT_RADIUS + 4.0)
+        # Room behind the object (not inside a wall) matters most, then the way there
+        # and the push.
+        blocked = np.linalg.norm(behind - np.clip(behind, self.low, self.high), axis=1)
+        cost = (np.linalg.norm(behind - agent, axis=1) + np.linalg.norm(self.goal - objects[candidates], axis=1)
+                + 20.0 * blocked)
+        choice = int(candidates[np.argmin(cost)])
+        memory.update(target=choice, best=float(np.linalg.norm(self.goal - objects[choice])), since=self.step_index)
+        return choice
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-6)
+
+
+def _towards(delta: np.ndarray, speed: float) -> np.ndarray:
+    """Desired velocity towards a waypoint ``delta`` away, slowing down on arrival."""
+    return delta * min(SPEED_GAIN, speed / max(float(np.linalg.norm(delta)), 1e-6))

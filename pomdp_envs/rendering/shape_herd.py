@@ -3,7 +3,7 @@ arena (``render_mode="rgb_array"``).
 
 The view is rasterised straight at ``obs_size`` pixels, about 4 px per output pixel
 and without antialiasing, which is what the published environment's bilinear resize
-of its 250 px window amounts to. The arena is drawn at SUPERSAMPLE times its output
+of its 250 px window amounts to, then veiled with the published translucent grey. The arena is drawn at SUPERSAMPLE times its output
 size and area-averaged down, for smooth videos. The static layer (floor, walls, goal,
 and the grey beyond the canvas) is drawn once per arena and scale and blitted. All
 surfaces are 24-bit with R, G, B bytes in memory order, so a frame leaves as one copy.
@@ -33,6 +33,7 @@ SUPERSAMPLE = 2  # for render_arena only
 FLOOR, WALL_RGB, GOAL_RGB = (0, 0, 0), (149, 165, 166), (0, 130, 65)
 OUTSIDE = (128, 128, 128)  # beyond the arena canvas
 AGENT_RGB, DISTRACTOR_RGB, WINDOW_RGB = (70, 130, 180), (188, 143, 143), (255, 255, 255)
+VEIL_RGB, VEIL_ALPHA = (128, 128, 128), 100  # every pixel p in view becomes ~0.61 p + 50
 _RGB_MASKS = (0x0000FF, 0x00FF00, 0xFF0000, 0)  # little-endian 24-bit: bytes R, G, B
 _OBJECT_RGB = tuple(COLOUR_RGB[name] for name in COLOURS)
 
@@ -56,7 +57,17 @@ def render_view(world: ShapeHerdWorld) -> np.ndarray:
     surface = _surface(size, size)
     surface.blit(static, (0, 0), (left, top, size, size))
     _draw_bodies(surface, world, left / scale - margin, top / scale - margin, scale)
+    if cfg.veil:
+        surface.blit(_veil(size), (0, 0))
     return _pixels(surface)
+
+
+@functools.lru_cache(maxsize=4)
+def _veil(size: int) -> pygame.Surface:
+    veil = _surface(size, size)
+    veil.fill(VEIL_RGB)
+    veil.set_alpha(VEIL_ALPHA)
+    return veil
 
 
 def render_arena(world: ShapeHerdWorld, pixels_per_px: float = 0.75) -> np.ndarray:
