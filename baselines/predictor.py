@@ -1,8 +1,18 @@
-"""Sequence predictor shared by all cores: f_pre -> core -> f_post, with f_init.
+"""Sequence predictor shared by all cores, shaped as in the GateL0RD paper's code.
 
-The model reads x_t = [action_t, observation_t] and predicts the change of the
-observation: next_observation = observation_t + output_scale * f_post(core output).
-h_0 is set by f_init from the first input.
+The model reads x_t = [action_t, observation_t] and predicts the next observation as a
+residual: next_observation = observation_t + output_scale * f_post(core output).
+
+* f_pre: ``pre_layers`` tanh layers of fan-in widths, e.g. [in, 4F, 2F, F] for 3;
+* f_init: reads the first ``init_inputs`` (K) inputs, concatenated, through
+  ``init_layers`` (W) tanh layers of widths 2^(W-i-1) F, the last one of width H (2H for
+  an LSTM); one f_init per stacked RNN layer;
+* core: GateL0RD (input F, latent H, g and r of ``internal_layers`` fan-in layers, p and
+  o of size F) or ``rnn_layers`` stacked LSTM / GRU / Elman cells (input F, hidden H);
+* f_post: one linear layer from F (GateL0RD's output) or H (the RNN's hidden state).
+
+The parameter counts of the paper's configurations (``ENV_DEFAULTS`` in
+``baselines.train_predictor``) are tested against the fact sheet.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from baselines.cells import GateL0RDCell, TorchRNNCell, gate_activity, mlp
+from baselines.cells import GateL0RDCell, TorchRNNCell, fan_in_widths, gate_activity, mlp
 
 CORES = ("gatel0rd", "lstm", "gru", "elman")
 
@@ -23,19 +33,33 @@ class PredictorConfig:
     """Sizes of the predictor (defaults: the GateL0RD paper's RRC model)."""
 
     core: str = "gatel0rd"  # one of CORES
-    latent_size: int = 8
-    feature_size: int = 8  # width of f_pre's output, the core's input
+    latent_size: int = 8  # H
+    feature_size: int = 8  # F: width of f_pre's output, the core's input
     pre_layers: int = 3
-    init_layers: int = 2
-    core_layers: int = 1  # GateL0RD: layers of g and r; RNNs: stacked cells
+    init_layers: int = 2  # W
+    init_inputs: int = 1  # K: f_init reads the first K inputs
+    internal_layers: int = 1  # GateL0RD: layers of g and r
+    rnn_layers: int = 1  # LSTM / GRU / Elman: stacked cells
     gate_noise: float = 0.1
     output_scale: float = 0.1
 
     def __post_init__(self) -> None:
         if self.core not in CORES:
             raise ValueError(f"core must be one of {CORES}, got {self.core!r}")
-        if min(self.latent_size, self.feature_size, self.pre_layers, self.init_layers, self.core_layers) < 1:
+        sizes = (self.latent_size, self.feature_size, self.pre_layers, self.init_layers, self.init_inputs,
+                 self.internal_layers, self.rnn_layers)
+        if min(sizes) < 1:
             raise ValueError("sizes and layer counts must be >= 1")
+
+    @property
+    def num_inits(self) -> int:
+        """How many f_init networks: one per stacked RNN layer, one for GateL0RD."""
+        return 1 if self.core == "gatel0rd" else self.rnn_layers
+
+    @property
+    def init_size(self) -> int:
+        """Width of one f_init's output."""
+        return 2 * self.latent_size if self.core == "lstm" else self.latent_size
 
 
 class Predictor(nn.Module):
@@ -46,25 +70,36 @@ class Predictor(nn.Module):
         self.obs_size, self.action_size, self.config = obs_size, action_size, config
         input_size = obs_size + action_size
         feature, latent = config.feature_size, config.latent_size
-        self.f_pre = mlp([input_size] + [feature] * config.pre_layers)
+        self.f_pre = mlp([input_size, *fan_in_widths(feature, config.pre_layers)])
+        init_widths = [config.init_inputs * input_size, *fan_in_widths(feature, config.init_layers)[:-1]]
+        self.f_inits = nn.ModuleList(mlp([*init_widths, config.init_size]) for _ in range(config.num_inits))
         if config.core == "gatel0rd":
-            self.core: nn.Module = GateL0RDCell(feature, latent, config.core_layers, config.gate_noise)
-            init_size = latent
+            self.core: nn.Module = GateL0RDCell(feature, latent, config.internal_layers, config.gate_noise,
+                                                output_size=feature)
+            self.f_post = nn.Linear(feature, obs_size)
         else:
-            self.core = TorchRNNCell(config.core, feature, latent, config.core_layers)
-            init_size = latent * config.core_layers * self.core.states_per_layer
-        self.f_init = mlp([input_size] * config.init_layers + [init_size])
-        self.f_post = nn.Linear(latent, obs_size)
+            self.core = TorchRNNCell(config.core, feature, latent, config.rnn_layers)
+            self.f_post = nn.Linear(latent, obs_size)
 
-    def initial_state(self, first_input: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.core.initial_state(self.f_init(first_input))
+    def inputs(self, observations: torch.Tensor, actions: Optional[torch.Tensor]) -> torch.Tensor:
+        """[action, observation] per step (..., T, A + O), or the observations alone."""
+        return observations if actions is None else torch.cat([actions, observations], dim=-1)
+
+    def initial_state(self, first_inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """h_0 from the first K inputs (B, K, A + O)."""
+        flat = first_inputs.reshape(first_inputs.shape[0], -1)
+        return self.core.initial_state(torch.cat([f_init(flat) for f_init in self.f_inits], dim=-1))
 
     def step(
-        self, observation: torch.Tensor, action: Optional[torch.Tensor], state: tuple[torch.Tensor, ...]
+        self, observation: torch.Tensor, action: Optional[torch.Tensor], state: tuple[torch.Tensor, ...],
+        noise: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], Optional[torch.Tensor]]:
         """One step: (next observation prediction, new state, gate values or None)."""
-        x = observation if action is None else torch.cat([action, observation], dim=-1)
-        output, state, gate = self.core(self.f_pre(x), state)
+        features = self.f_pre(self.inputs(observation, action))
+        if isinstance(self.core, GateL0RDCell):
+            output, state, gate = self.core(features, state, noise)
+        else:
+            output, state, gate = self.core(features, state)
         return observation + self.config.output_scale * self.f_post(output), state, gate
 
     def forward(
@@ -74,39 +109,44 @@ class Predictor(nn.Module):
         real_input_prob: float = 1.0,
         start_steps: int = 1,
         generator: Optional[torch.Generator] = None,
+        noise: Optional[torch.Tensor] = None,
+        use_real: Optional[torch.Tensor] = None,
     ) -> dict[str, torch.Tensor]:
         """Predict observations 1..T from observations (B, T+1, O) and actions (B, T, A).
 
-        The input at step t is the real observation for t < ``start_steps``; after that
-        it is the real one with probability ``real_input_prob`` (per sequence and step)
-        and the model's own previous prediction otherwise: 1.0 is teacher forcing, 0.0
-        autoregressive prediction, values between scheduled sampling.
+        The input at step t is the real observation for t < ``start_steps`` (at least
+        ``init_inputs``); after that it is the real one where ``use_real`` (B, T) is
+        True and the model's own previous prediction elsewhere. Without ``use_real`` it
+        is drawn with probability ``real_input_prob`` per sequence and step from
+        ``generator``: 1.0 is teacher forcing, 0.0 autoregressive prediction, values
+        between scheduled sampling. ``noise`` (B, T, H) is the gate noise (GateL0RD in
+        training mode; drawn from torch's generator when None).
 
-        Returns ``predictions`` (B, T, O), ``latents`` (B, T, H) after each step,
-        ``gates`` (B, T, H), the binary gate activity Theta with straight-through
-        gradients (all zeros for cores without gates), and ``gate_values`` (B, T, H).
+        Returns ``predictions`` (B, T, O), ``latents`` (B, T, H) after each step (an
+        LSTM's hidden and cell state: 2H), ``gates`` (B, T, H), the binary gate activity
+        Theta with straight-through gradients (all zeros for cores without gates), and
+        ``gate_values`` (B, T, H).
         """
         batch, num_steps = observations.shape[0], observations.shape[1] - 1
-        first = observations[:, 0] if actions is None else torch.cat([actions[:, 0], observations[:, 0]], -1)
-        if real_input_prob >= 1.0 and isinstance(self.core, GateL0RDCell):
-            return self._teacher_forced(observations, actions, first)
-        state = self.initial_state(first)
+        start_steps = max(start_steps, self.config.init_inputs)
+        if use_real is None:
+            use_real = sample_real_inputs(batch, num_steps, real_input_prob, generator, observations.device)
+        inputs = self.inputs(observations[:, :-1], actions)
+        state = self.initial_state(inputs[:, : self.config.init_inputs])
         predictions, latents, gates = [], [], []
         previous = observations[:, 0]
         for t in range(num_steps):
             real = observations[:, t]
-            if t < start_steps or real_input_prob >= 1.0:
-                inputs = real
-            elif real_input_prob <= 0.0:
-                inputs = previous
+            if t < start_steps:
+                step_input = real
             else:
-                use_real = torch.rand(batch, 1, generator=generator) < real_input_prob
-                inputs = torch.where(use_real, real, previous)
+                step_input = torch.where(use_real[:, t, None], real, previous)
             action = None if actions is None else actions[:, t]
-            previous, state, gate = self.step(inputs, action, state)
+            step_noise = None if noise is None else noise[:, t]
+            previous, state, gate = self.step(step_input, action, state, step_noise)
             predictions.append(previous)
             latents.append(self.core.latent(state))
-            gates.append(gate if gate is not None else torch.zeros_like(latents[-1][:, : self.config.latent_size]))
+            gates.append(gate if gate is not None else observations.new_zeros(batch, self.config.latent_size))
         gate_values = torch.stack(gates, dim=1)
         return {
             "predictions": torch.stack(predictions, dim=1),
@@ -115,18 +155,19 @@ class Predictor(nn.Module):
             "gate_values": gate_values,
         }
 
-    def _teacher_forced(
-        self, observations: torch.Tensor, actions: Optional[torch.Tensor], first: torch.Tensor
-    ) -> dict[str, torch.Tensor]:
-        """``forward`` on real inputs only: every input is known, so the core unrolls
-        in one call (GateL0RD's scripted loop)."""
-        inputs = observations[:, :-1] if actions is None else torch.cat([actions, observations[:, :-1]], -1)
-        features = self.f_pre(inputs).transpose(0, 1)
-        outputs, latents, gate_values = self.core.unroll(features, self.f_init(first))
-        gate_values = gate_values.transpose(0, 1)
-        return {
-            "predictions": observations[:, :-1] + self.config.output_scale * self.f_post(outputs.transpose(0, 1)),
-            "latents": latents.transpose(0, 1),
-            "gates": gate_activity(gate_values),
-            "gate_values": gate_values,
-        }
+
+def sample_real_inputs(
+    batch: int, num_steps: int, real_input_prob: float, generator: Optional[torch.Generator] = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """(B, T) bool: where scheduled sampling feeds the real observation. Draws from
+    ``generator`` only for probabilities strictly between 0 and 1."""
+    if real_input_prob >= 1.0:
+        return torch.ones(batch, num_steps, dtype=torch.bool, device=device)
+    if real_input_prob <= 0.0:
+        return torch.zeros(batch, num_steps, dtype=torch.bool, device=device)
+    return torch.rand(batch, num_steps, generator=generator, device=device) < real_input_prob
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
