@@ -103,7 +103,7 @@ def window(sequences: Sequences, start: int, num_steps: int) -> Sequences:
 
 
 def balanced_batch_index(
-    num_rows: int, num_groups: int, batch_size: int, generator: torch.Generator
+    num_rows: int, num_groups: int, batch_size: int, generator: torch.Generator, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
     """Row indices of a batch with ``batch_size / num_groups`` rows from each group,
     where row ``i`` belongs to group ``i % num_groups`` (the paper's Billiard Ball
@@ -112,9 +112,9 @@ def balanced_batch_index(
         raise ValueError(
             f"a balanced batch needs batch_size divisible by {num_groups} and at least {num_groups} rows"
         )
-    groups = torch.arange(num_groups).repeat_interleave(batch_size // num_groups)
+    groups = torch.arange(num_groups, device=device).repeat_interleave(batch_size // num_groups)
     group_sizes = (num_rows - groups + num_groups - 1) // num_groups
-    within = (torch.rand(batch_size, generator=generator) * group_sizes).long()
+    within = (torch.rand(batch_size, generator=generator, device=device) * group_sizes).long()
     return groups + num_groups * within
 
 

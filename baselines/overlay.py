@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from baselines import metrics
-from baselines.data import load_split
-from baselines.train_predictor import load_checkpoint
+from baselines.data import load_split, window
+from baselines.train_predictor import ENV_DEFAULTS, load_checkpoint
 from pomdp_envs.datasets import Sequences
 
 # Observation indices of the (x, y) points drawn for each env, by name.
@@ -96,8 +96,11 @@ def save_overlay(checkpoint: str | Path, out_dir: str | Path, index: int = 0, fp
 
     _, meta = load_checkpoint(checkpoint)
     config = meta["train_config"]
-    sequences = load_split(config["env"], "test", int(config["num_test"]), int(config["seed"]),
+    sequences = load_split(config["env"], "test", int(config["num_test"]), int(config["data_seed"]),
                            config["cache_dir"] if config["cache_dir"] not in (None, "None") else None)
+    steps = ENV_DEFAULTS[config["env"]].num_steps
+    if sequences.num_steps > steps:  # the length the predictor was trained on
+        sequences = window(sequences, 0, steps)
     if not 0 <= index < len(sequences):
         raise ValueError(f"index must lie in [0, {len(sequences) - 1}], got {index}")
     rollout = predictor_rollout(checkpoint, sequences, index)

@@ -1,216 +1,446 @@
-"""Train a sequence predictor (GateL0RD, LSTM, GRU or Elman) on one environment.
+"""Train sequence predictors (GateL0RD, LSTM, GRU or Elman) on one environment, many
+runs at once.
 
     python -m baselines.train_predictor --env rrc --core gatel0rd
+    python -m baselines.train_predictor --env rrc --core gatel0rd --seeds 0 1 2 --reg-lambdas 0 1e-3 1e-2
     python -m baselines.train_predictor --env shepherd --core gru --epochs 50 --help
 
-Writes ``metrics.csv`` (one row per evaluation), ``checkpoint.pt`` and ``scores.json``
-(final test/generalisation errors, gate openings and latent-vs-truth scores) to
-``out_dir``. Defaults per environment follow the GateL0RD paper, except the training
-budget, which is sized for a CPU.
+Every combination of ``--seeds``, ``--reg-lambdas`` and ``--lrs`` is one run; the runs
+train together in one batched graph (``baselines.stacked``), each with its own weights,
+data order, noise, optimiser state and clipping. A single run writes ``metrics.csv``
+(one row per evaluation: test and generalisation error, task loss and gate penalty),
+``checkpoint.pt`` and ``scores.json`` to ``out_dir``; several runs write one folder each
+below it, named after the run.
+
+The defaults per environment are the GateL0RD paper's (``ENV_DEFAULTS``): model sizes,
+the objective MSE(predicted next observation, next observation) + lambda * mean(Theta)
+in observation units, Adam (eps 1e-4), gradient-norm clipping at 0.1 per run, the
+learning rates, sequence lengths, and the scheduled-sampling schedule
+max(floor, 0.998^epoch) with the paper's epoch (``batches_per_epoch`` batches of 128).
+Only the budget is smaller: a run of ``epochs`` epochs, fewer than the paper's, follows
+the same schedule compressed in time (decay 0.998^(paper epochs / epochs) per epoch), so
+the real-input probability reaches its floor at the same fraction of training.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Literal, Optional
 
-import numpy as np
 import torch
 
 from baselines import metrics
-from baselines.data import BILLIARD_SUBSETS, balanced_batch_index, load_split
-from baselines.predictor import Predictor, PredictorConfig
+from baselines.data import BILLIARD_SUBSETS, balanced_batch_index, load_split, window
+from baselines.predictor import CORES, Predictor, PredictorConfig, sample_real_inputs
 from baselines.runlog import config_dict, write_csv
+from baselines.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run
 from pomdp_envs.datasets import Sequences
+
+ADAM_EPS = 1e-4
 
 
 @dataclasses.dataclass(frozen=True)
 class EnvDefaults:
-    """The paper's per-environment settings."""
+    """The paper's per-environment settings (``settings/*`` of its code)."""
 
-    latent_size: int
-    feature_size: int
-    core_layers: int
-    init_layers: int
-    start_steps: int
+    latent_size: int  # H
+    feature_size: int  # F
+    internal_layers: int  # GateL0RD's g and r
+    rnn_layers: int  # the RNN baselines' stacked cells
+    init_layers: int  # W
+    init_inputs: int  # K, also the steps that always see real inputs
+    num_steps: int  # transitions per training sequence
     reg_lambda: float
-    lr: float
+    ss_lr: float  # learning rate with scheduled sampling (all cores)
     ss_floor: float
+    paper_epochs: int
+    batches_per_epoch: int
+
+    @property
+    def start_steps(self) -> int:
+        return self.init_inputs
 
 
 ENV_DEFAULTS = {
-    "billiard": EnvDefaults(8, 16, 3, 3, 2, 1e-3, 5e-4, 0.0),
-    "rrc": EnvDefaults(8, 8, 1, 2, 1, 1e-3, 5e-3, 0.02),
-    "shepherd": EnvDefaults(8, 16, 1, 3, 2, 1e-4, 1e-3, 0.05),
-    "fetch": EnvDefaults(16, 16, 1, 2, 1, 1e-4, 5e-3, 0.05),
+    "billiard": EnvDefaults(8, 16, 3, 3, 3, 2, 50, 1e-3, 5e-4, 0.0, 4900, 100),
+    "rrc": EnvDefaults(8, 8, 1, 1, 2, 1, 49, 1e-3, 5e-3, 0.02, 10000, 50),
+    "shepherd": EnvDefaults(8, 16, 1, 1, 3, 2, 100, 1e-4, 1e-3, 0.05, 10000, 100),
+    "fetch": EnvDefaults(16, 16, 1, 1, 2, 1, 25, 1e-4, 5e-3, 0.05, 19900, 25),
 }
+#: The paper's teacher-forcing learning rates (its Billiard Ball configs), per core.
+TEACHER_FORCING_LR = {"gatel0rd": 1e-3, "gru": 1e-3, "lstm": 1e-3, "elman": 5e-4}
+SS_DECAY = 0.998  # per paper epoch
+Env = Literal["billiard", "rrc", "shepherd", "fetch"]
+Core = Literal["gatel0rd", "lstm", "gru", "elman"]
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Options of a training run; ``None`` means the environment's default."""
+    """Options of a training job; empty tuples and ``None`` mean the environment's default."""
 
-    env: Literal["billiard", "rrc", "shepherd", "fetch"] = "rrc"
-    core: Literal["gatel0rd", "lstm", "gru", "elman"] = "gatel0rd"
-    reg_lambda: Optional[float] = None  # L0 gate penalty (GateL0RD only)
-    lr: Optional[float] = None
+    env: Env = "rrc"
+    core: Core = "gatel0rd"
+    seeds: tuple[int, ...] = (0,)  # one run per seed (times lambdas times lrs)
+    reg_lambdas: tuple[float, ...] = ()  # L0 gate penalty (GateL0RD only); () = the paper's
+    lrs: tuple[float, ...] = ()  # () = the paper's for this env, core and input regime
     latent_size: Optional[int] = None
     epochs: int = 100
-    batches_per_epoch: int = 10
+    batches_per_epoch: Optional[int] = None  # None: the paper's epoch
     batch_size: int = 128
     num_train: int = 2048
     num_test: int = 512
     teacher_forcing: bool = False  # False: scheduled sampling
-    ss_decay: Optional[float] = None  # per epoch; None reaches the floor at half the epochs
+    ss_decay: Optional[float] = None  # per epoch; None: the paper's schedule over `epochs`
     ss_floor: Optional[float] = None
     grad_clip: float = 0.1
     eval_every: int = 10
-    seed: int = 0
+    data_seed: int = 0  # the datasets are the same for every run, as in the paper
     threads: int = 1  # small models on a busy CPU run fastest on one thread
+    device: str = "cpu"  # "cuda" where a GPU is present
+    compile: bool = False  # torch.compile the batched loss (minutes of compilation per shape)
     out_dir: Path = Path("runs/predictor")
     cache_dir: Optional[Path] = None
     progress: bool = True
 
-    def resolved(self) -> TrainConfig:
-        """A copy with every ``None`` replaced by the environment's default."""
+    def __post_init__(self) -> None:
         if self.env not in ENV_DEFAULTS:
             raise ValueError(f"unknown env {self.env!r}; choose from {sorted(ENV_DEFAULTS)}")
-        env = ENV_DEFAULTS[self.env]
-        floor = env.ss_floor if self.ss_floor is None else self.ss_floor
-        decay = self.ss_decay
-        if decay is None:
-            decay = max(floor, 0.05) ** (1.0 / max(1, self.epochs // 2))
-        return dataclasses.replace(
-            self,
-            reg_lambda=env.reg_lambda if self.reg_lambda is None else self.reg_lambda,
-            lr=env.lr if self.lr is None else self.lr,
-            latent_size=env.latent_size if self.latent_size is None else self.latent_size,
-            ss_floor=floor,
-            ss_decay=decay,
-        )
+        if self.core not in CORES:
+            raise ValueError(f"unknown core {self.core!r}; choose from {CORES}")
+        if not self.seeds:
+            raise ValueError("seeds must name at least one seed")
+        if min(self.epochs, self.batch_size, self.num_train, self.num_test, self.eval_every) < 1:
+            raise ValueError("epochs, batch_size, num_train, num_test and eval_every must be >= 1")
+        if self.batches_per_epoch is not None and self.batches_per_epoch < 1:
+            raise ValueError("batches_per_epoch must be >= 1")
+        if any(lr <= 0 for lr in self.lrs) or any(value < 0 for value in self.reg_lambdas):
+            raise ValueError("learning rates must be > 0 and lambdas >= 0")
 
-    def predictor_config(self) -> PredictorConfig:
-        env = ENV_DEFAULTS[self.env]
-        assert self.latent_size is not None
-        return PredictorConfig(
-            core=self.core,
-            latent_size=self.latent_size,
-            feature_size=env.feature_size,
-            core_layers=env.core_layers,
-            init_layers=env.init_layers,
-        )
+    @property
+    def defaults(self) -> EnvDefaults:
+        return ENV_DEFAULTS[self.env]
 
     @property
     def start_steps(self) -> int:
-        return ENV_DEFAULTS[self.env].start_steps
+        return self.defaults.start_steps
+
+    @property
+    def seed(self) -> int:
+        """The first seed: the seed of a single-run job."""
+        return self.seeds[0]
+
+    def resolved_lambdas(self) -> tuple[float, ...]:
+        if self.core != "gatel0rd":
+            return (0.0,)
+        return self.reg_lambdas or (self.defaults.reg_lambda,)
+
+    def resolved_lrs(self) -> tuple[float, ...]:
+        if self.lrs:
+            return self.lrs
+        return (TEACHER_FORCING_LR[self.core] if self.teacher_forcing else self.defaults.ss_lr,)
+
+    def resolved_batches_per_epoch(self) -> int:
+        return self.batches_per_epoch or self.defaults.batches_per_epoch
+
+    def resolved_ss_floor(self) -> float:
+        return self.defaults.ss_floor if self.ss_floor is None else self.ss_floor
+
+    def resolved_ss_decay(self) -> float:
+        if self.ss_decay is not None:
+            return self.ss_decay
+        return SS_DECAY ** (self.defaults.paper_epochs / self.epochs)
+
+    def predictor_config(self) -> PredictorConfig:
+        env = self.defaults
+        return PredictorConfig(
+            core=self.core,
+            latent_size=env.latent_size if self.latent_size is None else self.latent_size,
+            feature_size=env.feature_size,
+            init_layers=env.init_layers,
+            init_inputs=env.init_inputs,
+            internal_layers=env.internal_layers,
+            rnn_layers=env.rnn_layers,
+        )
+
+    def runs(self) -> list[RunSpec]:
+        """One run per (seed, lambda, lr), in that nesting order."""
+        lambdas, lrs = self.resolved_lambdas(), self.resolved_lrs()
+        specs = []
+        for seed, reg_lambda, lr in itertools.product(self.seeds, lambdas, lrs):
+            parts = [self.core]
+            if len(lambdas) > 1 or self.core == "gatel0rd":
+                parts.append(f"lambda{reg_lambda:g}")
+            if len(lrs) > 1:
+                parts.append(f"lr{lr:g}")
+            parts.append(f"seed{seed}")
+            specs.append(RunSpec("-".join(parts), seed, reg_lambda, lr))
+        return specs
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    name: str
+    seed: int
+    reg_lambda: float
+    lr: float
 
 
 def real_input_probability(config: TrainConfig, epoch: int) -> float:
-    """Probability of feeding the real observation: 1 for teacher forcing, else the
-    scheduled-sampling schedule max(floor, decay ** epoch)."""
+    """Probability of feeding the real observation in ``epoch`` (1-based): 1 for teacher
+    forcing, else the scheduled-sampling schedule max(floor, decay ** epoch)."""
     if config.teacher_forcing:
         return 1.0
-    assert config.ss_decay is not None and config.ss_floor is not None
-    return max(config.ss_floor, config.ss_decay**epoch)
+    return max(config.resolved_ss_floor(), config.resolved_ss_decay() ** epoch)
 
 
-def build_model(config: TrainConfig, sequences: Sequences) -> Predictor:
+def build_model(config: TrainConfig, sequences: Sequences, seed: Optional[int] = None) -> Predictor:
+    """A freshly initialised predictor for ``sequences``' shapes (PyTorch's default
+    initialisation, from ``torch.manual_seed(seed)`` when a seed is given)."""
+    if seed is not None:
+        torch.manual_seed(seed)
     obs_size = sequences.observations.shape[-1]
     action_size = 0 if sequences.actions.ndim == 2 else sequences.actions.shape[-1]
     return Predictor(obs_size, action_size, config.predictor_config())
 
 
+def load_data(config: TrainConfig) -> dict[str, Sequences]:
+    """Train, test and generalisation splits, cut to the env's sequence length."""
+    steps = config.defaults.num_steps
+    splits = {}
+    for split, size in (("train", config.num_train), ("test", config.num_test), ("generalisation", config.num_test)):
+        sequences = load_split(config.env, split, size, config.data_seed, config.cache_dir)
+        splits[split] = window(sequences, 0, steps) if sequences.num_steps > steps else sequences
+    return splits
+
+
+class RunDraws:
+    """One run's random draws for each update, in a fixed order from its own generator:
+    batch indices, gate noise, scheduled-sampling choices. The plain and the batched
+    trainer use the same draws, so a run gives the same numbers in either."""
+
+    def __init__(self, config: TrainConfig, seed: int, num_rows: int, num_steps: int, device: torch.device) -> None:
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.config, self.num_rows, self.num_steps, self.device = config, num_rows, num_steps, device
+        self.gate_noise = config.predictor_config().gate_noise if config.core == "gatel0rd" else 0.0
+        self.latent_size = config.predictor_config().latent_size
+
+    def next(self, p_real: float) -> tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
+        cfg, g, batch = self.config, self.generator, self.config.batch_size
+        if cfg.env == "billiard":  # the paper's batches: 8 of each of 16 sub-datasets
+            index = balanced_batch_index(self.num_rows, len(BILLIARD_SUBSETS), batch, g, self.device)
+        else:
+            index = torch.randint(self.num_rows, (batch,), generator=g, device=self.device)
+        noise = None
+        if self.gate_noise > 0:
+            noise = self.gate_noise * torch.randn(batch, self.num_steps, self.latent_size, generator=g,
+                                                  device=self.device)
+        use_real = sample_real_inputs(batch, self.num_steps, p_real, g, self.device)
+        return index, noise, use_real
+
+
+@dataclasses.dataclass
+class RunResult:
+    spec: RunSpec
+    out_dir: Path
+    scores: dict[str, float]
+
+
 def train(config: TrainConfig) -> dict[str, float]:
-    """Run one training; return the final scores (also written to ``scores.json``)."""
-    config = config.resolved()
+    """Train a job of exactly one run; return its final scores (also in ``scores.json``)."""
+    results = train_runs(config)
+    if len(results) != 1:
+        raise ValueError(f"train() runs one run, the config has {len(results)}; use train_runs()")
+    return results[0].scores
+
+
+class StackedTrainer:
+    """Every run of ``config`` as one ``StackedPredictor`` with its optimiser and draws;
+    ``update`` performs one training step of all runs."""
+
+    def __init__(self, config: TrainConfig, data: dict[str, Sequences]) -> None:
+        self.config, self.device = config, torch.device(config.device)
+        self.specs = config.runs()
+        self.observations, self.actions = (
+            None if t is None else t.to(self.device) for t in metrics.as_tensors(data["train"])
+        )
+        num_steps = self.observations.shape[1] - 1
+        self.models = [build_model(config, data["train"], spec.seed).to(self.device) for spec in self.specs]
+        self.stacked = StackedPredictor(self.models)
+        self.optimizer = StackedAdam(self.stacked, torch.tensor([spec.lr for spec in self.specs]), eps=ADAM_EPS)
+        self.lambdas = torch.tensor([spec.reg_lambda for spec in self.specs], device=self.device)
+        self.draws = [RunDraws(config, spec.seed, len(self.observations), num_steps, self.device)
+                      for spec in self.specs]
+        self.loss_fn = torch.compile(_stacked_loss, dynamic=False) if config.compile else _stacked_loss
+
+    def update(self, p_real: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step of every run; returns the (R,) task losses and gate penalties."""
+        index, noise, use_real = zip(*(run.next(p_real) for run in self.draws))
+        index = torch.stack(index)
+        actions = None if self.actions is None else self.actions[index]
+        noise = None if noise[0] is None else torch.stack(noise)
+        self.stacked.zero_grad()
+        task, penalty = self.loss_fn(self.stacked, self.observations[index], actions, torch.stack(use_real), noise,
+                                     self.lambdas, self.config.start_steps)
+        with warnings.catch_warnings():
+            # The gradients are views into one flat buffer, on purpose (see baselines.stacked).
+            warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
+            (task + penalty).sum().backward()
+        clip_grad_norm_per_run(self.stacked, self.config.grad_clip)
+        self.optimizer.step()
+        return task.detach(), penalty.detach()
+
+    def trained_model(self, run: int) -> Predictor:
+        model = self.models[run]
+        model.load_state_dict(self.stacked.run_state_dict(run))
+        return model
+
+
+def train_runs(config: TrainConfig) -> list[RunResult]:
+    """Train every run of ``config`` as one batch; write and return each run's results."""
     torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    data = load_data(config)
+    trainer = StackedTrainer(config, data)
+    specs, device = trainer.specs, trainer.device
+    out_dirs = _run_dirs(config, specs)
+    for out_dir in out_dirs:
+        out_dir.mkdir(parents=True, exist_ok=True)
 
-    train_set = load_split(config.env, "train", config.num_train, config.seed, config.cache_dir)
-    test_set = load_split(config.env, "test", config.num_test, config.seed, config.cache_dir)
-    gen_set = load_split(config.env, "generalisation", config.num_test, config.seed, config.cache_dir)
-    model = build_model(config, train_set)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, eps=1e-4)
-    observations, actions = metrics.as_tensors(train_set)
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    rows: list[dict[str, float]] = []
+    rows: list[list[dict[str, float]]] = [[] for _ in specs]
+    batches = config.resolved_batches_per_epoch()
     epochs = range(1, config.epochs + 1)
     if config.progress:
         from tqdm import tqdm
 
-        epochs = tqdm(epochs, desc=f"{config.env}/{config.core}", unit="epoch")
+        epochs = tqdm(epochs, desc=f"{config.env}/{config.core} x{len(specs)}", unit="epoch")
     start = time.perf_counter()
+    task_sum = torch.zeros(len(specs), device=device)
+    penalty_sum = torch.zeros(len(specs), device=device)
     for epoch in epochs:
         p_real = real_input_probability(config, epoch)
-        losses = []
-        for _ in range(config.batches_per_epoch):
-            if config.env == "billiard":  # the paper's batches: 8 of each of 16 sub-datasets
-                index = balanced_batch_index(len(observations), len(BILLIARD_SUBSETS), config.batch_size, generator)
-            else:
-                index = torch.randint(len(observations), (config.batch_size,), generator=generator)
-            batch_actions = None if actions is None else actions[index]
-            out = model(observations[index], batch_actions, p_real, config.start_steps, generator)
-            # The task loss is measured on the change of observation in output units
-            # (change / output_scale), the scale at which the paper sets its lambdas.
-            error = (out["predictions"] - observations[index, 1:]) / model.config.output_scale
-            loss = torch.mean(error**2)
-            if config.core == "gatel0rd":
-                loss = loss + config.reg_lambda * out["gates"].mean()
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            losses.append(loss.item())
+        task_sum.zero_()
+        penalty_sum.zero_()
+        for _ in range(batches):
+            task, penalty = trainer.update(p_real)
+            task_sum += task
+            penalty_sum += penalty
         if epoch % config.eval_every == 0 or epoch == config.epochs:
-            row = _evaluate(model, config, test_set, gen_set)
-            row.update(epoch=epoch, train_loss=float(np.mean(losses)), real_input_prob=p_real,
-                       seconds=time.perf_counter() - start)
-            rows.append(row)
+            evaluation = _evaluate(trainer.stacked, config, data)
+            seconds = time.perf_counter() - start
+            task_mean, penalty_mean = (task_sum / batches).tolist(), (penalty_sum / batches).tolist()
+            for r, row in enumerate(evaluation):
+                row.update(epoch=epoch, train_task_loss=task_mean[r], train_gate_penalty=penalty_mean[r],
+                           real_input_prob=p_real, seconds=seconds)
+                rows[r].append(row)
             if config.progress:
-                epochs.set_postfix(test_mse=f"{row['test_mse']:.2e}", gen_mse=f"{row['gen_mse']:.2e}")
-    write_csv(out_dir / "metrics.csv", rows)
-    save_checkpoint(out_dir / "checkpoint.pt", model, config, train_set.env_id)
+                best = min(range(len(specs)), key=lambda r: evaluation[r]["test_mse"])
+                epochs.set_postfix(best_test_mse=f"{evaluation[best]['test_mse']:.2e}")
 
-    scores = dict(rows[-1])
-    scores.update(metrics.latent_scores(model, test_set, config.start_steps))
-    (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
-    return scores
-
-
-def _evaluate(model: Predictor, config: TrainConfig, test_set: Sequences, gen_set: Sequences) -> dict[str, float]:
-    row = {
-        "test_mse": metrics.autoregressive_mse(model, test_set, config.start_steps),
-        "gen_mse": metrics.autoregressive_mse(model, gen_set, config.start_steps),
-    }
-    if metrics.has_gates(model):
-        gates = metrics.run(model, test_set, real_input_prob=0.0, start_steps=config.start_steps)["gates"]
-        row["gate_openings"] = metrics.gate_openings_per_sequence(gates)
-    return row
+    results = []
+    for r, (spec, out_dir) in enumerate(zip(specs, out_dirs)):
+        model = trainer.trained_model(r)
+        write_csv(out_dir / "metrics.csv", rows[r])
+        save_checkpoint(out_dir / "checkpoint.pt", model, config, data["train"].env_id, spec)
+        scores = dict(rows[r][-1])
+        scores.update(metrics.latent_scores(model.cpu(), data["test"], config.start_steps))
+        (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
+        results.append(RunResult(spec, out_dir, scores))
+    if config.progress:
+        print(f"wrote {len(results)} run(s) to {config.out_dir}")
+    return results
 
 
-def save_checkpoint(path: Path, model: Predictor, config: TrainConfig, env_id: str) -> None:
+def _stacked_loss(stacked: StackedPredictor, observations: torch.Tensor, actions: Optional[torch.Tensor],
+                  use_real: torch.Tensor, noise: Optional[torch.Tensor], lambdas: torch.Tensor,
+                  start_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-run task loss (MSE of the next observation, observation units) and gate
+    penalty lambda * mean(Theta), each (R,)."""
+    out = stacked(observations, actions, use_real, noise, start_steps)
+    task = torch.mean((out["predictions"] - observations[:, :, 1:]) ** 2, dim=(1, 2, 3))
+    penalty = lambdas * out["gates"].mean(dim=(1, 2, 3))
+    return task, penalty
+
+
+@torch.no_grad()
+def _evaluate(stacked: StackedPredictor, config: TrainConfig, data: dict[str, Sequences]) -> list[dict[str, float]]:
+    """Closed-loop errors (and GateL0RD's gate openings) of every run on the test and
+    generalisation splits, from one batched pass each."""
+    device, runs = stacked.flat.device, stacked.num_runs
+    rows: list[dict[str, float]] = [{} for _ in range(runs)]
+    for split, name in (("test", "test_mse"), ("generalisation", "gen_mse")):
+        observations, actions = (None if t is None else t.to(device) for t in metrics.as_tensors(data[split]))
+        observations = observations.expand(runs, *observations.shape)
+        actions = None if actions is None else actions.expand(runs, *actions.shape)
+        use_real = torch.zeros(runs, observations.shape[1], observations.shape[2] - 1, dtype=torch.bool,
+                               device=device)
+        out = stacked(observations, actions, use_real, None, config.start_steps)
+        skip = config.start_steps - 1
+        errors = torch.mean((out["predictions"][:, :, skip:] - observations[:, :, 1 + skip:]) ** 2, dim=(1, 2, 3))
+        openings = out["gates"].amax(dim=3).sum(dim=2).mean(dim=1)
+        for r in range(runs):
+            rows[r][name] = float(errors[r])
+            if split == "test" and config.core == "gatel0rd":
+                rows[r]["gate_openings"] = float(openings[r])
+    return rows
+
+
+def _run_dirs(config: TrainConfig, specs: list[RunSpec]) -> list[Path]:
+    out = Path(config.out_dir)
+    return [out] if len(specs) == 1 else [out / spec.name for spec in specs]
+
+
+class PlainTrainer:
+    """The reference trainer: the config's first run as a plain ``Predictor`` with
+    ``torch.optim.Adam`` and ``clip_grad_norm_``. The batched trainer must give the same
+    numbers for the same run; the speed benchmark measures both."""
+
+    def __init__(self, config: TrainConfig, data: dict[str, Sequences]) -> None:
+        self.config, device = config, torch.device(config.device)
+        self.spec = config.runs()[0]
+        self.observations, self.actions = (
+            None if t is None else t.to(device) for t in metrics.as_tensors(data["train"])
+        )
+        self.model = build_model(config, data["train"], self.spec.seed).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.spec.lr, eps=ADAM_EPS)
+        self.draws = RunDraws(config, self.spec.seed, len(self.observations), self.observations.shape[1] - 1, device)
+
+    def update(self, p_real: float) -> tuple[torch.Tensor, torch.Tensor]:
+        index, noise, use_real = self.draws.next(p_real)
+        observations = self.observations[index]
+        actions = None if self.actions is None else self.actions[index]
+        out = self.model(observations, actions, start_steps=self.config.start_steps, noise=noise, use_real=use_real)
+        task = torch.mean((out["predictions"] - observations[:, 1:]) ** 2)
+        penalty = self.spec.reg_lambda * out["gates"].mean()
+        self.optimizer.zero_grad()
+        (task + penalty).backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return task.detach(), penalty.detach()
+
+
+def save_checkpoint(path: Path, model: Predictor, config: TrainConfig, env_id: str,
+                    spec: Optional[RunSpec] = None) -> None:
     torch.save(
         {
-            "model_state": model.state_dict(),
+            "model_state": {k: v.cpu() for k, v in model.state_dict().items()},
             "predictor_config": dataclasses.asdict(model.config),
             "obs_size": model.obs_size,
             "action_size": model.action_size,
             "env_id": env_id,
             "start_steps": config.start_steps,
             "train_config": config_dict(config),
+            "run": None if spec is None else dataclasses.asdict(spec),
         },
         path,
     )
 
 
 def load_checkpoint(path: str | Path) -> tuple[Predictor, dict]:
-    """The trained predictor (in eval mode) and the checkpoint's metadata."""
+    """The trained predictor (in eval mode, on the CPU) and the checkpoint's metadata."""
     data = torch.load(path, map_location="cpu", weights_only=True)
     model = Predictor(data["obs_size"], data["action_size"], PredictorConfig(**data["predictor_config"]))
     model.load_state_dict(data["model_state"])
@@ -221,8 +451,11 @@ def load_checkpoint(path: str | Path) -> tuple[Predictor, dict]:
 def main() -> None:
     import tyro
 
-    scores = train(tyro.cli(TrainConfig))
-    print(json.dumps(scores, indent=2))
+    results = train_runs(tyro.cli(TrainConfig))
+    for result in results:
+        shown = {k: v for k, v in result.scores.items() if not k.startswith("probe_r2/")}
+        print(result.spec.name, json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in shown.items()}))
+        print(f"  -> {result.out_dir}")
 
 
 if __name__ == "__main__":

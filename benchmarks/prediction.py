@@ -35,7 +35,7 @@ def make_configs(envs: list[str], cores: list[str], seeds: int, epochs: int, out
                  batches_per_epoch: int = 10, num_train: int = 2048, num_test: int = 512) -> list[TrainConfig]:
     return [
         TrainConfig(
-            env=env, core=core, seed=seed, epochs=epochs, batches_per_epoch=batches_per_epoch,
+            env=env, core=core, seeds=(seed,), epochs=epochs, batches_per_epoch=batches_per_epoch,
             num_train=num_train, num_test=num_test, eval_every=max(1, epochs // 10),
             out_dir=out / env / core / f"seed{seed}", progress=False,
         )
@@ -47,7 +47,7 @@ def prepare_data(configs: list[TrainConfig]) -> None:
     """Collect every dataset once, before workers would race to write the same cache file."""
     for config in configs:
         for split, size in (("train", config.num_train), ("test", config.num_test), ("generalisation", config.num_test)):
-            load_split(config.env, split, size, config.seed, config.cache_dir)
+            load_split(config.env, split, size, config.data_seed, config.cache_dir)
 
 
 def run(configs: list[TrainConfig], workers: int, launcher: str = "local") -> tuple[list[Row], list[str]]:
