@@ -128,25 +128,42 @@ class TrueModel:
 
 
 class LearnedModel:
-    """Plans with a trained predictor whose latent state follows the real episode."""
+    """Plans with a trained predictor whose latent state follows the real episode.
+
+    The predictor's f_init reads the first K real inputs ([action, observation]); until
+    K steps have been taken, planning fills the missing ones with the candidate's
+    actions and the latest real observation.
+    """
 
     def __init__(self, predictor: Predictor) -> None:
         self.predictor = predictor
         self.state: Optional[tuple[torch.Tensor, ...]] = None
         self.observation: Optional[torch.Tensor] = None
+        self.real_inputs: list[torch.Tensor] = []  # the first K inputs, until the state starts
 
     def begin(self, observations: np.ndarray) -> None:
         self.observation = torch.as_tensor(observations, dtype=torch.float32)
-        self.state = None  # set from the first action, which f_init reads with o_0
+        self.state, self.real_inputs = None, []
 
     def advance(self, actions: np.ndarray, observations: np.ndarray) -> None:
         assert self.observation is not None
         action = torch.as_tensor(actions, dtype=torch.float32)
-        state = self.state
-        if state is None:
-            state = self.predictor.initial_state(torch.cat([action, self.observation], dim=-1))
-        _, self.state, _ = self.predictor.step(self.observation, action, state)
+        if self.state is None:
+            self.real_inputs.append(torch.cat([action, self.observation], dim=-1))
+            if len(self.real_inputs) == self.predictor.config.init_inputs:
+                self.state = self._replay(self.real_inputs, self.real_inputs)
+        else:
+            _, self.state, _ = self.predictor.step(self.observation, action, self.state)
         self.observation = torch.as_tensor(observations, dtype=torch.float32)
+
+    def _replay(self, inputs: list[torch.Tensor], first_inputs: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """The state after stepping through ``inputs`` (B, A + O) each, from f_init of
+        the K ``first_inputs``."""
+        state = self.predictor.initial_state(torch.stack(first_inputs, dim=1))
+        actions = self.predictor.action_size
+        for x in inputs:
+            _, state, _ = self.predictor.step(x[:, actions:], x[:, :actions], state)
+        return state
 
     def predict(self, actions: torch.Tensor) -> torch.Tensor:
         assert self.observation is not None
@@ -154,7 +171,10 @@ class LearnedModel:
         flat = actions.reshape(batch * num_candidates, horizon, -1)
         observation = self.observation.repeat_interleave(num_candidates, dim=0)
         if self.state is None:
-            state = self.predictor.initial_state(torch.cat([flat[:, 0], observation], dim=-1))
+            known = [x.repeat_interleave(num_candidates, dim=0) for x in self.real_inputs]
+            missing = self.predictor.config.init_inputs - len(known)
+            guessed = [torch.cat([flat[:, min(k, horizon - 1)], observation], dim=-1) for k in range(missing)]
+            state = self._replay(known, known + guessed)
         else:
             state = tuple(part.repeat_interleave(num_candidates, dim=0) for part in self.state)
         predictions = []

@@ -102,7 +102,7 @@ def test_true_model_predicts_what_the_env_does():
     assert predicted.shape == (3, 2, 5, 7)
     for t in range(5):  # candidate 1 of every env, stepped for real
         observations, *_ = envs.step(actions[:, 1, t].numpy().astype(np.float64))
-        np.testing.assert_allclose(predicted[:, 1, t].numpy(), observations, rtol=1e-6)
+        np.testing.assert_allclose(predicted[:, 1, t].numpy(), observations, rtol=1e-6, atol=1e-7)
 
 
 def test_learned_model_rollout_matches_the_predictors_autoregressive_forward():
@@ -120,10 +120,25 @@ def test_learned_model_rollout_matches_the_predictors_autoregressive_forward():
     torch.testing.assert_close(planned, reference[:, known:])
 
 
+def test_learned_model_reads_the_first_k_real_inputs_before_planning_from_its_state():
+    torch.manual_seed(0)
+    predictor = Predictor(4, 2, PredictorConfig(core="gatel0rd", init_inputs=2, init_layers=3)).eval()
+    model = LearnedModel(predictor)
+    observations, actions = torch.randn(2, 8, 4), torch.rand(2, 7, 2) * 2 - 1
+    model.begin(observations[:, 0].numpy())
+    with torch.no_grad():
+        assert model.predict(actions[:, None]).shape == (2, 1, 7, 4)  # before K real steps: guessed inputs
+        for t in range(3):
+            model.advance(actions[:, t].numpy(), observations[:, t + 1].numpy())
+        planned = model.predict(actions[:, None, 3:])[:, 0]
+        reference = predictor(observations, actions, real_input_prob=0.0, start_steps=4)["predictions"]
+    torch.testing.assert_close(planned, reference[:, 3:])
+
+
 def test_run_mpc_with_a_checkpoint_and_clear_errors(tmp_path):
     predictor = Predictor(4, 2, PredictorConfig(core="gatel0rd")).eval()
     path = tmp_path / "checkpoint.pt"
-    save_checkpoint(path, predictor, TrainConfig(env="rrc").resolved(), "pomdp_envs/RobotRemoteControl-v0")
+    save_checkpoint(path, predictor, TrainConfig(env="rrc"), "pomdp_envs/RobotRemoteControl-v0")
     result = run_mpc("rrc", path, episodes=2, seed=0, icem=ICEMConfig(horizon=5, population=12, elites=4),
                      episode_steps=3)
     assert 0.0 <= result.success_rate <= 1.0
