@@ -3,7 +3,8 @@ torch's fused ``nn.GRU`` and an ``nn.GRUCell`` loop, on the CPU.
 
 Method: batch 128, 50 steps, input and latent size 16, one torch thread, random
 inputs; each figure is the median of ``--repeats`` timed calls after five warm-up
-calls. GateL0RD runs in training mode (gate noise on), as during training.
+calls. GateL0RD runs in training mode (gate noise on), as during training. Whole
+training updates, and many runs at once, are measured by ``benchmarks.train_speed``.
 
     python -m benchmarks.cell_speed
 """
@@ -22,7 +23,6 @@ from baselines.cells import GateL0RDCell
 
 
 def median_ms(fn: Callable[[], None], repeats: int) -> float:
-    # TorchScript's profiling executor optimises a function after a few calls.
     for _ in range(5):
         fn()
     times = []
@@ -66,15 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             outputs.append(output)
         torch.stack(outputs).sum().backward()
 
-    def run_gatel0rd_unroll() -> None:
-        gatel0rd.unroll(inputs, h0)[0].sum().backward()
-
     reference = median_ms(run_gru, args.repeats)
     rows = [
         ("nn.GRU (fused)", reference),
         ("nn.GRUCell, Python loop", median_ms(run_gru_cell, args.repeats)),
         ("GateL0RDCell, Python loop", median_ms(run_gatel0rd_loop, args.repeats)),
-        ("GateL0RDCell.unroll (TorchScript)", median_ms(run_gatel0rd_unroll, args.repeats)),
     ]
     print(f"fwd+bwd, batch {args.batch}, {args.steps} steps, size {args.size}, 1 thread")
     print("| model | ms | x nn.GRU |")
