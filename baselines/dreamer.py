@@ -31,9 +31,9 @@ import torch
 from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
-from baselines import metrics
 from baselines.runlog import config_dict, episode_mean, save_figure, write_csv
 from baselines.world_model import LatentState, WorldModel, WorldModelConfig, mlp
+from pomdp_envs import scoring
 from pomdp_envs.datasets import Sequences
 
 
@@ -377,9 +377,10 @@ def plot_curve(rows: list[dict[str, float]], path: Path, title: str) -> None:
 
 
 def probe_scores(world: WorldModel, sequences: Sequences) -> dict[str, float]:
-    """R^2 of linear probes from the posterior features to each true hidden factor, on
-    offline sequences of a vector env (``baselines.data.load_split``): the same score
-    the GateL0RD predictors get, so the latents can be compared."""
+    """``pomdp_envs.scoring`` probes from the posterior features to each true hidden
+    factor (R^2, or balanced accuracy for discrete factors), on offline sequences of a
+    vector env (``baselines.data.load_split``): the same scores the GateL0RD predictors
+    get, so the latents can be compared."""
     observations = torch.as_tensor(sequences.observations, dtype=torch.float32)
     batch, steps = observations.shape[:2]
     actions = torch.zeros(batch, steps, world.action_size)
@@ -390,8 +391,7 @@ def probe_scores(world: WorldModel, sequences: Sequences) -> dict[str, float]:
     with torch.no_grad():
         posts, _ = world.dynamics.observe(world.encoder(observations), actions, is_first)
         features = world.dynamics.feature(posts).numpy()
-    return {f"probe_r2/{name}": metrics.probe_r2(features[:, 1:], values[:, 1:])
-            for name, values in sequences.hidden.items()}
+    return scoring.score_latents(features, sequences, start_steps=1)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -453,7 +453,7 @@ def main() -> None:
 
     results = train_runs(tyro.cli(TrainConfig))
     for result in results:
-        shown = {k: v for k, v in result.scores.items() if not k.startswith("probe_r2/")}
+        shown = {k: v for k, v in result.scores.items() if not k.startswith("probe/")}
         print(result.spec.name, json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in shown.items()}))
         print(f"  -> {result.out_dir}")
 

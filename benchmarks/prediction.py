@@ -20,7 +20,7 @@ from baselines.predictor import CORES
 from baselines.train_predictor import ENV_DEFAULTS, TrainConfig, train
 from benchmarks.common import Row, fan_out, markdown_table, write_runs
 
-COLUMNS = ("test_mse", "gen_mse", "gate_openings", "gate_precision", "gate_recall")
+COLUMNS = ("test_mse", "gen_mse", "gate_openings", "gate_precision", "gate_recall", "gate_lift")
 
 
 def run_one(config: TrainConfig) -> Row:
@@ -56,7 +56,7 @@ def run(configs: list[TrainConfig], workers: int, launcher: str = "local") -> tu
 
 
 def format_table(rows: list[Row]) -> str:
-    probes = sorted({key for row in rows for key in row if key.startswith("probe_r2/")})
+    probes = sorted({key for row in rows for key in row if key.startswith("probe/")})
     return markdown_table(rows, ("env", "core"), (*COLUMNS, *probes))
 
 

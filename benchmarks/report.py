@@ -120,8 +120,8 @@ CLAIMS = [
           "while GRU/LSTM/Elman rise", "prediction",
           lambda rows: _compare(rows, "gen_mse", "core", "gatel0rd", RNNS, True, env="rrc")),
     Claim("rrc", "GateL0RD paper, Sec. 6.2", "GateL0RD's latent encodes whether the robot is controlled "
-          "(highest linear-probe R^2)", "prediction",
-          lambda rows: _compare(rows, "probe_r2/robot_controlled", "core", "gatel0rd", RNNS, False, env="rrc")),
+          "(highest balanced accuracy of a linear probe)", "prediction",
+          lambda rows: _compare(rows, "probe/robot_controlled", "core", "gatel0rd", RNNS, False, env="rrc")),
     Claim("rrc", "GateL0RD paper, Sec. 6.2", "MPC through GateL0RD reaches the goal more often than through GRU/LSTM",
           "mpc", lambda rows: _compare(rows, "success_rate", "model", "gatel0rd", ("gru", "lstm"), False,
                                        run_stderr=MPC_STDERR, task="rrc")),

@@ -1,4 +1,5 @@
-"""The ``pomdp-envs`` command: list the environments and render episodes to video."""
+"""The ``pomdp-envs`` command: list the environments, render episodes to video, and
+score saved latent states against the true hidden factors."""
 
 from __future__ import annotations
 
@@ -40,12 +41,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="add a text strip with step, reward and the true hidden factors")
     render.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    score = commands.add_parser(
+        "score", help="score latents saved by any framework against the true hidden factors",
+        description="LATENTS.npz holds 'latents' (N, L, H): the state after reading observation t at index t; "
+                    "optionally 'updates' (N, L) bool per-step update indicators (gate openings).",
+    )
+    score.add_argument("latents", type=Path, help="an .npz with 'latents' and optionally 'updates'")
+    score.add_argument("--sequences", type=Path, required=True,
+                       help="the Sequences .npz the latents were computed on (pomdp_envs.datasets)")
+    score.add_argument("--threshold", type=float, default=None,
+                       help="without 'updates': count a step as an update where the latent moves further than this")
+    score.add_argument("--start-steps", type=int, default=0, help="leave out the first steps")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
             return _list()
+        if args.command == "score":
+            return _score(args)
         return _render(args)
-    except (ValueError, ImportError, KeyError) as error:
+    except (ValueError, ImportError, KeyError, OSError) as error:
         print(f"pomdp-envs: error: {error}", file=sys.stderr)
         return 2
 
@@ -76,6 +91,29 @@ def _render(args: argparse.Namespace) -> int:
             continue
         for path, frames in record_episodes(env_id, args.out, args.episodes, options):
             print(f"{path}  ({frames} frames)")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pomdp_envs import scoring
+    from pomdp_envs.datasets import Sequences
+
+    for path in (args.latents, args.sequences):
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+    sequences = Sequences.load(args.sequences)
+    with np.load(args.latents) as saved:
+        if "latents" not in saved.files:
+            raise ValueError(f"{args.latents} has no array 'latents' (N, L, H); it has {sorted(saved.files)}")
+        latents = saved["latents"]
+        updates = saved["updates"] if "updates" in saved.files else None
+    if updates is None and args.threshold is not None:
+        updates = scoring.latent_updates(latents, args.threshold)
+    scores = scoring.score_latents(latents, sequences, updates, start_steps=args.start_steps)
+    print(f"{sequences.env_id}: {latents.shape[0]} sequences, latents of size {latents.shape[-1]}")
+    print(scoring.format_table(scores))
     return 0
 
 

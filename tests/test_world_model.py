@@ -198,5 +198,5 @@ def test_tiny_dreamer_run_on_rrc_writes_its_outputs_and_is_deterministic(model, 
 def test_probe_scores_cover_every_hidden_factor():
     world = WorldModel(tiny("vsg"), (4,), 2)
     scores = probe_scores(world, load_split("rrc", "test", 64, 0))
-    assert set(scores) == {"probe_r2/robot_controlled"}
-    assert np.isfinite(scores["probe_r2/robot_controlled"])
+    assert set(scores) == {"probe/robot_controlled"}
+    assert np.isfinite(scores["probe/robot_controlled"])
