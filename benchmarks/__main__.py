@@ -13,30 +13,36 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import LAUNCHERS
+from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
 from benchmarks.report import write_report
 from benchmarks.suite import ENV_GROUPS, SUITES, run_suite
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineArgumentParser)
     run = commands.add_parser("run", help="run a suite and write its report")
     run.add_argument("--suite", choices=sorted(SUITES), default="quick")
     run.add_argument("--envs", nargs="+", choices=sorted(ENV_GROUPS), default=sorted(ENV_GROUPS))
-    run.add_argument("--seeds", type=int, help="seeds per run (default: the suite's)")
-    run.add_argument("--workers", type=int, default=2, help="parallel runs")
+    run.add_argument("--seeds", type=positive_int, help="seeds per run (default: the suite's)")
+    run.add_argument("--workers", type=positive_int, default=2, help="parallel runs")
     run.add_argument("--launcher", choices=LAUNCHERS, default="local",
                      help="local processes, or Ray tasks (needs the 'ray' extra; RAY_ADDRESS picks a cluster)")
     run.add_argument("--out", type=Path, help="default: benchmarks/results/<suite>")
     report = commands.add_parser("report", help="rewrite report.md from an earlier run's CSVs")
     report.add_argument("out", type=Path)
     args = parser.parse_args(argv)
+    return run_command("python -m benchmarks", lambda: _run(args))
 
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "report":
+        if not (args.out / "run.json").is_file():
+            raise ValueError(f"{args.out} holds no suite run (no run.json); give the --out of `python -m benchmarks run`")
         print(write_report(args.out))
         return 0
-    out = args.out or Path("benchmarks/results") / args.suite
+    out = writable_dir(args.out or Path("benchmarks/results") / args.suite)
     failures = run_suite(SUITES[args.suite], args.envs, out, args.seeds, args.workers, args.launcher)
     path = write_report(out)
     print(path.read_text())

@@ -9,19 +9,23 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pomdp_envs.cli_errors import (
+    OneLineArgumentParser,
+    existing_file,
+    positive_float,
+    positive_int,
+    run_command,
+    writable_dir,
+)
 from pomdp_envs.registration import ENTRIES
 
 
-class _OneLineErrors(argparse.ArgumentParser):
-    """Report usage errors in one line (``--help`` still shows the full usage)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _OneLineErrors(prog="pomdp-envs", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineErrors)
+    from pomdp_envs import __version__
+
+    parser = OneLineArgumentParser(prog="pomdp-envs", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"pomdp-envs {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineArgumentParser)
 
     commands.add_parser("list", help="print every registered id with a one-line description")
 
@@ -29,18 +33,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = render.add_mutually_exclusive_group(required=True)
     target.add_argument("env_id", nargs="?", help="an id from `pomdp-envs list`")
     target.add_argument("--all", action="store_true", help="render every registered id")
-    render.add_argument("--episodes", type=_positive_int, default=1, help="one mp4 per episode")
+    render.add_argument("--episodes", type=positive_int, default=1, help="one mp4 per episode")
     render.add_argument("--seed", type=int, default=0, help="episode k is reset with seed + k")
     render.add_argument("--policy", default="random", help="random, oracle or an env's policy name")
-    render.add_argument("--num-envs", type=_positive_int, default=None,
+    render.add_argument("--num-envs", type=positive_int, default=None,
                         help="one grid video of this many envs from the vector env")
     render.add_argument("--out", type=Path, default=Path("videos"))
-    render.add_argument("--fps", type=float, default=None, help="default: the env's render_fps")
-    render.add_argument("--max-steps", type=_positive_int, default=None, help="cap on steps per episode")
+    render.add_argument("--fps", type=positive_float, default=None, help="default: the env's render_fps")
+    render.add_argument("--max-steps", type=positive_int, default=None, help="cap on steps per episode")
     render.add_argument("--info-strip", action="store_true",
                         help="add a text strip with step, reward and the true hidden factors")
     render.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    commands.add_parser(
+        "bench", add_help=False, help="run the benchmark suite: `pomdp-envs bench run --suite quick` "
+                                      "(the same as python -m benchmarks; writes below the current folder)",
+    )
     score = commands.add_parser(
         "score", help="score latents saved by any framework against the true hidden factors",
         description="LATENTS.npz holds 'latents' (N, L, H): the state after reading observation t at index t; "
@@ -53,16 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="without 'updates': count a step as an update where the latent moves further than this")
     score.add_argument("--start-steps", type=int, default=0, help="leave out the first steps")
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from benchmarks.__main__ import main as bench_main
+
+        return bench_main(argv[1:])
     args = parser.parse_args(argv)
-    try:
-        if args.command == "list":
-            return _list()
-        if args.command == "score":
-            return _score(args)
-        return _render(args)
-    except (ValueError, ImportError, KeyError, OSError) as error:
-        print(f"pomdp-envs: error: {error}", file=sys.stderr)
-        return 2
+    commands_by_name = {"list": _list, "score": lambda: _score(args), "render": lambda: _render(args)}
+    return run_command("pomdp-envs", commands_by_name[args.command])
 
 
 def _list() -> int:
@@ -79,6 +85,7 @@ def _render(args: argparse.Namespace) -> int:
     from pomdp_envs.recording import RecordOptions, record_episodes, record_grid
 
     ids = [entry.id for entry in ENTRIES] if args.all else [_known_id(args.env_id)]
+    writable_dir(args.out)
     for env_id in ids:  # check every policy name before rendering anything
         if args.policy not in policy_names(env_id):
             raise ValueError(f"{env_id} has no policy {args.policy!r}; choose from {policy_names(env_id)}")
@@ -100,10 +107,8 @@ def _score(args: argparse.Namespace) -> int:
     from pomdp_envs import scoring
     from pomdp_envs.datasets import Sequences
 
-    for path in (args.latents, args.sequences):
-        if not path.is_file():
-            raise ValueError(f"no such file: {path}")
-    sequences = Sequences.load(args.sequences)
+    existing_file(args.latents)
+    sequences = Sequences.load(existing_file(args.sequences))
     with np.load(args.latents) as saved:
         if "latents" not in saved.files:
             raise ValueError(f"{args.latents} has no array 'latents' (N, L, H); it has {sorted(saved.files)}")
@@ -124,13 +129,6 @@ def _known_id(env_id: str) -> str:
     if f"pomdp_envs/{env_id}" in ids:
         return f"pomdp_envs/{env_id}"
     raise ValueError(f"unknown env id {env_id!r}; see `pomdp-envs list`")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 if __name__ == "__main__":

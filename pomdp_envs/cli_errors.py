@@ -1,0 +1,68 @@
+"""One-line errors for the command-line entry points, and output folders checked before
+any work is done."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+# Errors that mean "the arguments or the files they name are wrong", not a bug.
+USER_ERRORS = (ValueError, OSError, KeyError, ImportError)
+
+
+def run_command(prog: str, command: Callable[[], int | None]) -> int:
+    """Run ``command``; a user error becomes one line on stderr and exit code 2."""
+    try:
+        result = command()
+    except USER_ERRORS as error:
+        message = str(error) or type(error).__name__
+        print(f"{prog}: error: {message.splitlines()[0]}", file=sys.stderr)
+        return 2
+    return 0 if result is None else int(result)
+
+
+def writable_dir(path: str | Path) -> Path:
+    """``path`` as a folder that exists and can be written to (created if missing);
+    ``ValueError`` naming it otherwise."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write to output folder {folder}: {error.strerror or error}") from None
+    return folder
+
+
+def existing_file(path: str | Path, what: str = "file") -> Path:
+    """``path`` if it is a file; ``ValueError`` naming it otherwise."""
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"no such {what}: {file}")
+    return file
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """Report usage errors in one line (``--help`` still shows the full usage)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
