@@ -29,6 +29,7 @@ import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.icem import ICEM, ICEMConfig
 from baselines.predictor import Predictor
 from baselines.train_predictor import load_checkpoint
+from pomdp_envs.cli_errors import existing_file, run_command
 from pomdp_envs.dynamics.robot_remote_control import ROBOT_FRAME_SHIFT
 from pomdp_envs.dynamics.shepherd import ShepherdConfig, observed_positions
 
@@ -211,6 +212,10 @@ def run_mpc(
     ``icem`` defaults to the iCEM defaults with the task's horizon."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
+    if episodes < 1 or (episode_steps is not None and episode_steps < 1):
+        raise ValueError(f"episodes and episode_steps must be >= 1, got {episodes} and {episode_steps}")
+    if str(model) != "true":
+        existing_file(model, "checkpoint (give a predictor's checkpoint.pt, or --model true)")
     spec = TASKS[task]
     icem = ICEMConfig(horizon=spec.horizon) if icem is None else icem
     steps = spec.episode_steps if episode_steps is None else episode_steps
@@ -230,7 +235,7 @@ def run_mpc(
     def cost(actions: torch.Tensor) -> torch.Tensor:
         return spec.cost(planner_model.predict(actions))
 
-    observations, _ = envs.reset(seed=seed, options=spec.reset_options)
+    observations = unsolved_starts(envs, seed, spec.reset_options)
     planner_model.begin(observations)
     first_success = np.full(episodes, -1)
     steps_iter = range(steps)
@@ -258,6 +263,24 @@ def run_mpc(
     )
 
 
+def unsolved_starts(envs: gym.vector.VectorEnv, seed: int, options: Optional[dict] = None,
+                    max_tries: int = 100) -> np.ndarray:
+    """Reset ``envs`` (sub-env i with seed ``seed + i``) and redraw, with fresh seeds
+    past the last one, the episodes that start already solved (a robot within the goal
+    reach, a caught sheep), so that every success is the planner's. Returns the first
+    observations."""
+    seeds = [seed + i for i in range(envs.num_envs)]
+    next_seed = seed + envs.num_envs
+    for _ in range(max_tries):
+        observations, info = envs.reset(seed=seeds, options=options)
+        solved = np.flatnonzero(np.asarray(info["is_success"], dtype=bool))
+        if solved.size == 0:
+            return observations
+        for i in solved:
+            seeds[i], next_seed = next_seed, next_seed + 1
+    raise RuntimeError(f"episodes still start solved after {max_tries} redraws")
+
+
 @dataclasses.dataclass
 class MPCConfig:
     """Command-line options of ``python -m baselines.mpc``."""
@@ -272,16 +295,20 @@ class MPCConfig:
     threads: int = 1
 
 
-def main() -> None:
+def main() -> int:
     import tyro
 
     config = tyro.cli(MPCConfig)
-    torch.set_num_threads(config.threads)
-    icem = dataclasses.replace(config.icem, horizon=config.horizon or TASKS[config.task].horizon)
-    result = run_mpc(config.task, config.model, config.episodes, config.seed, icem,
-                     config.episode_steps, progress=True)
-    print(json.dumps(result.as_dict(), indent=2))
+
+    def run() -> None:
+        torch.set_num_threads(config.threads)
+        icem = dataclasses.replace(config.icem, horizon=config.horizon or TASKS[config.task].horizon)
+        result = run_mpc(config.task, config.model, config.episodes, config.seed, icem,
+                         config.episode_steps, progress=True)
+        print(json.dumps(result.as_dict(), indent=2))
+
+    return run_command("python -m baselines.mpc", run)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -33,6 +33,7 @@ from torch import nn
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.cells import GateL0RDCell, State, TorchRNNCell, gate_activity
 from baselines.runlog import config_dict, episode_mean, write_csv
+from pomdp_envs.cli_errors import run_command, writable_dir
 
 # Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
 _VIEW_SCALE = torch.tensor([10.0, 5.0, 2.0])
@@ -40,31 +41,32 @@ _VIEW_SCALE = torch.tensor([10.0, 5.0, 2.0])
 
 @dataclasses.dataclass
 class PPOConfig:
-    """Options of a PPO run (defaults: the GateL0RD paper's MiniGrid set-up)."""
+    """Options of a PPO run (defaults: the GateL0RD paper's MiniGrid set-up). Gate noise
+    is off by default: the update replays each rollout and needs the same
+    log-probabilities."""
 
-    env_id: str = "pomdp_envs/MiniGrid-DoorKey-5x5-v0"
-    core: Literal["gatel0rd", "lstm"] = "gatel0rd"
+    env_id: str = "pomdp_envs/MiniGrid-DoorKey-5x5-v0"  # a pomdp_envs/MiniGrid-* id (7x7x3 view)
+    core: Literal["gatel0rd", "lstm"] = "gatel0rd"  # the agent's memory
     total_steps: int = 200_000  # env steps over all envs
-    num_envs: int = 16
+    num_envs: int = 16  # parallel envs
     num_steps: int = 128  # rollout length per env and update
-    lr: float = 1e-3
-    anneal_lr: bool = True
-    update_epochs: int = 4
+    lr: float = 1e-3  # Adam learning rate
+    anneal_lr: bool = True  # decay the learning rate linearly to 0
+    update_epochs: int = 4  # passes over each rollout
     num_minibatches: int = 4  # each holds num_envs / num_minibatches whole env sequences
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_coef: float = 0.2
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
+    gamma: float = 0.99  # discount
+    gae_lambda: float = 0.95  # GAE lambda
+    clip_coef: float = 0.2  # PPO ratio clipping
+    ent_coef: float = 0.01  # entropy bonus
+    vf_coef: float = 0.5  # value-loss weight
+    max_grad_norm: float = 0.5  # gradient-norm clipping
     reg_lambda: float = 0.01  # GateL0RD's L0 gate penalty
-    # No gate noise: the update replays each rollout and needs the same log-probabilities.
-    gate_noise: float = 0.0
-    hidden_size: int = 64
-    seed: int = 0
-    threads: int = 1
-    out_dir: Path = Path("runs/ppo")
-    progress: bool = True
+    gate_noise: float = 0.0  # GateL0RD's gate noise while acting and updating
+    hidden_size: int = 64  # size of the memory's latent state
+    seed: int = 0  # seeds the envs and torch
+    threads: int = 1  # torch threads
+    out_dir: Path = Path("runs/ppo")  # where metrics.csv, checkpoint.pt and scores.json go
+    progress: bool = True  # show a progress bar
 
     def __post_init__(self) -> None:
         if self.num_envs % self.num_minibatches:
@@ -141,8 +143,12 @@ def train(config: PPOConfig) -> dict[str, float]:
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     envs = make_envs(config)
-    if not isinstance(envs.single_action_space, gym.spaces.Discrete):
-        raise ValueError(f"{config.env_id} needs a discrete action space, got {envs.single_action_space}")
+    view = envs.single_observation_space
+    if not isinstance(envs.single_action_space, gym.spaces.Discrete) or getattr(view, "shape", None) != (7, 7, 3):
+        envs.close()
+        raise ValueError(f"PPO needs a MiniGrid id (7x7x3 view, discrete actions); {config.env_id} has "
+                         f"observations {view} and actions {envs.single_action_space}")
+    out_dir = writable_dir(config.out_dir)
     agent = RecurrentAgent(int(envs.single_action_space.n), config.core, config.hidden_size, config.gate_noise)
     optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=1e-5)
     T, N = config.num_steps, config.num_envs
@@ -156,8 +162,6 @@ def train(config: PPOConfig) -> dict[str, float]:
     next_start = torch.ones(N)
     state = agent.initial_state(N)
     episode_return = np.zeros(N)
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, float]] = []
     global_step, start_time = 0, time.perf_counter()
     updates = range(1, config.num_updates + 1)
@@ -276,11 +280,17 @@ def final_scores(rows: list[dict[str, float]], last_fraction: float = 0.1) -> di
             "seconds": rows[-1]["seconds"]}
 
 
-def main() -> None:
+def main() -> int:
     import tyro
 
-    print(json.dumps(train(tyro.cli(PPOConfig)), indent=2))
+    config = tyro.cli(PPOConfig)
+
+    def run() -> None:
+        print(json.dumps(train(config), indent=2))
+        print(f"wrote {config.out_dir}/metrics.csv, checkpoint.pt, scores.json")
+
+    return run_command("python -m baselines.ppo", run)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -39,6 +39,7 @@ from baselines.data import BILLIARD_SUBSETS, balanced_batch_index, load_split, w
 from baselines.predictor import CORES, Predictor, PredictorConfig, sample_real_inputs
 from baselines.runlog import config_dict, write_csv
 from baselines.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run
+from pomdp_envs.cli_errors import run_command, writable_dir
 from pomdp_envs.datasets import Sequences
 
 ADAM_EPS = 1e-4
@@ -107,7 +108,10 @@ class TrainConfig:
     cache_dir: Optional[Path] = None
     progress: bool = True
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """``ValueError`` with what to change, for options no run can use (called by
+        ``train_runs`` before any work; not at construction, so that the command line
+        reports it in one line)."""
         if self.env not in ENV_DEFAULTS:
             raise ValueError(f"unknown env {self.env!r}; choose from {sorted(ENV_DEFAULTS)}")
         if self.core not in CORES:
@@ -302,6 +306,8 @@ class StackedTrainer:
 
 def train_runs(config: TrainConfig) -> list[RunResult]:
     """Train every run of ``config`` as one batch; write and return each run's results."""
+    config.check()
+    writable_dir(config.out_dir)
     torch.set_num_threads(config.threads)
     data = load_data(config)
     trainer = StackedTrainer(config, data)
@@ -448,15 +454,19 @@ def load_checkpoint(path: str | Path) -> tuple[Predictor, dict]:
     return model, data
 
 
-def main() -> None:
+def main() -> int:
     import tyro
 
-    results = train_runs(tyro.cli(TrainConfig))
-    for result in results:
-        shown = {k: v for k, v in result.scores.items() if not k.startswith("probe/")}
-        print(result.spec.name, json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in shown.items()}))
-        print(f"  -> {result.out_dir}")
+    config = tyro.cli(TrainConfig)
+
+    def run() -> None:
+        for result in train_runs(config):
+            shown = {k: v for k, v in result.scores.items() if not k.startswith("probe/")}
+            print(result.spec.name, json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in shown.items()}))
+            print(f"  wrote {result.out_dir}/metrics.csv, checkpoint.pt, scores.json")
+
+    return run_command("python -m baselines.train_predictor", run)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

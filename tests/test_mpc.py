@@ -135,6 +135,19 @@ def test_learned_model_reads_the_first_k_real_inputs_before_planning_from_its_st
     torch.testing.assert_close(planned, reference[:, 3:])
 
 
+def test_mpc_episodes_never_start_solved():
+    import gymnasium as gym
+
+    from baselines.mpc import TASKS, unsolved_starts
+
+    spec = TASKS["rrc"]
+    envs = gym.make_vec(spec.env_id, num_envs=500, vectorization_mode="vector_entry_point", **spec.env_kwargs)
+    _, info = envs.reset(seed=0)
+    assert info["is_success"].any()  # some plain starts put the robot at the goal already
+    unsolved_starts(envs, 0)
+    assert not envs.unwrapped.dynamics.task_info(envs.unwrapped.state)["is_success"].any()
+
+
 def test_run_mpc_with_a_checkpoint_and_clear_errors(tmp_path):
     predictor = Predictor(4, 2, PredictorConfig(core="gatel0rd")).eval()
     path = tmp_path / "checkpoint.pt"
