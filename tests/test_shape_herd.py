@@ -131,3 +131,17 @@ def test_oracle_without_info_is_a_clear_error():
     policy.reset_one(obs)
     with pytest.raises(ValueError, match="info"):
         policy.act_one(obs)
+
+
+def test_normalized_actions_map_linearly_onto_the_published_box():
+    raw = gym.make(ENV_ID, num_objects=1)
+    normal = gym.make(ENV_ID, num_objects=1, normalized_actions=True)
+    assert normal.action_space == gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    raw.reset(seed=2)
+    normal.reset(seed=2)
+    for _ in range(5):
+        *_, raw_info = raw.step(np.array([np.pi / 2, 300.0], dtype=np.float32))  # down at 3/4 force
+        *_, normal_info = normal.step(np.array([-0.5, 0.5], dtype=np.float32))
+    np.testing.assert_allclose(normal_info["hidden"]["agent_xy"], raw_info["hidden"]["agent_xy"], rtol=1e-5)
+    with pytest.raises(ValueError):
+        normal.step(np.array([0.0, 2.0], dtype=np.float32))

@@ -82,6 +82,10 @@ class ShapeHerdConfig:
     #: is set, to goal_bounce times its size, pointing away from the goal.
     flip_velocity_at_goal: bool = True
     dense_reward: bool = False
+    #: False: the published (angle in [0, 2 pi], force in [0, max_force]) action. True: a
+    #: Box(-1, 1, (2,)) action mapped linearly onto it, as the VSG agents' wrapper does:
+    #: angle = (a0 + 1) pi, force = (a1 + 1) / 2 * max_force.
+    normalized_actions: bool = False
     #: The published view is veiled: a grey (128, 128, 128) layer at alpha 100/255 over
     #: the window, so that the black floor reads (50, 50, 50). False draws it plain.
     veil: bool = True

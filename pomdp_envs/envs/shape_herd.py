@@ -51,7 +51,9 @@ class ShapeHerdEnv(gym.Env):
     (mass px / s^2) at the agent's centre, acts during every physics step: full force
     accelerates the agent at ~566 px/s^2 (speeds after 1 to 10 steps from rest: 37, 74,
     110, ..., 337 px/s, as published). ``action_repeat`` (default 4) physics steps make
-    one env step.
+    one env step. ``normalized_actions=True`` gives a ``Box(-1, 1, (2,), float32)``
+    action instead, mapped linearly as the VSG agents' wrapper does: angle = (a0 + 1) pi,
+    force = (a1 + 1) / 2 * 400, so that SB3 or CleanRL agents need no wrapper.
 
     ## Reward, termination, truncation
 
@@ -96,6 +98,7 @@ class ShapeHerdEnv(gym.Env):
 
     Keyword arguments override :class:`ShapeHerdConfig` fields (``arena_scale``,
     ``num_objects``, ``num_distractors``, ``action_repeat``, ``dense_reward``, ``veil``,
+    ``normalized_actions``,
     ``flip_velocity_at_goal``, ``view_size``, ``obs_size``, ...). ``pomdp_envs/ShapeHerd-v0`` is the Basic arena;
     ``ShapeHerd-Small-v0``, ``-Medium-v0`` and ``-Large-v0`` scale the canvas by 1.2, 1.4
     and 1.6 (walls, goal width and view size stay fixed). ``render_mode="rgb_array"``
@@ -126,9 +129,12 @@ class ShapeHerdEnv(gym.Env):
         self.config = make_config(ShapeHerdConfig, config, config_overrides)
         cfg, n = self.config, self.config.num_objects
         self.observation_space = spaces.Box(0, 255, shape=(cfg.obs_size, cfg.obs_size, 3), dtype=np.uint8)
-        self.action_space = spaces.Box(
-            np.array([0.0, 0.0], dtype=np.float32), np.array([2 * np.pi, cfg.max_force], dtype=np.float32)
-        )
+        if cfg.normalized_actions:
+            self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        else:
+            self.action_space = spaces.Box(
+                np.array([0.0, 0.0], dtype=np.float32), np.array([2 * np.pi, cfg.max_force], dtype=np.float32)
+            )
         arena = np.array([cfg.width, cfg.height], dtype=np.float64)
         # Bounds of the snapshot's motion rows (x, y, vx, vy), to clip all of them at once.
         self._motion_low = np.array([0.0, 0.0, -SPEED_BOUND, -SPEED_BOUND])
@@ -167,6 +173,8 @@ class ShapeHerdEnv(gym.Env):
         if self.world is None or self._hidden is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         angle, force = self._check_action(action)[0].tolist()
+        if self.config.normalized_actions:
+            angle, force = (angle + 1.0) * np.pi, (force + 1.0) / 2.0 * self.config.max_force
         previous = self._hidden
         scored = self.world.step(angle, force)
         self._hidden = self._read_hidden()

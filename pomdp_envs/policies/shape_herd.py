@@ -70,13 +70,13 @@ class OraclePolicy(Policy):
         agent, agent_velocity = hidden["agent_xy"][i], hidden["agent_velocity"][i]
         remaining = np.flatnonzero(hidden["object_scored"][i] == 0)
         if remaining.size == 0:
-            return np.zeros(2)
+            return self._no_push()
         objects, radii = hidden["object_xy"][i], SHAPE_RADII[hidden["object_shape"][i]]
         memory = self.memory[i]
         on_barrier = agent[0] > self.config.goal_x - AGENT_RADIUS - 0.5
         memory["paused"] = on_barrier and not memory["paused"]
         if memory["paused"]:
-            return np.zeros(2)
+            return self._no_push()
         target = self._choose(memory, agent, objects, radii, remaining)
         centre, radius = objects[target], radii[target]
 
@@ -105,7 +105,13 @@ class OraclePolicy(Policy):
             wanted = _towards(behind - agent, APPROACH_SPEED)
         force = FORCE_GAIN * (wanted - agent_velocity)
         angle = np.arctan2(force[1], force[0]) % (2 * np.pi)
-        return np.array([angle, min(np.linalg.norm(force), self.config.max_force)])
+        magnitude = min(np.linalg.norm(force), self.config.max_force)
+        if self.config.normalized_actions:
+            return np.array([angle / np.pi - 1.0, 2.0 * magnitude / self.config.max_force - 1.0])
+        return np.array([angle, magnitude])
+
+    def _no_push(self) -> np.ndarray:
+        return np.array([-1.0, -1.0]) if self.config.normalized_actions else np.zeros(2)
 
     def _choose(self, memory: dict, agent: np.ndarray, objects: np.ndarray, radii: np.ndarray,
                 remaining: np.ndarray) -> int:
