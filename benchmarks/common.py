@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +28,31 @@ def fan_out(run: Callable[[Any], Row | list[Row]], jobs: Sequence[Any], workers:
     ``launcher="local"``: on ``workers`` processes (in this process when ``workers`` is
     1). ``launcher="ray"``: as Ray tasks on the cluster ``ray.init`` finds (the one named
     by ``RAY_ADDRESS``, else a local instance with ``workers`` CPUs). Returns the rows of
-    the runs that finished and one line per run that raised, so one crash does not lose
-    the others.
+    the runs that finished, in the jobs' order, and one line per run that raised, so one
+    crash does not lose the others. A progress bar on stderr counts the runs done, with
+    an ETA and the last run that finished.
     """
     if launcher not in LAUNCHERS:
         raise ValueError(f"launcher must be one of {LAUNCHERS}, got {launcher!r}")
-    rows: list[Row] = []
-    failures: list[str] = []
+    from tqdm import tqdm
 
-    def collect(job: Any, get: Callable[[], Row | list[Row]]) -> None:
+    results: dict[int, list[Row]] = {}
+    failures: list[str] = []
+    stage = label(jobs[0]).split(" ")[0] if jobs else "runs"
+    bar = tqdm(total=len(jobs), desc=stage, unit="run", file=sys.stderr, dynamic_ncols=True)
+
+    def collect(index: int, get: Callable[[], Row | list[Row]]) -> None:
+        job = jobs[index]
         try:
             result = get()
         except Exception as error:  # report and go on with the other runs
             failures.append(f"{label(job)}: {type(error).__name__}: {error}")
-            print(f"run {label(job)} failed:\n{traceback.format_exc()}", flush=True)
+            bar.write(f"run {label(job)} failed:\n{traceback.format_exc()}")
             return
-        rows.extend(result if isinstance(result, list) else [result])
+        finally:
+            bar.set_postfix_str(label(job), refresh=False)
+            bar.update()
+        results[index] = result if isinstance(result, list) else [result]
 
     if launcher == "ray":
         import ray
@@ -51,19 +61,20 @@ def fan_out(run: Callable[[Any], Row | list[Row]], jobs: Sequence[Any], workers:
             ray.init(num_cpus=None if os.environ.get("RAY_ADDRESS") else workers, include_dashboard=False,
                      log_to_driver=False)
         remote = ray.remote(num_cpus=1)(run)
-        futures = [(job, remote.remote(job)) for job in jobs]
-        for job, future in futures:
-            collect(job, lambda future=future: ray.get(future))
-        return rows, failures
-    if workers <= 1:
-        for job in jobs:
-            collect(job, lambda job=job: run(job))
-        return rows, failures
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [(job, pool.submit(run, job)) for job in jobs]
-        for job, future in futures:
-            collect(job, future.result)
-    return rows, failures
+        pending = {remote.remote(job): index for index, job in enumerate(jobs)}
+        while pending:
+            [done], _ = ray.wait(list(pending))
+            collect(pending.pop(done), lambda done=done: ray.get(done))
+    elif workers <= 1:
+        for index, job in enumerate(jobs):
+            collect(index, lambda job=job: run(job))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(run, job): index for index, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                collect(futures[future], future.result)
+    bar.close()
+    return [row for index in sorted(results) for row in results[index]], failures
 
 
 def read_csv(path: Path) -> list[Row]:
