@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     render.add_argument("--max-steps", type=positive_int, default=None, help="cap on steps per episode")
     render.add_argument("--info-strip", action="store_true",
                         help="add a text strip with step, reward and the true hidden factors")
+    render.add_argument("--view", choices=("world", "obs", "both"), default="world",
+                        help="world: the env's frames; obs: what the agent sees (image observations, "
+                             "MiniGrid's 7x7 view); both: side by side")
     render.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     commands.add_parser(
@@ -90,7 +93,9 @@ def _render(args: argparse.Namespace) -> int:
         if args.policy not in policy_names(env_id):
             raise ValueError(f"{env_id} has no policy {args.policy!r}; choose from {policy_names(env_id)}")
     options = RecordOptions(seed=args.seed, policy=args.policy, fps=args.fps, max_steps=args.max_steps,
-                            info_strip=args.info_strip, progress=not args.no_progress)
+                            info_strip=args.info_strip, view=args.view, progress=not args.no_progress)
+    if args.view != "world" and args.num_envs is not None:
+        raise ValueError("--view obs/both records single episodes; leave out --num-envs")
     for env_id in ids:
         if args.num_envs is not None:
             path, frames = record_grid(env_id, args.out, args.num_envs, options)

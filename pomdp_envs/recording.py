@@ -17,33 +17,114 @@ from pomdp_envs.core.hidden import without_masks
 from pomdp_envs.policies import make_policy
 from pomdp_envs.video import write_mp4
 
-STRIP_LINE_PX = 14  # height of one text line in the info strip
+STRIP_FONT_PX = 13  # text size in the info strip
+STRIP_MIN_WIDTH = 480  # px: narrower frames are padded so that the strip stays legible
+VIEW_MIN_SIZE = 256  # px: an image observation is enlarged (nearest neighbour) to at least this
 
 
 def describe_step(step: int, reward: float, info: dict[str, Any]) -> list[str]:
-    """Text lines for a frame: step, reward, and each true hidden factor; a factor that
-    changed in this step is marked with '*'."""
-    lines = [f"step {step}  reward {reward:+.3f}"]
+    """Text items for a frame: step, reward, and each true hidden factor (integers and
+    flags as such, numbers to two decimals); a factor that changed in this step is
+    marked with '*'."""
+    items = [f"step {step}", f"reward {reward:+.3f}"]
     changed = info.get("hidden_changed", {})
-    parts = []
     for name, value in info.get("hidden", {}).items():
-        array = np.asarray(value)
-        shown = f"{array.item():g}" if array.ndim == 0 else "(" + ", ".join(f"{v:+.2f}" for v in array.ravel()) + ")"
-        parts.append(f"{name}={shown}{'*' if changed.get(name) else ''}")
-    lines += [" ".join(parts[i : i + 2]) for i in range(0, len(parts), 2)]
-    return lines
+        items.append(f"{name}={_format(np.asarray(value))}{'*' if changed.get(name) else ''}")
+    return items
 
 
-def add_text_strip(frame: np.ndarray, lines: list[str]) -> np.ndarray:
-    """``frame`` with a black strip below it holding ``lines`` of white text."""
-    from PIL import Image, ImageDraw
+def _format(array: np.ndarray) -> str:
+    if array.dtype.kind == "b":
+        values = [str(bool(v)) for v in array.ravel()]
+    elif array.dtype.kind in "iu":
+        values = [str(int(v)) for v in array.ravel()]
+    else:
+        values = [f"{v:+.2f}" for v in array.ravel()]
+    return values[0] if array.ndim == 0 else "(" + ", ".join(values) + ")"
 
-    height = STRIP_LINE_PX * len(lines) + 4
-    strip = Image.new("RGB", (frame.shape[1], height))
+
+def add_text_strip(frame: np.ndarray, items: list[str]) -> np.ndarray:
+    """``frame`` over a black strip holding ``items`` in white, wrapped to the width;
+    frames narrower than ``STRIP_MIN_WIDTH`` are centred on a black band that wide."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    width = max(frame.shape[1], STRIP_MIN_WIDTH)
+    if width > frame.shape[1]:
+        left = (width - frame.shape[1]) // 2
+        frame = np.pad(frame, ((0, 0), (left, width - frame.shape[1] - left), (0, 0)))
+    font = ImageFont.load_default(size=STRIP_FONT_PX)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = _wrap(items, width - 8, lambda text: measure.textlength(text, font=font))
+    line_px = STRIP_FONT_PX + 4
+    strip = Image.new("RGB", (width, line_px * len(lines) + 4))
     draw = ImageDraw.Draw(strip)
     for i, line in enumerate(lines):
-        draw.text((4, 2 + i * STRIP_LINE_PX), line, fill=(255, 255, 255))
+        draw.text((4, 2 + i * line_px), line, fill=(255, 255, 255), font=font)
     return np.concatenate([frame, np.asarray(strip)], axis=0)
+
+
+def _wrap(items: list[str], width: float, length) -> list[str]:
+    """Items joined by two spaces into lines no wider than ``width``; an item too wide
+    for a line of its own is broken after its commas, and a piece still too wide
+    wherever it must."""
+    pieces: list[str] = []
+    for item in items:
+        if length(item) <= width:
+            pieces.append(item)
+            continue
+        part = ""
+        for chunk in item.split(", "):
+            candidate = f"{part}, {chunk}" if part else chunk
+            if part and length(candidate + ",") > width:  # room for the comma it keeps
+                pieces.append(part + ",")
+                part = chunk
+            else:
+                part = candidate
+        pieces.append(part)
+    fitted: list[str] = []
+    for piece in pieces:
+        while length(piece) > width and len(piece) > 1:
+            cut = 1
+            while cut < len(piece) - 1 and length(piece[: cut + 1]) <= width:
+                cut += 1
+            fitted.append(piece[:cut])
+            piece = piece[cut:]
+        fitted.append(piece)
+    lines, line = [], ""
+    for piece in fitted:
+        candidate = f"{line}  {piece}" if line else piece
+        if line and length(candidate) > width:
+            lines.append(line)
+            line = piece
+        else:
+            line = candidate
+    return [*lines, line] if line else lines
+
+
+def observation_frame(env: gym.Env, observation: np.ndarray) -> np.ndarray:
+    """What the agent sees, as an RGB frame: an image observation enlarged with nearest
+    neighbour, or MiniGrid's drawing of the agent's 7x7 view. ``ValueError`` for envs
+    whose observation is not a view (use ``--view world``)."""
+    upstream = getattr(env.unwrapped, "upstream", None)
+    if upstream is not None and hasattr(upstream, "get_pov_render"):
+        return np.asarray(upstream.get_pov_render(tile_size=32))
+    image = np.asarray(observation)
+    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"{env.spec.id if env.spec else env}: the observation {image.shape} is not an image; "
+                         "use --view world")
+    scale = max(1, math.ceil(VIEW_MIN_SIZE / image.shape[0]))
+    return image.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Two frames next to each other, the shorter one centred vertically."""
+    height = max(left.shape[0], right.shape[0])
+
+    def pad(frame: np.ndarray) -> np.ndarray:
+        top = (height - frame.shape[0]) // 2
+        return np.pad(frame, ((top, height - frame.shape[0] - top), (0, 0), (0, 0)))
+
+    return np.concatenate([pad(left), np.zeros((height, 8, 3), dtype=np.uint8), pad(right)], axis=1)
 
 
 def tile(frames: list[np.ndarray], columns: int | None = None) -> np.ndarray:
@@ -67,7 +148,12 @@ class RecordOptions:
     fps: float | None = None  # default: the env's render_fps
     max_steps: int | None = None  # default: until the episode ends
     info_strip: bool = False  # text strip with step, reward and the true hidden factors
+    view: str = "world"  # "world" (render_mode frames), "obs" (what the agent sees) or "both"
     progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.view not in ("world", "obs", "both"):
+            raise ValueError(f"view must be 'world', 'obs' or 'both', got {self.view!r}")
 
 
 def record_episodes(
@@ -83,10 +169,10 @@ def record_episodes(
         for episode in range(episodes):
             obs, info = env.reset(seed=options.seed + episode)
             actor.reset_one(obs)
-            frames = [_frame(env.render(), 0, 0.0, info, options.info_strip)]
+            frames = [_frame(_picture(env, obs, options.view), 0, 0.0, info, options.info_strip)]
             for step in _progress(_steps(options.max_steps), options.progress, f"{name} episode {episode}"):
                 obs, reward, terminated, truncated, info = env.step(actor.act_one(obs, info))
-                frames.append(_frame(env.render(), step, float(reward), info, options.info_strip))
+                frames.append(_frame(_picture(env, obs, options.view), step, float(reward), info, options.info_strip))
                 if terminated or truncated:
                     break
             path = Path(out_dir) / f"{name}-{options.policy}-seed{options.seed + episode}.mp4"
@@ -128,6 +214,13 @@ def record_grid(
 def _steps(max_steps: int | None) -> Iterable[int]:
     """Step numbers 1, 2, ...: up to ``max_steps``, else until the episode ends."""
     return itertools.count(1) if max_steps is None else range(1, max_steps + 1)
+
+
+def _picture(env: gym.Env, observation: np.ndarray, view: str) -> np.ndarray:
+    if view == "world":
+        return env.render()
+    seen = observation_frame(env, observation)
+    return seen if view == "obs" else side_by_side(env.render(), seen)
 
 
 def _frame(frame: np.ndarray, step: int, reward: float, info: dict, info_strip: bool) -> np.ndarray:

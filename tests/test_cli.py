@@ -8,6 +8,7 @@ import sys
 
 import gymnasium as gym
 import imageio.v2 as imageio
+import numpy as np
 import pytest
 
 from benchmarks import env_speed
@@ -123,3 +124,26 @@ def test_render_runs_an_episode_to_its_end_without_a_step_cap(tmp_path):
     assert main(["render", entry.id, "--out", str(tmp_path / "grid"), "--num-envs", "2", "--no-progress"]) == 0
     (video,) = tmp_path.glob("*.mp4")
     assert len(read_frames(video)) > 1
+
+
+def test_info_strip_text_formats_and_wraps():
+    from pomdp_envs.recording import _wrap, add_text_strip, describe_step
+
+    info = {"hidden": {"gate": np.int64(1), "held": np.array(True), "xy": np.array([0.5, -1.25]),
+                       "flags": np.array([0, 1], dtype=np.int8)},
+            "hidden_changed": {"gate": True}}
+    assert describe_step(3, 1.0, info) == ["step 3", "reward +1.000", "gate=1*", "held=True", "xy=(+0.50, -1.25)",
+                                           "flags=(0, 1)"]
+    lines = _wrap(["a" * 10, "b" * 10, "c, " * 10], 25, len)
+    assert all(len(line) <= 25 for line in lines) and "".join(lines).count("c") == 10
+    narrow = add_text_strip(np.zeros((40, 100, 3), dtype=np.uint8), ["x" * 200])
+    assert narrow.shape[1] == 480 and narrow.shape[0] > 40 + 2 * 13  # widened, and wrapped onto lines
+
+
+def test_view_obs_shows_what_the_agent_sees(tmp_path):
+    pytest.importorskip("pymunk")
+    assert main(["render", "ShapeHerd-v0", "--view", "obs", "--out", str(tmp_path), "--max-steps", "2",
+                 "--no-progress"]) == 0
+    (video,) = tmp_path.glob("*.mp4")
+    assert read_frames(video)[0].shape == (256, 256, 3)  # the 64x64 view, 4x nearest neighbour
+    assert main(["render", "Shepherd-v0", "--view", "obs", "--out", str(tmp_path / "no")]) == 2
