@@ -101,3 +101,20 @@ def test_egl_is_chosen_without_a_display():
         "assert env.render().shape == (32, 32, 3)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=environment)
+
+
+def test_a_pickled_env_that_has_rendered_draws_the_same_frame():
+    import pickle
+
+    env = gym.make(ENV_ID, render_mode="rgb_array", width=64, height=48)
+    env.reset(seed=3)
+    for _ in range(3):
+        env.step(env.action_space.sample())
+    env.render()
+    clone = pickle.loads(pickle.dumps(env))
+    np.testing.assert_array_equal(clone.render(), env.render())
+
+
+def test_only_the_dict_variant_is_a_goal_env():
+    assert not hasattr(gym.make(ENV_ID).unwrapped, "compute_reward")
+    assert callable(gym.make(ENV_ID, flat_observation=False).unwrapped.compute_reward)

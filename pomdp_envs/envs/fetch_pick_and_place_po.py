@@ -53,7 +53,8 @@ class FetchPickAndPlacePOEnv(gym.Env):
     velocity, gripper velocity [20-22], finger velocities [23-24].
     ``flat_observation=False`` gives the upstream dict layout instead:
     ``{"observation": (11,), "achieved_goal": (3,), "desired_goal": (3,)}`` and keeps
-    ``compute_reward`` for hindsight relabelling.
+    ``compute_reward`` for hindsight relabelling (the flat variant has none, so that it
+    is not taken for a goal env).
 
     ## Action space
 
@@ -187,9 +188,14 @@ class FetchPickAndPlacePOEnv(gym.Env):
             self._closed = True
             self.upstream.close()
 
-    def compute_reward(self, achieved_goal, desired_goal, info):
-        """Upstream's reward for (relabelled) goals, for hindsight experience replay."""
-        return self.upstream.compute_reward(achieved_goal, desired_goal, info)
+    @property
+    def compute_reward(self):
+        """Upstream's ``compute_reward(achieved_goal, desired_goal, info)`` for
+        (relabelled) goals, for hindsight experience replay: only on the dict variant, so
+        that tools which look for it (SB3's env checker) take only that one for a goal env."""
+        if self.flat_observation:
+            raise AttributeError("compute_reward is offered by the goal-env variant only (flat_observation=False)")
+        return self.upstream.compute_reward
 
     def _observe(self, upstream_obs: dict[str, np.ndarray]):
         kept = upstream_obs["observation"][KEPT]
@@ -234,6 +240,9 @@ class FetchPickAndPlacePOEnv(gym.Env):
         return {
             "args": dict(self._args, render_mode=self.render_mode),
             "data": self.upstream.data,
+            # The goal marker's site is moved in the model at each render, relative to
+            # where it was: the copy needs the same model site positions.
+            "site_pos": self.upstream.model.site_pos.copy(),
             "goal": self.upstream.goal.copy(),
             "upstream_rng": self.upstream.np_random.bit_generator.state,
             "rng": self.np_random.bit_generator.state if self._np_random is not None else None,
@@ -244,6 +253,7 @@ class FetchPickAndPlacePOEnv(gym.Env):
         import mujoco
 
         self.__init__(**state["args"])
+        self.upstream.model.site_pos[:] = state["site_pos"]
         mujoco.mj_copyData(self.upstream.data, self.upstream.model, state["data"])
         self.upstream.goal = state["goal"]
         self.upstream.np_random.bit_generator.state = state["upstream_rng"]
