@@ -118,3 +118,17 @@ def test_a_pickled_env_that_has_rendered_draws_the_same_frame():
 def test_only_the_dict_variant_is_a_goal_env():
     assert not hasattr(gym.make(ENV_ID).unwrapped, "compute_reward")
     assert callable(gym.make(ENV_ID, flat_observation=False).unwrapped.compute_reward)
+
+
+def test_sb3_checks_both_variants_and_her_trains_on_the_dict_one():
+    sb3 = pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.env_checker import check_env
+
+    check_env(gym.make(ENV_ID), warn=False)  # the flat variant is a plain Box env
+    env = gym.make(ENV_ID, flat_observation=False)
+    check_env(env.unwrapped, warn=False)  # the README's recipe
+    model = sb3.SAC("MultiInputPolicy", env, replay_buffer_class=sb3.HerReplayBuffer,
+                    replay_buffer_kwargs=dict(n_sampled_goal=4, goal_selection_strategy="future"),
+                    learning_starts=100, batch_size=32, buffer_size=1000, seed=0)
+    model.learn(total_timesteps=130)
+    assert model.num_timesteps == 130 and model.replay_buffer.size() > 0
