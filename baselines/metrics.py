@@ -62,11 +62,70 @@ def latent_scores(model: Predictor, sequences: Sequences, start_steps: int) -> d
     out = run(model, sequences, real_input_prob=1.0, start_steps=start_steps)
     scores = scoring.score_latents(out["latents"], sequences, start_steps=start_steps)
     if has_gates(model):
-        changed = sequences.any_hidden_changed()[:, :-1]
-        scores.update(gate_event_scores(out["gates"].max(axis=2) > 0, changed, start_steps))
+        opened = out["gates"].max(axis=2) > 0
+        scores.update(gate_event_scores(opened, sequences.any_hidden_changed()[:, :-1], start_steps))
+        for name, changed in sequences.hidden_changed.items():
+            if changed[:, 1:].any():
+                scores[f"gate_lift/{name}"] = scoring.event_scores(opened, changed[:, :-1], start_steps)["lift"]
+        scores.update(gate_statistics(out["gates"] > 0, start_steps))
     return scores
+
+
+#: A latent dimension counts as used when it opens on at least this share of steps.
+ACTIVE_DIM_RATE = 0.01
+
+
+def gate_statistics(gates: np.ndarray, start_steps: int) -> dict[str, float | str]:
+    """The GateL0RD paper's gate statistics of binary gate activity ``gates`` (N, T, H),
+    steps from ``start_steps`` on: ``gate_rate`` (share of (sequence, step, dimension)
+    that open), ``dims_used`` (share of (sequence, dimension) that open at least once),
+    plus ``active_dims`` (dimensions opening on at least ``ACTIVE_DIM_RATE`` of the steps)
+    and ``gate_rate_per_dim`` (each dimension's rate, as text)."""
+    gates = np.asarray(gates, dtype=bool)[:, start_steps:]
+    per_dim = gates.mean(axis=(0, 1))
+    return {
+        "gate_rate": float(gates.mean()),
+        "dims_used": float(gates.any(axis=1).mean()),
+        "active_dims": float((per_dim >= ACTIVE_DIM_RATE).sum()),
+        "gate_rate_per_dim": " ".join(f"{rate:.3f}" for rate in per_dim),
+    }
+
+
+#: Shepherd's observation entry of the sheep's x (see ``pomdp_envs.dynamics.shepherd``).
+SHEEP_X_OBS_INDEX = 4
+
+
+@torch.no_grad()
+def sheep_reappearance_error(model: Predictor, sequences: Sequences, start_steps: int) -> float:
+    """The GateL0RD paper's sheep-reappearance error on Shepherd: in each sequence where
+    the gate opens, the model reads real observations up to the first one with the gate
+    open (the sheep still hidden) and its own predictions afterwards; scored is the
+    squared error of the sheep's x in the next prediction, the frame in which the sheep
+    reappears, averaged over those sequences. NaN when no gate opens."""
+    gate_open = np.asarray(sequences.hidden["gate_open"], dtype=bool)
+    opens = gate_open.any(axis=1) & ~gate_open[:, 0]
+    first_open = gate_open.argmax(axis=1)
+    rows = np.flatnonzero(opens & (first_open < sequences.num_steps) & (first_open >= start_steps))
+    if rows.size == 0:
+        return float("nan")
+    was_training = model.training
+    model.eval()
+    observations, actions = as_tensors(sequences.select(rows))
+    steps = torch.arange(sequences.num_steps)
+    reads = torch.as_tensor(first_open[rows])
+    use_real = steps[None, :] <= reads[:, None]
+    out = model(observations, actions, start_steps=start_steps, use_real=use_real)
+    model.train(was_training)
+    index = torch.arange(len(rows))
+    predicted = out["predictions"][index, reads, SHEEP_X_OBS_INDEX]
+    actual = observations[index, reads + 1, SHEEP_X_OBS_INDEX]
+    return float(torch.mean((predicted - actual) ** 2))
 
 
 def has_gates(model: Predictor) -> bool:
     """Whether the model's core has update gates (GateL0RD); gate metrics need them."""
     return model.config.core == "gatel0rd"
+
+
+#: Scores that only one environment's data defines, by env name: name -> score(model, test data, start_steps).
+ENV_SCORES = {"shepherd": {"sheep_reappearance_error": sheep_reappearance_error}}

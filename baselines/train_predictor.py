@@ -312,7 +312,7 @@ def train_runs(config: TrainConfig) -> list[RunResult]:
     data = load_data(config)
     trainer = StackedTrainer(config, data)
     specs, device = trainer.specs, trainer.device
-    out_dirs = _run_dirs(config, specs)
+    out_dirs = run_dirs(config)
     for out_dir in out_dirs:
         out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -352,7 +352,12 @@ def train_runs(config: TrainConfig) -> list[RunResult]:
         write_csv(out_dir / "metrics.csv", rows[r])
         save_checkpoint(out_dir / "checkpoint.pt", model, config, data["train"].env_id, spec)
         scores = dict(rows[r][-1])
-        scores.update(metrics.latent_scores(model.cpu(), data["test"], config.start_steps))
+        # The curves' minima: an error that rises during training ends above them.
+        scores.update({f"{name}_min": min(row[name] for row in rows[r]) for name in ("test_mse", "gen_mse")})
+        model = model.cpu()
+        scores.update(metrics.latent_scores(model, data["test"], config.start_steps))
+        for name, score in metrics.ENV_SCORES.get(config.env, {}).items():
+            scores[name] = score(model, data["test"], config.start_steps)
         (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
         results.append(RunResult(spec, out_dir, scores))
     if config.progress:
@@ -394,8 +399,10 @@ def _evaluate(stacked: StackedPredictor, config: TrainConfig, data: dict[str, Se
     return rows
 
 
-def _run_dirs(config: TrainConfig, specs: list[RunSpec]) -> list[Path]:
-    out = Path(config.out_dir)
+def run_dirs(config: TrainConfig) -> list[Path]:
+    """Where each run of ``config`` writes: ``out_dir`` for a single run, else one folder
+    per run below it, named after the run."""
+    out, specs = Path(config.out_dir), config.runs()
     return [out] if len(specs) == 1 else [out / spec.name for spec in specs]
 
 
