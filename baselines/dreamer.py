@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
-from baselines.runlog import config_dict, episode_mean, save_figure, write_csv
+from baselines.runlog import Tracker, config_dict, episode_mean, save_figure, write_csv
 from baselines.world_model import LatentState, WorldModel, WorldModelConfig, mlp
 from pomdp_envs import scoring
 from pomdp_envs.datasets import Sequences
@@ -42,7 +42,7 @@ class DreamerConfig:
     """Options of a run (defaults: the VSG paper's ShapeHerd settings; see ``PRESETS``)."""
 
     env_id: str = "pomdp_envs/ShapeHerd-v0"
-    dense_reward: bool = True  # ShapeHerd only: the paper's reward with the early-scoring bonus
+    dense_reward: bool = False  # ShapeHerd only: True adds the early-scoring bonus (the paper uses +1 per object)
     world: WorldModelConfig = WorldModelConfig()
     total_steps: int = 625_000  # env steps (x action repeat 4 = 2.5M frames on ShapeHerd)
     prefill: int = 2_500  # env steps of uniform random actions before training
@@ -54,16 +54,21 @@ class DreamerConfig:
     critic_lr: float = 2e-4
     adam_eps: float = 1e-5
     grad_clip: float = 100.0
+    weight_decay: float = 1e-6  # every weight is multiplied by (1 - this) after each update
     imagine_horizon: int = 15
-    discount: float = 0.99
+    discount: float = 0.99  # also scales the discount head's target: (1 - terminal) * discount
     lambda_: float = 0.95
-    actor_entropy: float = 2e-3
+    actor_entropy: float = 1e-4  # the VSG paper's (its code's ShapeHerd config: 2e-3)
     slow_critic_every: int = 100  # updates between copies of the critic into the slow critic
     actor_units: int = 400
     actor_layers: int = 4
     log_every: int = 5_000  # env steps between metric rows
     seed: int = 0
     threads: int = 2
+    device: str = "cpu"  # "cuda" where a GPU is present
+    amp: bool = False  # bfloat16 autocast of the forward passes (CUDA only)
+    track: bool = False  # also write TensorBoard event files to out_dir
+    capture_video: bool = False  # record the last training episode to out_dir/videos
     out_dir: Path = Path("runs/dreamer")
     progress: bool = True
 
@@ -72,12 +77,22 @@ class DreamerConfig:
             raise ValueError("total_steps, train_every, batch_size, sequence_length, imagine_horizon must be >= 1")
         if self.prefill < self.sequence_length:
             raise ValueError("prefill must cover at least one sequence_length")
+        if not 0.0 <= self.weight_decay < 1.0:
+            raise ValueError("weight_decay must lie in [0, 1)")
+        if self.amp and not self.device.startswith("cuda"):
+            raise ValueError("amp needs a CUDA device (--device cuda); on the CPU it gives nothing")
 
 
 PRESETS = {
+    # The VSG paper's ShapeHerd settings (its code's model/critic/actor learning rates,
+    # the paper's actor entropy 1e-4). For SVSG pass the world model through
+    # ``baselines.world_model.for_model`` (Gaussian state, free nats 1.0).
     "paper": DreamerConfig(),
-    # 2.4M parameters (RSSM, VSG; SVSG 1.4M) on 64x64 images; one update takes about a
-    # second on 2 CPU cores, so the default budget (2,750 updates) runs in under an hour.
+    # Differs on purpose, to fit a CPU: 2.4M parameters (RSSM, VSG; SVSG 1.4M) instead
+    # of ~30M (deter/hidden 200, 16x16 latent, CNN depth 16, 2x200 heads), sequences of
+    # 32, an update every 10 env steps, model lr 3e-4 and actor lr 1e-4 (the paper's
+    # table; its code uses 1e-4 / 8e-5), 30k env steps. One update takes about a second
+    # on 2 CPU cores, so the default budget (2,750 updates) runs in under an hour.
     "cpu-small": DreamerConfig(
         world=WorldModelConfig(deter=200, hidden=200, stoch=16, classes=16, cnn_depth=16, mlp_units=200,
                                mlp_layers=2),
@@ -87,22 +102,59 @@ PRESETS = {
 }
 
 
+class TruncatedNormal(torch.distributions.Distribution):
+    """Normal(mean, std) truncated to [low, high], reparametrised through the inverse
+    CDF (DreamerV2's actor distribution; its samples are kept a hair inside the bounds)."""
+
+    arg_constraints: dict = {}
+    has_rsample = True
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, low: float = -1.0, high: float = 1.0,
+                 margin: float = 1e-6) -> None:
+        self.mean_, self.std_, self.low, self.high, self.margin = mean, std, low, high, margin
+        normal = torch.distributions.Normal(torch.zeros_like(mean), torch.ones_like(std))
+        self._normal = normal
+        self._alpha, self._beta = (low - mean) / std, (high - mean) / std
+        self._cdf_alpha, self._cdf_beta = normal.cdf(self._alpha), normal.cdf(self._beta)
+        self._mass = (self._cdf_beta - self._cdf_alpha).clamp(min=1e-8)
+        super().__init__(batch_shape=mean.shape, validate_args=False)
+
+    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+        shape = self._extended_shape(sample_shape)
+        uniform = torch.rand(shape, dtype=self.mean_.dtype, device=self.mean_.device)
+        quantile = (self._cdf_alpha + uniform * self._mass).clamp(1e-6, 1 - 1e-6)
+        value = self.mean_ + self.std_ * self._normal.icdf(quantile)
+        clipped = value.clamp(self.low + self.margin, self.high - self.margin)
+        return value + (clipped - value).detach()
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return self._normal.log_prob((value - self.mean_) / self.std_) - torch.log(self.std_ * self._mass)
+
+    def entropy(self) -> torch.Tensor:
+        density = lambda x: torch.exp(self._normal.log_prob(x))  # noqa: E731
+        return (torch.log(np.sqrt(2 * np.pi * np.e) * self.std_ * self._mass)
+                + (self._alpha * density(self._alpha) - self._beta * density(self._beta)) / (2 * self._mass))
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self.mean_.clamp(self.low, self.high)
+
+
 class Actor(nn.Module):
-    """Normal policy on [-1, 1]^A: mean tanh(.), std 2 sigmoid(./2) + 0.1; samples are
-    clipped to the box with straight-through gradients."""
+    """The DreamerV2 actor: a Normal on [-1, 1]^A truncated to the box, mean tanh(.),
+    std 2 sigmoid(./2) + 0.1."""
 
     def __init__(self, feature_size: int, action_size: int, units: int, layers: int) -> None:
         super().__init__()
         self.net = mlp([feature_size] + [units] * layers + [2 * action_size])
 
-    def forward(self, features: torch.Tensor) -> torch.distributions.Normal:
-        mean, raw_std = self.net(features).chunk(2, -1)
-        return torch.distributions.Normal(torch.tanh(mean), 2 * torch.sigmoid(raw_std / 2) + 0.1)
+    def forward(self, features: torch.Tensor) -> TruncatedNormal:
+        mean, raw_std = self.net(features).float().chunk(2, -1)
+        return TruncatedNormal(torch.tanh(mean), 2 * torch.sigmoid(raw_std / 2) + 0.1)
 
     @staticmethod
-    def sample(dist: torch.distributions.Normal) -> torch.Tensor:
-        action = dist.rsample()
-        return action + (action.clamp(-1.0, 1.0) - action).detach()
+    def sample(dist: TruncatedNormal) -> torch.Tensor:
+        return dist.rsample()
 
 
 class Replay:
@@ -138,11 +190,11 @@ class Dreamer:
     """World model, actor and critic with their optimisers."""
 
     def __init__(self, config: DreamerConfig, obs_shape: tuple[int, ...], action_size: int) -> None:
-        self.config = config
-        self.world = WorldModel(config.world, obs_shape, action_size)
+        self.config, self.device = config, torch.device(config.device)
+        self.world = WorldModel(config.world, obs_shape, action_size).to(self.device)
         feature = config.world.feature_size
-        self.actor = Actor(feature, action_size, config.actor_units, config.actor_layers)
-        self.critic = mlp([feature] + [config.actor_units] * config.actor_layers + [1])
+        self.actor = Actor(feature, action_size, config.actor_units, config.actor_layers).to(self.device)
+        self.critic = mlp([feature] + [config.actor_units] * config.actor_layers + [1]).to(self.device)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         adam = dict(eps=config.adam_eps)
         self.model_opt = torch.optim.Adam(self.world.parameters(), lr=config.model_lr, **adam)
@@ -153,12 +205,21 @@ class Dreamer:
     def num_parameters(self) -> int:
         return sum(p.numel() for module in (self.world, self.actor, self.critic) for p in module.parameters())
 
+    def autocast(self):
+        """bfloat16 autocast on CUDA with ``amp``; a no-op otherwise."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.amp)
+
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.config
-        loss, posts, metrics = self.world.loss(batch)
+        batch = {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+        # DreamerV2's discount target: 0 at a terminal step, else the discount itself.
+        batch["discount"] = batch["discount"] * cfg.discount
+        with self.autocast():
+            loss, posts, metrics = self.world.loss(batch)
         self._step(self.model_opt, loss, self.world)
         start = {key: posts[key].detach().flatten(0, 1) for key in ("stoch", "deter") if key in posts}
-        metrics.update(self._behaviour(start))
+        with self.autocast():
+            metrics.update(self._behaviour(start))
         self.updates += 1
         if self.updates % cfg.slow_critic_every == 0:
             self.slow_critic.load_state_dict(self.critic.state_dict())
@@ -169,6 +230,10 @@ class Dreamer:
         loss.backward()
         nn.utils.clip_grad_norm_(module.parameters(), self.config.grad_clip)
         optimizer.step()
+        if self.config.weight_decay:
+            with torch.no_grad():
+                for parameter in module.parameters():
+                    parameter.mul_(1.0 - self.config.weight_decay)
 
     def _behaviour(self, start: LatentState) -> dict[str, float]:
         """Actor and critic on imagined rollouts from ``start``."""
@@ -184,8 +249,8 @@ class Dreamer:
                 features.append(dynamics.feature(state))
             feats = torch.stack(features)  # (H + 1, N, F)
             rewards = self.world.reward_head(feats[1:]).squeeze(-1)
-            if self.world.discount_head is not None:
-                discounts = cfg.discount * torch.sigmoid(self.world.discount_head(feats[1:]).squeeze(-1))
+            if self.world.discount_head is not None:  # trained on targets already scaled by the discount
+                discounts = torch.sigmoid(self.world.discount_head(feats[1:]).squeeze(-1))
             else:
                 discounts = torch.full_like(rewards, cfg.discount)
             values = self.slow_critic(feats).squeeze(-1)
@@ -231,28 +296,47 @@ class ActionMap:
         return (self.low + (action + 1.0) / 2.0 * (self.high - self.low)).astype(np.float32)
 
 
-def make_env(config: DreamerConfig) -> gym.Env:
+def make_env(config: DreamerConfig, render_mode: str | None = None) -> gym.Env:
     kwargs = {"dense_reward": config.dense_reward} if "ShapeHerd" in config.env_id else {}
-    return gym.make(config.env_id, **kwargs)
+    return gym.make(config.env_id, render_mode=render_mode, **kwargs)
+
+
+def check_budget(config: DreamerConfig, episode_limit: int | None) -> None:
+    """``ValueError`` when no update could happen: updates need a finished episode in
+    the replay, so the budget must outlast the prefill and the first episode."""
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {config.device!r} asked for, but torch sees no CUDA device")
+    first_update = max(config.prefill, episode_limit or 0) + config.train_every
+    if config.total_steps < first_update:
+        raise ValueError(
+            f"total_steps {config.total_steps} is too small to train: the first update comes after the prefill "
+            f"({config.prefill} steps) and the first finished episode ({episode_limit or 'unknown'} steps); "
+            f"give at least {first_update} steps"
+        )
 
 
 def train(config: DreamerConfig) -> dict[str, float]:
     """Train one agent; return the final scores (also written to ``scores.json``)."""
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    env = make_env(config)
-    actions = ActionMap(env.action_space)
-    agent = Dreamer(config, env.observation_space.shape, actions.size)
-    replay = Replay(config.seed)
-    rng = np.random.default_rng(config.seed)
+    env = make_env(config, render_mode="rgb_array" if config.capture_video else None)
+    check_budget(config, env.spec.max_episode_steps if env.spec else None)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if config.capture_video:  # training episodes on a capped cubic schedule, as CleanRL records them
+        env = gym.wrappers.RecordVideo(env, str(out_dir / "videos"), name_prefix="train")
+    actions = ActionMap(env.action_space)
+    agent = Dreamer(config, env.observation_space.shape, actions.size)
+    device = agent.device
+    replay = Replay(config.seed)
+    rng = np.random.default_rng(config.seed)
+    tracker = Tracker(out_dir) if config.track else None
 
     rows: list[dict[str, float]] = []
     pending: dict[str, list[float]] = {}
     finished: list[dict[str, float]] = []
     episode = _Episode(*env.reset(seed=config.seed), action_size=actions.size)
-    state, previous_action = None, torch.zeros(1, actions.size)
+    state, previous_action = None, torch.zeros(1, actions.size, device=device)
     start_time = time.perf_counter()
     steps = range(1, config.total_steps + 1)
     if config.progress:
@@ -263,31 +347,35 @@ def train(config: DreamerConfig) -> dict[str, float]:
         if step <= config.prefill:
             action = rng.uniform(-1.0, 1.0, actions.size)
         else:
-            with torch.no_grad():
-                embed = agent.world.encoder(torch.as_tensor(episode.last_observation[None]))
+            with torch.no_grad(), agent.autocast():
+                embed = agent.world.encoder(torch.as_tensor(episode.last_observation[None], device=device))
                 if state is None:
-                    state = agent.world.dynamics.initial(1)
+                    state = agent.world.dynamics.initial(1, device)
                 state, _ = agent.world.dynamics.obs_step(state, previous_action, embed)
                 state = {key: state[key] for key in ("stoch", "deter") if key in state}
-                action = Actor.sample(agent.actor(agent.world.dynamics.feature(state)))[0].numpy()
-        previous_action = torch.as_tensor(action, dtype=torch.float32)[None]
+                action = Actor.sample(agent.actor(agent.world.dynamics.feature(state)))[0].float().cpu().numpy()
+        previous_action = torch.as_tensor(action, dtype=torch.float32, device=device)[None]
         observation, reward, terminated, truncated, info = env.step(actions.to_env(action))
         episode.append(observation, action, reward, terminated, info)
         if terminated or truncated:
             replay.add(episode.arrays())
             finished.append(episode.summary())
             episode = _Episode(*env.reset(), action_size=actions.size)
-            state, previous_action = None, torch.zeros(1, actions.size)
+            state, previous_action = None, torch.zeros(1, actions.size, device=device)
         if step >= config.prefill and step % config.train_every == 0 and replay.can_sample(config.sequence_length):
             for key, value in agent.update(replay.sample(config.batch_size, config.sequence_length)).items():
                 pending.setdefault(key, []).append(value)
         if step % config.log_every == 0 or step == config.total_steps:
             row = _log_row(step, agent.updates, time.perf_counter() - start_time, finished, pending)
             rows.append(row)
+            if tracker is not None:
+                tracker.write(row, step)
             finished, pending = [], {}
             if config.progress and np.isfinite(row["objects_scored"]):
                 steps.set_postfix(objects=f"{row['objects_scored']:.2f}", image=f"{row.get('image_loss', np.nan):.1f}")
     env.close()
+    if tracker is not None:
+        tracker.close()
     write_csv(out_dir / "metrics.csv", rows)
     torch.save({"world": agent.world.state_dict(), "actor": agent.actor.state_dict(),
                 "critic": agent.critic.state_dict(), "config": config_dict(config)}, out_dir / "checkpoint.pt")
@@ -394,13 +482,58 @@ def probe_scores(world: WorldModel, sequences: Sequences) -> dict[str, float]:
     return scoring.score_latents(features, sequences, start_steps=1)
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def estimate_seconds(config: DreamerConfig, updates: int = 3) -> float:
+    """About how long ``config``'s whole budget takes here, from ``time_parts``. Acting
+    with the model after the prefill is not counted."""
+    step_seconds, update_seconds = time_parts(config, updates)
+    num_updates = max(0, config.total_steps - config.prefill) // config.train_every
+    return config.total_steps * step_seconds + num_updates * update_seconds
+
+
+def time_parts(config: DreamerConfig, updates: int = 3) -> tuple[float, float]:
+    """Seconds per env step (random actions) and per update (after one warm-up), timed
+    on one window of random steps."""
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    env = make_env(config)
+    actions = ActionMap(env.action_space)
+    agent = Dreamer(config, env.observation_space.shape, actions.size)
+    episode = _Episode(*env.reset(seed=config.seed), action_size=actions.size)
+    rng = np.random.default_rng(config.seed)
+    start = time.perf_counter()
+    for _ in range(config.sequence_length):
+        action = rng.uniform(-1.0, 1.0, actions.size)
+        observation, reward, terminated, _, info = env.step(actions.to_env(action))
+        episode.append(observation, action, reward, False, info)
+    step_seconds = (time.perf_counter() - start) / config.sequence_length
+    env.close()
+    replay = Replay(config.seed)
+    replay.add(episode.arrays())
+    agent.update(replay.sample(config.batch_size, config.sequence_length))
+    if agent.device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(updates):
+        agent.update(replay.sample(config.batch_size, config.sequence_length))
+    if agent.device.type == "cuda":
+        torch.cuda.synchronize()
+    return step_seconds, (time.perf_counter() - start) / updates
+
+
+def main(argv: Optional[list[str]] = None) -> int:
     import tyro
 
-    config = tyro.extras.overridable_config_cli({name: (name, preset) for name, preset in PRESETS.items()},
-                                                args=argv)
-    print(json.dumps(train(config), indent=2))
+    from pomdp_envs.cli_errors import run_command
+
+    def run() -> None:
+        config = tyro.extras.overridable_config_cli({name: (name, preset) for name, preset in PRESETS.items()},
+                                                    args=argv)
+        print(json.dumps(train(config), indent=2))
+        print(f"wrote {config.out_dir}/metrics.csv, checkpoint.pt, scores.json, curve.png"
+              + (" and TensorBoard events" if config.track else ""))
+
+    return run_command("python -m baselines.dreamer", run)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -44,3 +44,21 @@ def episode_mean(rows: Sequence[Mapping[str, float]], key: str) -> float:
     if episodes == 0:
         return float("nan")
     return float(sum(row[key] * row["episodes"] for row in rows if row["episodes"]) / episodes)
+
+
+class Tracker:
+    """TensorBoard event files in ``out_dir`` (``--track``): every numeric column of a
+    metrics row as a scalar at ``step``, beside the run's metrics.csv."""
+
+    def __init__(self, out_dir: Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(out_dir))
+
+    def write(self, row: Mapping[str, Any], step: int) -> None:
+        for key, value in row.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+                self.writer.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self.writer.close()

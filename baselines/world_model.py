@@ -74,6 +74,18 @@ class WorldModelConfig:
         return self.stoch_size if self.model == "svsg" else self.stoch_size + self.deter
 
 
+def for_model(base: WorldModelConfig, model: str) -> WorldModelConfig:
+    """``base`` set up for ``model`` as the VSG paper runs it: SVSG replaces the
+    categorical latent and the deterministic path by one Gaussian state as wide as
+    ``deter``, and uses free nats 1.0; RSSM and VSG keep ``base``."""
+    if model == "svsg":
+        return dataclasses.replace(base, model=model, stoch=base.deter, classes=0, kl_free=SVSG_FREE_NATS)
+    return dataclasses.replace(base, model=model)
+
+
+SVSG_FREE_NATS = 1.0
+
+
 def mlp(sizes: list[int], last_activation: bool = False) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
@@ -83,25 +95,35 @@ def mlp(sizes: list[int], last_activation: bool = False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class GatedCell(nn.Module):
-    """GRU whose update gate is a Bernoulli sample (VSG's cell).
+class RecurrentCell(nn.Module):
+    """DreamerV2's GRU, and VSG's gated version of it.
 
-    v = sigmoid(reset); candidate = tanh(v * cand); p = sigmoid(update - 1); u ~ B(p) with
-    straight-through gradients (forward: the sample, backward: as if u = p). Returns the
-    candidate, u and p; the caller mixes u * candidate + (1 - u) * previous.
+    One dense layer on [x, h] gives the reset, candidate and update pre-activations (in
+    that order); DreamerV2 normalises them with LayerNorm (eps 1e-3, no dense bias), VSG
+    does not. v = sigmoid(reset), candidate = tanh(v * cand) (the reset gate scales the
+    whole candidate pre-activation, unlike ``nn.GRUCell``), p = sigmoid(update - 1). The
+    GRU mixes softly, gate = p; VSG samples gate = u ~ Bernoulli(p) with straight-through
+    gradients (forward: the sample, backward: as if u = p). Returns (candidate, gate, p);
+    the caller mixes gate * candidate + (1 - gate) * previous.
     """
 
-    def __init__(self, input_size: int, size: int) -> None:
+    def __init__(self, input_size: int, size: int, layer_norm: bool, bernoulli_gate: bool) -> None:
         super().__init__()
-        self.layer = nn.Linear(input_size + size, 3 * size)
+        self.layer = nn.Linear(input_size + size, 3 * size, bias=not layer_norm)
+        self.norm = nn.LayerNorm(3 * size, eps=1e-3) if layer_norm else None
+        self.bernoulli_gate = bernoulli_gate
 
     def forward(self, x: torch.Tensor, previous: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        reset, cand, update = self.layer(torch.cat([x, previous], -1)).chunk(3, -1)
+        parts = self.layer(torch.cat([x, previous], -1))
+        if self.norm is not None:
+            parts = self.norm(parts)
+        reset, cand, update = parts.chunk(3, -1)
         candidate = torch.tanh(torch.sigmoid(reset) * cand)
         prob = torch.sigmoid(update - 1.0)  # an untrained gate opens with p ~ 0.27
+        if not self.bernoulli_gate:
+            return candidate, prob, prob
         sample = torch.bernoulli(prob.detach())
-        gate = sample + prob - prob.detach()
-        return candidate, gate, prob
+        return candidate, sample + prob - prob.detach(), prob
 
 
 class LatentDynamics(nn.Module):
@@ -113,16 +135,18 @@ class LatentDynamics(nn.Module):
         c = config
         recurrent = c.stoch_size if c.model == "svsg" else c.deter
         self.input_layer = mlp([c.stoch_size + action_size, c.hidden], last_activation=True)
-        self.cell: nn.Module = GatedCell(c.hidden, recurrent) if c.gated else nn.GRUCell(c.hidden, c.deter)
+        # The models differ here only: VSG and SVSG drop the LayerNorm and sample the gate.
+        self.cell = RecurrentCell(c.hidden, recurrent, layer_norm=not c.gated, bernoulli_gate=c.gated)
         stats_size = 2 * c.stoch if not c.classes else c.stoch * c.classes
         self.prior_net = mlp([recurrent, c.hidden, stats_size])
         self.posterior_net = mlp([recurrent + embed_size, c.hidden, stats_size])
 
-    def initial(self, batch: int) -> LatentState:
+    def initial(self, batch: int, device: torch.device | str | None = None) -> LatentState:
         c = self.config
-        state = {"stoch": torch.zeros(batch, c.stoch_size)}
+        device = self.prior_net[0].weight.device if device is None else device
+        state = {"stoch": torch.zeros(batch, c.stoch_size, device=device)}
         if c.model != "svsg":
-            state["deter"] = torch.zeros(batch, c.deter)
+            state["deter"] = torch.zeros(batch, c.deter, device=device)
         return state
 
     def feature(self, state: LatentState) -> torch.Tensor:
@@ -132,6 +156,7 @@ class LatentDynamics(nn.Module):
 
     def distribution(self, stats: torch.Tensor) -> D.Distribution:
         c = self.config
+        stats = stats.float()  # distributions in float32, also under mixed precision
         if c.classes:
             logits = stats.reshape(*stats.shape[:-1], c.stoch, c.classes)
             return D.Independent(D.OneHotCategoricalStraightThrough(logits=logits), 1)
@@ -151,10 +176,10 @@ class LatentDynamics(nn.Module):
     def _recur(self, state: LatentState, action: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The recurrent part: the new h (rssm, vsg) or the candidate s (svsg), plus gates."""
         x = self.input_layer(torch.cat([state["stoch"], action], -1))
-        if self.config.model == "rssm":
-            return self.cell(x, state["deter"]), {}
         previous = state["stoch"] if self.config.model == "svsg" else state["deter"]
         candidate, gate, prob = self.cell(x, previous)
+        if self.config.model == "rssm":
+            return gate * candidate + (1 - gate) * previous, {}
         if self.config.model == "vsg":
             return gate * candidate + (1 - gate) * previous, {"gate": gate, "gate_prob": prob}
         return candidate, {"gate": gate, "gate_prob": prob}

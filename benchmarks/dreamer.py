@@ -1,5 +1,6 @@
 """Dreamer benchmark on ShapeHerd: objects scored per episode by VSG, SVSG and RSSM agents
-at a fixed CPU budget (the ``cpu-small`` preset), against a uniform random policy.
+at a fixed CPU budget (the ``cpu-small`` preset), against a uniform random policy and
+the scripted oracle.
 
     python -m benchmarks.dreamer --models vsg rssm --steps 30000 --seeds 1 --workers 2
 
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.dreamer import PRESETS, DreamerConfig, make_env, train
-from baselines.world_model import MODELS
+from baselines.dreamer import PRESETS, DreamerConfig, estimate_seconds, make_env, train
+from baselines.world_model import MODELS, for_model
 from benchmarks.common import Row, as_float, fan_out, markdown_table, save_figure, tagged_rows, write_final_and_curves
 
 
@@ -27,28 +28,40 @@ def run_one(config: DreamerConfig) -> list[Row]:
     return tagged_rows(keys, scores, Path(config.out_dir) / "metrics.csv")
 
 
-def random_policy(episodes: int, seed: int, env_id: str = "pomdp_envs/ShapeHerd-v0") -> Row:
-    """Objects scored per episode by uniform random actions, over full episodes."""
+def scripted_policy(name: str, episodes: int, seed: int, env_id: str = "pomdp_envs/ShapeHerd-v0") -> Row:
+    """Objects scored per episode by a policy that does not learn, over full episodes:
+    ``random`` (uniform actions) or ``oracle`` (the scripted herder, which reads the true
+    object positions from ``info``): the bottom and the top of the scale."""
+    from pomdp_envs.policies import make_policy
+
     env = make_env(dataclasses.replace(PRESETS["cpu-small"], env_id=env_id))
     env.action_space.seed(seed)
     scored = []
     for episode in range(episodes):
-        env.reset(seed=seed + episode)
+        obs, info = env.reset(seed=seed + episode)
+        policy = None if name == "random" else make_policy(env_id, name, seed + episode)
+        if policy is not None:
+            policy.reset_one(obs)
         done = False
         while not done:
-            _, _, terminated, truncated, info = env.step(env.action_space.sample())
+            action = env.action_space.sample() if policy is None else policy.act_one(obs, info)
+            obs, _, terminated, truncated, info = env.step(action)
             done = terminated or truncated
         scored.append(float(np.sum(info["hidden"]["object_scored"])))
     env.close()
-    return {"kind": "final", "model": "random", "seed": seed, "final_objects_scored": float(np.mean(scored)),
+    return {"kind": "final", "model": name, "seed": seed, "final_objects_scored": float(np.mean(scored)),
+            "final_objects_stderr": float(np.std(scored, ddof=1) / np.sqrt(episodes)) if episodes > 1 else float("nan"),
             "final_episodes": episodes}
+
+
+SCRIPTED = ("random", "oracle")
 
 
 def make_configs(models: list[str], seeds: int, steps: int, out: Path, preset: str = "cpu-small") -> list[DreamerConfig]:
     base = PRESETS[preset]
     configs = []
     for model in models:
-        world = dataclasses.replace(base.world, model=model, classes=0 if model == "svsg" else base.world.classes)
+        world = for_model(base.world, model)
         for seed in range(seeds):
             configs.append(dataclasses.replace(
                 base, world=world, seed=seed, total_steps=steps, log_every=max(base.sequence_length, steps // 12),
@@ -56,19 +69,34 @@ def make_configs(models: list[str], seeds: int, steps: int, out: Path, preset: s
     return configs
 
 
+def print_estimate(configs: list[DreamerConfig], workers: int) -> float:
+    """Print (and return) about how long the runs take here, from timing the first
+    updates of each model."""
+    per_model = {}
+    for config in configs:
+        if config.world.model not in per_model:
+            per_model[config.world.model] = estimate_seconds(config)
+    total = sum(per_model[config.world.model] for config in configs)
+    print("dreamer: estimated " + ", ".join(f"{model} {seconds / 60:.0f} min" for model, seconds in per_model.items())
+          + f" per run; {total / 60:.0f} min of runs, about {total / 60 / max(1, min(workers, len(configs))):.0f} min "
+          f"on {workers} worker(s)", flush=True)
+    return total
+
+
 def run(configs: list[DreamerConfig], workers: int, random_episodes: int = 20, launcher: str = "local") -> tuple[list[Row], list[str]]:
-    jobs: list = [("random", random_episodes)] + configs
+    """The agents' runs, and ``random_episodes`` episodes of each scripted policy."""
+    jobs: list = [(name, random_episodes) for name in SCRIPTED if random_episodes > 0] + configs
     return fan_out(_run_job, jobs, workers, launcher=launcher, label=_label)
 
 
 def _run_job(job) -> list[Row]:
     if isinstance(job, tuple):
-        return [random_policy(job[1], seed=0)]
+        return [scripted_policy(*job, seed=0)]
     return run_one(job)
 
 
 def _label(job) -> str:
-    return "dreamer random" if isinstance(job, tuple) else f"dreamer {job.world.model}/seed{job.seed}"
+    return f"dreamer {job[0]}" if isinstance(job, tuple) else f"dreamer {job.world.model}/seed{job.seed}"
 
 
 def write_results(rows: list[Row], final_csv: Path, curves_csv: Path, figure: Path) -> list[Row]:
@@ -99,8 +127,9 @@ def plot_curves(curve_rows: list[Row], final_rows: list[Row], path: Path) -> Non
             means = [np.mean([value for s, value in points if s == step and np.isfinite(value)]) for step in steps]
             axis.plot(steps, means, marker=".", label=model)
     for row in final_rows:
-        if row["model"] == "random":
-            axes[0].axhline(row["final_objects_scored"], color="grey", linestyle="--", label="random policy")
+        if row["model"] in SCRIPTED:
+            axes[0].axhline(row["final_objects_scored"], color="grey", linestyle="--" if row["model"] == "random" else ":",
+                            label=f"{row['model']} policy")
     axes[0].set_ylabel("objects scored per episode")
     axes[1].set_ylabel("reconstruction loss (nats per image)")
     for axis in axes:
@@ -114,16 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=["vsg", "rssm"], choices=MODELS)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--steps", type=int, default=PRESETS["cpu-small"].total_steps)
-    parser.add_argument("--random-episodes", type=int, default=20)
+    parser.add_argument("--random-episodes", type=int, default=20, help="episodes of the random and the oracle policy")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local/dreamer"))
     args = parser.parse_args(argv)
 
-    rows, _ = run(make_configs(args.models, args.seeds, args.steps, args.out), args.workers, args.random_episodes)
+    configs = make_configs(args.models, args.seeds, args.steps, args.out)
+    print_estimate(configs, args.workers)
+    rows, _ = run(configs, args.workers, args.random_episodes)
     final = write_results(rows, args.out / "runs.csv", args.out / "curves.csv", args.out / "objects.png")
     if not final:
         return 1
     print(format_table(final))
+    print(f"wrote {args.out}/runs.csv, curves.csv, objects.png and one folder per run")
     return 0
 
 

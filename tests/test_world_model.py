@@ -13,7 +13,9 @@ torch = pytest.importorskip("torch")
 
 from baselines.data import load_split  # noqa: E402
 from baselines.dreamer import PRESETS, DreamerConfig, Replay, lambda_returns, probe_scores, train  # noqa: E402
-from baselines.world_model import MODELS, GatedCell, WorldModel, WorldModelConfig, sparsity_loss  # noqa: E402
+from baselines.world_model import (  # noqa: E402
+    MODELS, RecurrentCell, WorldModel, WorldModelConfig, for_model, sparsity_loss,
+)
 
 torch.set_num_threads(1)
 
@@ -58,7 +60,7 @@ def test_image_decoder_reconstructs_64x64x3():
 
 
 def test_closed_gates_copy_the_state_and_open_gates_replace_it():
-    cell = GatedCell(input_size=3, size=4)
+    cell = RecurrentCell(input_size=3, size=4, layer_norm=False, bernoulli_gate=True)
     with torch.no_grad():
         cell.layer.bias[8:] = -100.0  # update gate p ~ 0: every dimension closed
     previous = torch.randn(5, 4)
@@ -72,10 +74,59 @@ def test_closed_gates_copy_the_state_and_open_gates_replace_it():
 
 
 def test_gate_gradient_is_straight_through():
-    cell = GatedCell(input_size=2, size=3)
+    cell = RecurrentCell(input_size=2, size=3, layer_norm=False, bernoulli_gate=True)
     _, gate, prob = cell(torch.randn(4, 2), torch.randn(4, 3))
     gate.sum().backward()
     assert cell.layer.weight.grad is not None and cell.layer.weight.grad.abs().sum() > 0
+
+
+def test_dreamerv2_gru_cell_normalises_its_gates_and_resets_the_whole_candidate():
+    torch.manual_seed(0)
+    cell = RecurrentCell(input_size=3, size=4, layer_norm=True, bernoulli_gate=False)
+    assert cell.layer.bias is None and cell.norm.eps == 1e-3
+    x, previous = torch.randn(5, 3), torch.randn(5, 4)
+    parts = torch.nn.functional.layer_norm(torch.cat([x, previous], -1) @ cell.layer.weight.T, (12,), eps=1e-3)
+    reset, cand, update = parts.chunk(3, -1)
+    candidate, gate, prob = cell(x, previous)
+    torch.testing.assert_close(candidate, torch.tanh(torch.sigmoid(reset) * cand))
+    torch.testing.assert_close(prob, torch.sigmoid(update - 1.0))
+    assert torch.equal(gate, prob)  # a soft update gate
+
+
+def test_the_three_models_differ_only_in_what_the_papers_say():
+    base = dataclasses.replace(tiny("rssm"), stoch=4, classes=4)
+    models = {model: WorldModel(for_model(base, model), (7,), action_size=2) for model in MODELS}
+    shapes = {model: {name: tuple(p.shape) for name, p in world.named_parameters()} for model, world in models.items()}
+    cell = "dynamics.cell."
+    # RSSM: LayerNorm on the gates and no dense bias; VSG: a bias and no LayerNorm; all else alike.
+    assert {n for n in shapes["rssm"] if n.startswith(cell)} == {cell + "layer.weight", cell + "norm.weight",
+                                                                   cell + "norm.bias"}
+    assert {n for n in shapes["vsg"] if n.startswith(cell)} == {cell + "layer.weight", cell + "layer.bias"}
+    rest = {model: {n: s for n, s in shape.items() if not n.startswith(cell)} for model, shape in shapes.items()}
+    assert rest["rssm"] == rest["vsg"]
+    # SVSG: one Gaussian state as wide as deter (no deterministic path), free nats 1.0.
+    svsg = models["svsg"].config
+    assert (svsg.classes, svsg.stoch, svsg.kl_free, svsg.feature_size) == (0, base.deter, 1.0, base.deter)
+    assert models["vsg"].config.kl_free == models["rssm"].config.kl_free == 0.0
+
+    # One step on fixed inputs: with RSSM's weights (less its LayerNorm) VSG's cell gives
+    # the same candidate and gate probability, and mixes with the 0/1 sample instead of p.
+    rssm_cell, vsg_cell = models["rssm"].dynamics.cell, models["vsg"].dynamics.cell
+    with torch.no_grad():
+        vsg_cell.layer.weight.copy_(rssm_cell.layer.weight)
+        vsg_cell.layer.bias.zero_()
+    plain = RecurrentCell(16, 16, layer_norm=False, bernoulli_gate=False)
+    with torch.no_grad():
+        plain.layer.weight.copy_(rssm_cell.layer.weight)
+        plain.layer.bias.zero_()
+    x, previous = torch.randn(6, 16), torch.randn(6, 16)
+    torch.manual_seed(1)
+    candidate, gate, prob = vsg_cell(x, previous)
+    soft_candidate, soft_gate, soft_prob = plain(x, previous)
+    torch.testing.assert_close(candidate, soft_candidate)
+    torch.testing.assert_close(prob, soft_prob)
+    assert torch.all((gate - gate.round()).abs() < 1e-6) and torch.equal(soft_gate, soft_prob)  # 0/1 samples
+    assert not torch.allclose(rssm_cell(x, previous)[0], soft_candidate)  # the LayerNorm matters
 
 
 def test_svsg_kl_counts_only_updated_dimensions():
@@ -200,3 +251,53 @@ def test_probe_scores_cover_every_hidden_factor():
     scores = probe_scores(world, load_split("rrc", "test", 64, 0))
     assert set(scores) == {"probe/robot_controlled"}
     assert np.isfinite(scores["probe/robot_controlled"])
+
+
+def _tiny_dreamer(model: str, out, **overrides) -> DreamerConfig:
+    options = dict(env_id="pomdp_envs/RobotRemoteControl-v0", world=tiny(model), total_steps=160, prefill=60,
+                   train_every=20, batch_size=4, sequence_length=8, log_every=80, actor_units=16, actor_layers=1,
+                   imagine_horizon=4, threads=1, out_dir=out, progress=False)
+    return DreamerConfig(**{**options, **overrides})
+
+
+def test_a_budget_too_small_to_train_fails_up_front(tmp_path):
+    with pytest.raises(ValueError, match="too small to train"):
+        train(_tiny_dreamer("vsg", tmp_path / "run", total_steps=60))
+    assert not (tmp_path / "run" / "metrics.csv").exists()
+    with pytest.raises(ValueError, match="amp needs a CUDA device"):
+        _tiny_dreamer("vsg", tmp_path, amp=True)
+
+
+def test_truncated_normal_actor_stays_in_the_box_with_the_right_entropy():
+    from baselines.dreamer import TruncatedNormal
+
+    torch.manual_seed(0)
+    mean = torch.tensor([0.9, -0.2, 0.0], requires_grad=True)
+    std = torch.tensor([1.0, 0.3, 2.0])
+    dist = TruncatedNormal(mean, std)
+    samples = dist.rsample((20_000,))
+    assert samples.min() > -1.0 and samples.max() < 1.0
+    samples.mean().backward()
+    assert mean.grad is not None and torch.all(mean.grad > 0)  # reparametrised
+    # Entropy against a numerical integral of -p log p over [-1, 1].
+    grid = torch.linspace(-1, 1, 20_001)[:, None]
+    density = torch.exp(dist.log_prob(grid))
+    numeric = -(density * torch.log(density)).sum(0) * (2 / 20_000)
+    torch.testing.assert_close(dist.entropy().detach(), numeric.detach(), atol=2e-3, rtol=0)
+    torch.testing.assert_close((density.sum(0) * (2 / 20_000)).detach(), torch.ones(3), atol=2e-3, rtol=0)
+
+
+def test_weight_decay_track_video_and_estimate(tmp_path):
+    from baselines.dreamer import Dreamer, estimate_seconds
+
+    config = _tiny_dreamer("rssm", tmp_path / "run", track=True, capture_video=True)
+    agent = Dreamer(config, (4,), 2)
+    before = [p.detach().clone() for p in agent.critic.parameters()]
+    zero = sum(0.0 * p.sum() for p in agent.critic.parameters())
+    agent._step(agent.critic_opt, zero, agent.critic)  # no gradient: only the decay moves the weights
+    for old, new in zip(before, agent.critic.parameters()):
+        torch.testing.assert_close(new.detach(), old * (1 - config.weight_decay))
+    train(config)
+    assert list((tmp_path / "run").glob("events.out.tfevents.*"))
+    assert list((tmp_path / "run" / "videos").glob("*.mp4"))
+    assert 0 < estimate_seconds(_tiny_dreamer("vsg", tmp_path / "estimate")) < 600
