@@ -3,7 +3,9 @@
 Runs every benchmark that applies to the chosen envs (speed, prediction, MPC, PPO,
 Dreamer), writes one CSV per benchmark, plots and ``report.md`` to
 ``benchmarks/results/<suite>/`` (or ``--out``). ``report`` rewrites the report from
-the CSVs of an earlier run.
+the CSVs of an earlier run, or merges several runs of one suite into one report:
+
+    python -m benchmarks report benchmarks/results/standard --parts benchmarks/results/standard/predictors benchmarks/results/standard/agents
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineArgumentParser)
     run = commands.add_parser("run", help="run a suite and write its report")
-    run.add_argument("--suite", choices=sorted(SUITES), default="quick")
+    run.add_argument("--suite", choices=sorted(SUITES), default="quick",
+                     help="quick: smoke check (~15 min); standard: 3 seeds, decides the prediction claims (~100 min on 2 cores); paper: the papers' budgets")
     run.add_argument("--envs", nargs="+", choices=sorted(ENV_GROUPS), default=sorted(ENV_GROUPS))
     run.add_argument("--seeds", type=positive_int, help="seeds per run (default: the suite's)")
     run.add_argument("--workers", type=positive_int, default=2, help="parallel runs")
@@ -31,19 +34,20 @@ def main(argv: list[str] | None = None) -> int:
                      help="local processes, or Ray tasks (needs the 'ray' extra; RAY_ADDRESS picks a cluster)")
     run.add_argument("--out", type=Path, help="default: benchmarks/results/<suite>")
     report = commands.add_parser("report", help="rewrite report.md from an earlier run's CSVs")
-    report.add_argument("out", type=Path)
+    report.add_argument("out", type=Path, help="the run's --out; with --parts, where the merged report goes")
+    report.add_argument("--parts", type=Path, nargs="+",
+                        help="runs of one suite to merge into one report (e.g. one per group of envs)")
     args = parser.parse_args(argv)
-    return run_command("python -m benchmarks", lambda: _run(args))
+    return run_command("python -m benchmarks", lambda: _run(args, argv))
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     if args.command == "report":
-        if not (args.out / "run.json").is_file():
-            raise ValueError(f"{args.out} holds no suite run (no run.json); give the --out of `python -m benchmarks run`")
-        print(write_report(args.out))
+        print(write_report(writable_dir(args.out) if args.parts else args.out, args.parts))
         return 0
     out = writable_dir(args.out or Path("benchmarks/results") / args.suite)
-    failures = run_suite(SUITES[args.suite], args.envs, out, args.seeds, args.workers, args.launcher)
+    command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
+    failures = run_suite(SUITES[args.suite], args.envs, out, args.seeds, args.workers, args.launcher, command)
     path = write_report(out)
     print(path.read_text())
     failed = [line for lines in failures.values() for line in lines]

@@ -16,9 +16,9 @@ import dataclasses
 from pathlib import Path
 
 from baselines.mpc import TASKS, run_mpc
-from baselines.train_predictor import TrainConfig
+from baselines.train_predictor import TrainConfig, train
 from benchmarks.common import Row, fan_out, markdown_table, write_runs
-from benchmarks.prediction import make_configs, prepare_data, run_one as train_one
+from benchmarks.prediction import make_configs, prepare_data
 
 MPC_CORES = ("gatel0rd", "gru", "lstm")
 
@@ -28,12 +28,16 @@ class MPCJob:
     task: str
     seed: int
     episodes: int
-    train: TrainConfig | None = None  # None: plan with the true model
+    train: TrainConfig | None = None  # the predictor to train; None: a given checkpoint or the true model
     reuse: bool = False
+    checkpoint: Path | None = None  # a trained predictor (from the prediction stage)
+    core: str | None = None  # the checkpoint's core
 
     @property
     def model_name(self) -> str:
-        return "true" if self.train is None else self.train.core
+        if self.train is not None:
+            return self.train.core
+        return "true" if self.checkpoint is None else str(self.core)
 
 
 def run_job(job: MPCJob) -> Row:
@@ -42,10 +46,14 @@ def run_job(job: MPCJob) -> Row:
     torch.set_num_threads(1)
     row: Row = {"task": job.task, "model": job.model_name, "seed": job.seed}
     model = "true"
-    if job.train is not None:
+    if job.checkpoint is not None:
+        if not job.checkpoint.is_file():
+            raise FileNotFoundError(f"no predictor at {job.checkpoint}: its prediction job did not finish")
+        model = str(job.checkpoint)
+    elif job.train is not None:
         checkpoint = Path(job.train.out_dir) / "checkpoint.pt"
         if not (job.reuse and checkpoint.exists()):
-            scores = train_one(job.train)
+            scores = train(job.train)
             row.update(test_mse=scores["test_mse"], gen_mse=scores["gen_mse"])
         model = str(checkpoint)
     # Episode seeds differ from the training data's (collected from seed 0 upwards).

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from baselines.ppo import PPOConfig, train
-from benchmarks.common import Row, fan_out, markdown_table, save_figure, tagged_rows, write_final_and_curves
+from benchmarks.common import Row, as_float, fan_out, markdown_table, save_figure, tagged_rows, write_final_and_curves
 
 PPO_CORES = ("gatel0rd", "lstm")
 DEFAULT_TASKS = ("DoorKey-5x5", "MemoryS7")
@@ -49,6 +51,35 @@ def write_results(rows: list[Row], final_csv: Path, curves_csv: Path, figure: Pa
 def format_table(final_rows: list[Row]) -> str:
     return markdown_table(final_rows, ("task", "core"),
                           ("final_success_rate", "final_return", "final_gate_rate", "global_step", "seconds"))
+
+
+#: The success level of the frames-to-threshold measure, and its smoothing window (updates).
+SUCCESS_THRESHOLD, SUCCESS_WINDOW = 0.9, 5
+
+
+def frames_to_success(curve_rows: list[Row], threshold: float = SUCCESS_THRESHOLD,
+                      window: int = SUCCESS_WINDOW) -> list[Row]:
+    """Per (task, core, seed): the env steps (frames) after which the success rate,
+    averaged over the last ``window`` updates, first reaches ``threshold``. A run that
+    never does counts its whole budget (``reached`` 0)."""
+    runs: dict[tuple, list[Row]] = {}
+    for row in curve_rows:
+        runs.setdefault((row["task"], row["core"], row["seed"]), []).append(row)
+    result = []
+    for (task, core, seed), rows in runs.items():
+        rows = sorted(rows, key=lambda row: row["global_step"])
+        rates = np.array([as_float(row.get("success_rate")) for row in rows])
+        steps = np.array([row["global_step"] for row in rows], dtype=float)
+        frames, reached = steps[-1], 0.0
+        for end in range(window, len(rates) + 1):
+            recent = rates[end - window:end]
+            recent = recent[np.isfinite(recent)]
+            if recent.size and recent.mean() >= threshold:
+                frames, reached = steps[end - 1], 1.0
+                break
+        result.append({"task": task, "core": core, "seed": seed, "frames_to_success": float(frames),
+                       "reached": reached})
+    return result
 
 
 def plot_curves(curve_rows: list[Row], path: Path, window: int = 5) -> None:

@@ -10,7 +10,10 @@ import pytest
 pytest.importorskip("torch")
 
 from benchmarks.common import fan_out, markdown_table  # noqa: E402
-from benchmarks.report import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, _compare, write_report  # noqa: E402
+from benchmarks.report import CLAIMS, write_report  # noqa: E402
+from benchmarks.stats import (  # noqa: E402
+    INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, above, all_of, better_than, bootstrap_difference, decreasing, similar,
+)
 from benchmarks.suite import SUITES, run_suite  # noqa: E402
 
 
@@ -55,39 +58,90 @@ def test_markdown_table_gives_mean_and_std_over_seeds():
 def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     suite = dataclasses.replace(SUITES["quick"], name="tiny", prediction_epochs=2, prediction_train=64,
                                 prediction_test=32, mpc_episodes=2)
-    failures = run_suite(suite, ["rrc"], tmp_path, seeds=1, workers=1)
+    failures = run_suite(suite, ["rrc"], tmp_path, seeds=1, workers=1, command="python -m benchmarks run tiny")
     assert not any(failures.values()), failures
     for name in ("speed.csv", "prediction.csv", "mpc.csv", "run.json"):
         assert (tmp_path / name).exists(), name
     report = write_report(tmp_path).read_text()
-    assert "# Benchmark report" in report
-    assert "GateL0RD's generalisation error on RRC" in report
-    assert "supported" in report  # a verdict, either way
+    assert "# Benchmark report" in report and "python -m benchmarks run tiny" in report
+    assert "GateL0RD has the lowest prediction error on the test data" in report
+    # One seed: every measured claim is inconclusive, and the table says why.
+    assert "inconclusive" in report and "fewer than 3 seeds" in report and "| supported |" not in report
+    assert "| rrc | - | copy-last |" in report  # the yardstick without learning
     assert (tmp_path / "prediction_curves.png").exists()
     with pytest.raises(ValueError, match="unknown envs"):
         run_suite(suite, ["pong"], tmp_path)
 
+    # A second run of the same suite on other envs merges into one report.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "run.json").write_text((tmp_path / "run.json").read_text().replace('"rrc"', '"shepherd"'))
+    merged = write_report(tmp_path / "merged", [tmp_path, other]).read_text()
+    assert merged.count("python -m benchmarks run tiny") == 2 and "| shepherd |" in merged
 
-def _runs(core: str, values: list[float], **extra) -> list[dict]:
-    return [{"core": core, "seed": float(seed), "score": value, **extra} for seed, value in enumerate(values)]
+
+def test_better_than_uses_welch_and_needs_three_seeds():
+    clear = better_than(("gatel0rd", [0.10, 0.11, 0.12]), {"lstm": [0.50, 0.52, 0.51], "gru": [0.3, 0.31, 0.33]},
+                        lower_is_better=True)
+    assert clear.verdict == SUPPORTED and "Welch" in clear.measured and "gatel0rd − lstm" in clear.measured
+    reverse = better_than(("lstm", [0.50, 0.52, 0.51]), {"gatel0rd": [0.10, 0.11, 0.12]}, lower_is_better=True)
+    assert reverse.verdict.startswith(NOT_SUPPORTED) and "gatel0rd significantly better" in reverse.verdict
+    overlap = better_than(("gatel0rd", [0.2, 0.9, 0.5]), {"lstm": [0.3, 0.8, 0.4]}, lower_is_better=True)
+    assert overlap.verdict == NOT_SUPPORTED
+    # Better than one model is not enough when the claim names two.
+    partial = better_than(("gatel0rd", [0.10, 0.11, 0.12]), {"lstm": [0.5, 0.52, 0.51], "gru": [0.1, 0.12, 0.11]},
+                          lower_is_better=True)
+    assert partial.verdict == NOT_SUPPORTED
+    few = better_than(("gatel0rd", [0.1, 0.2]), {"lstm": [0.5, 0.6, 0.7]}, lower_is_better=True)
+    assert few.verdict == INCONCLUSIVE and "fewer than 3 seeds (gatel0rd 2)" in few.measured
 
 
-def test_claim_verdicts_weigh_the_difference_against_its_standard_error():
-    clear_win = _runs("gatel0rd", [0.90, 0.92, 0.91]) + _runs("lstm", [0.50, 0.52, 0.51])
-    assert _compare(clear_win, "score", "core", "gatel0rd", ("lstm",), False)[0] == SUPPORTED
-    assert _compare(clear_win, "score", "core", "lstm", ("gatel0rd",), False)[0] == NOT_SUPPORTED
-    # Seeds that overlap: the means differ but not beyond twice the standard error.
-    overlap = _runs("gatel0rd", [0.2, 0.9, 0.5]) + _runs("lstm", [0.3, 0.8, 0.4])
-    assert _compare(overlap, "score", "core", "gatel0rd", ("lstm",), False)[0] == INCONCLUSIVE
-    # "At least as good" holds within the noise, "better" does not.
-    assert _compare(overlap, "score", "core", "lstm", ("gatel0rd",), False, strict=False)[0] == SUPPORTED
-    # A run's own sampling error counts: 1 of 20 vs 2 of 20 episodes is no evidence.
-    episodes = _runs("gatel0rd", [0.10], n=20.0) + _runs("lstm", [0.05], n=20.0)
-    binomial = lambda row: (row["score"] * (1 - row["score"]) / row["n"]) ** 0.5  # noqa: E731
-    assert _compare(episodes, "score", "core", "gatel0rd", ("lstm",), False, run_stderr=binomial)[0] == INCONCLUSIVE
-    # One run each and no error estimate: decided by the means, and said so.
-    single = _runs("gatel0rd", [0.1]) + _runs("lstm", [0.2])
-    verdict, measured = _compare(single, "score", "core", "gatel0rd", ("lstm",), True)
-    assert verdict.startswith(SUPPORTED) and "no error estimate" in verdict
-    assert measured == "gatel0rd 0.100 vs lstm 0.200"
-    assert _compare(single, "score", "core", "gatel0rd", ("gru",), True) is None
+def test_level_trend_and_similarity_tests():
+    assert above("gatel0rd", [3.0, 3.3, 2.8], 2.0, "lift").verdict == SUPPORTED
+    assert above("gatel0rd", [1.0, 1.3, 0.9], 2.0, "lift").verdict == NOT_SUPPORTED
+    lambdas = [0, 0, 0, 1e-3, 1e-3, 1e-3, 1e-1, 1e-1, 1e-1]
+    assert decreasing(lambdas, [40, 42, 41, 20, 22, 19, 3, 4, 2], "openings").verdict == SUPPORTED
+    assert decreasing(lambdas, [3, 4, 2, 20, 22, 19, 40, 42, 41], "openings").verdict == NOT_SUPPORTED
+    assert decreasing(lambdas[:6], [40, 42, 41, 20, 22, 19], "openings").verdict == INCONCLUSIVE  # two levels
+    assert similar({"a": [1.0, 1.1, 0.9], "b": [1.05, 0.95, 1.0]}).verdict == SUPPORTED
+    assert similar({"a": [1.0, 1.1, 0.9], "b": [5.0, 5.1, 4.9]}).verdict == NOT_SUPPORTED
+    combined = all_of(above("x", [3.0, 3.3, 2.8], 2.0, "lift"), above("y", [1.0], 2.0, "lift"))
+    assert combined.verdict == INCONCLUSIVE
+
+
+def test_bootstrap_interval_for_rl_scores():
+    win = bootstrap_difference(("vsg", [2.0, 2.5, 2.2]), ("rssm", [0.5, 0.4, 0.8]))
+    assert win.verdict == SUPPORTED and "95 % bootstrap CI" in win.measured
+    overlap = (("gatel0rd", [0.7, 0.9, 0.8]), ("lstm", [0.8, 0.9, 0.7]))
+    assert bootstrap_difference(*overlap).verdict == NOT_SUPPORTED
+    assert bootstrap_difference(*overlap, non_inferior=True).verdict == SUPPORTED
+    worse = bootstrap_difference(("gatel0rd", [0.1, 0.12, 0.11]), ("lstm", [0.9, 0.92, 0.91]), non_inferior=True)
+    assert worse.verdict == NOT_SUPPORTED
+    # Fewer frames is better.
+    assert bootstrap_difference(("gatel0rd", [1e5, 1.1e5, 0.9e5]), ("lstm", [2e5, 2.1e5, 1.9e5]),
+                                higher_is_better=False).verdict == SUPPORTED
+
+
+def _prediction_rows(env: str, regime: str, core: str, scores: dict[str, list[float]], reg_lambda: float = 0.0):
+    return [{"env": env, "regime": regime, "core": core, "reg_lambda": reg_lambda, "seed": float(seed),
+             **{key: values[seed] for key, values in scores.items()}} for seed in range(3)]
+
+
+def test_billiard_claims_read_their_rows():
+    rows = _prediction_rows("billiard", "tf", "gatel0rd", {"test_mse": [0.05, 0.06, 0.055]}, 1e-3)
+    for core in ("lstm", "gru", "elman"):
+        rows += _prediction_rows("billiard", "tf", core, {"test_mse": [0.3, 0.32, 0.31]})
+    for reg_lambda, openings, error in ((0.0, 40, 0.05), (1e-4, 30, 0.05), (1e-3, 20, 0.05), (1e-2, 10, 0.05),
+                                        (1e-1, 2, 0.2)):
+        rows += _prediction_rows("billiard", "ss", "gatel0rd", {
+            "test_mse": [error, error * 1.1, error * 0.9], "gate_openings": [openings, openings + 1, openings - 1],
+            "gate_lift": [3.0, 3.1, 2.9]}, reg_lambda)
+    rows.append({"env": "billiard", "regime": "-", "core": "reflecting", "reg_lambda": 0.0, "seed": 0.0,
+                 "test_mse": 0.04})
+    verdicts = {claim.source: claim.check({"prediction": rows}) for claim in CLAIMS if claim.env == "billiard"}
+    assert verdicts["GateL0RD paper, Sec. 6.1, Fig. 3a"].verdict == SUPPORTED
+    assert "reflecting 0.04" in verdicts["GateL0RD paper, Sec. 6.1, Fig. 3a"].measured
+    assert verdicts["GateL0RD paper, Sec. 6.1, Fig. 3d"].verdict == SUPPORTED
+    assert verdicts["GateL0RD paper, Sec. 6.1, Fig. 3c"].verdict == SUPPORTED
+    assert verdicts["GateL0RD paper, Sec. 6.5"].verdict == SUPPORTED
+    assert verdicts["GateL0RD paper, Sec. 6.1, Fig. 3b"].verdict == INCONCLUSIVE  # no scheduled-sampling RNNs
