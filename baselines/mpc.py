@@ -133,29 +133,31 @@ class LearnedModel:
 
     The predictor's f_init reads the first K real inputs ([action, observation]); until
     K steps have been taken, planning fills the missing ones with the candidate's
-    actions and the latest real observation.
+    actions and the latest real observation. The predictor and its latent state live on
+    ``device``; predictions come back to the CPU, where the planner and the costs are.
     """
 
-    def __init__(self, predictor: Predictor) -> None:
-        self.predictor = predictor
+    def __init__(self, predictor: Predictor, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.predictor = predictor.to(self.device)
         self.state: Optional[tuple[torch.Tensor, ...]] = None
         self.observation: Optional[torch.Tensor] = None
         self.real_inputs: list[torch.Tensor] = []  # the first K inputs, until the state starts
 
     def begin(self, observations: np.ndarray) -> None:
-        self.observation = torch.as_tensor(observations, dtype=torch.float32)
+        self.observation = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
         self.state, self.real_inputs = None, []
 
     def advance(self, actions: np.ndarray, observations: np.ndarray) -> None:
         assert self.observation is not None
-        action = torch.as_tensor(actions, dtype=torch.float32)
+        action = torch.as_tensor(actions, dtype=torch.float32, device=self.device)
         if self.state is None:
             self.real_inputs.append(torch.cat([action, self.observation], dim=-1))
             if len(self.real_inputs) == self.predictor.config.init_inputs:
                 self.state = self._replay(self.real_inputs, self.real_inputs)
         else:
             _, self.state, _ = self.predictor.step(self.observation, action, self.state)
-        self.observation = torch.as_tensor(observations, dtype=torch.float32)
+        self.observation = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
 
     def _replay(self, inputs: list[torch.Tensor], first_inputs: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """The state after stepping through ``inputs`` (B, A + O) each, from f_init of
@@ -169,7 +171,7 @@ class LearnedModel:
     def predict(self, actions: torch.Tensor) -> torch.Tensor:
         assert self.observation is not None
         batch, num_candidates, horizon, _ = actions.shape
-        flat = actions.reshape(batch * num_candidates, horizon, -1)
+        flat = actions.to(self.device, torch.float32).reshape(batch * num_candidates, horizon, -1)
         observation = self.observation.repeat_interleave(num_candidates, dim=0)
         if self.state is None:
             known = [x.repeat_interleave(num_candidates, dim=0) for x in self.real_inputs]
@@ -182,7 +184,7 @@ class LearnedModel:
         for t in range(horizon):
             observation, state, _ = self.predictor.step(observation, flat[:, t], state)
             predictions.append(observation)
-        return torch.stack(predictions, dim=1).reshape(batch, num_candidates, horizon, -1)
+        return torch.stack(predictions, dim=1).reshape(batch, num_candidates, horizon, -1).cpu()
 
 
 @dataclasses.dataclass
@@ -206,16 +208,20 @@ def run_mpc(
     icem: Optional[ICEMConfig] = None,
     episode_steps: Optional[int] = None,
     progress: bool = False,
+    device: str = "cpu",
 ) -> MPCResult:
     """Run ``episodes`` MPC episodes (seeds ``seed .. seed + episodes - 1``) and
     return the success rate. ``model`` is ``"true"`` or a predictor checkpoint path;
-    ``icem`` defaults to the iCEM defaults with the task's horizon."""
+    ``icem`` defaults to the iCEM defaults with the task's horizon. A learned model runs
+    on ``device``; the true model and the planner on the CPU."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
     if episodes < 1 or (episode_steps is not None and episode_steps < 1):
         raise ValueError(f"episodes and episode_steps must be >= 1, got {episodes} and {episode_steps}")
     if str(model) != "true":
         existing_file(model, "checkpoint (give a predictor's checkpoint.pt, or --model true)")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device")
     spec = TASKS[task]
     icem = ICEMConfig(horizon=spec.horizon) if icem is None else icem
     steps = spec.episode_steps if episode_steps is None else episode_steps
@@ -227,7 +233,7 @@ def run_mpc(
         predictor, meta = load_checkpoint(model)
         if meta["env_id"] != spec.env_id:
             raise ValueError(f"checkpoint {model} was trained on {meta['env_id']}, task {task!r} needs {spec.env_id}")
-        planner_model = LearnedModel(predictor)
+        planner_model = LearnedModel(predictor, device)
     space = envs.single_action_space
     planner = ICEM(icem, torch.as_tensor(space.low), torch.as_tensor(space.high), episodes,
                    torch.Generator().manual_seed(seed))
@@ -293,6 +299,7 @@ class MPCConfig:
     horizon: Optional[int] = None  # replaces icem.horizon; None: the task's (rrc 30, shepherd 50)
     icem: ICEMConfig = ICEMConfig()
     threads: int = 1
+    device: str = "cpu"  # where a learned model runs ("cuda" where a GPU is present)
 
 
 def main() -> int:
@@ -304,7 +311,7 @@ def main() -> int:
         torch.set_num_threads(config.threads)
         icem = dataclasses.replace(config.icem, horizon=config.horizon or TASKS[config.task].horizon)
         result = run_mpc(config.task, config.model, config.episodes, config.seed, icem,
-                         config.episode_steps, progress=True)
+                         config.episode_steps, progress=True, device=config.device)
         print(json.dumps(result.as_dict(), indent=2))
 
     return run_command("python -m baselines.mpc", run)

@@ -32,7 +32,7 @@ from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.cells import GateL0RDCell, State, TorchRNNCell, gate_activity
-from baselines.runlog import config_dict, episode_mean, write_csv
+from baselines.runlog import Tracker, config_dict, episode_mean, write_csv
 from pomdp_envs.cli_errors import run_command, writable_dir
 
 # Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
@@ -65,6 +65,9 @@ class PPOConfig:
     hidden_size: int = 64  # size of the memory's latent state
     seed: int = 0  # seeds the envs and torch
     threads: int = 1  # torch threads
+    device: str = "cpu"  # "cuda" where a GPU is present (the envs step on the CPU)
+    track: bool = False  # also write TensorBoard event files to out_dir
+    capture_video: bool = False  # record env 0's episodes to out_dir/videos (capped cubic schedule)
     out_dir: Path = Path("runs/ppo")  # where metrics.csv, checkpoint.pt and scores.json go
     progress: bool = True  # show a progress bar
 
@@ -102,7 +105,8 @@ class RecurrentAgent(nn.Module):
         self.critic = nn.Sequential(nn.Linear(hidden_size, 64), nn.Tanh(), nn.Linear(64, 1))
 
     def initial_state(self, batch: int) -> State:
-        return self.core.initial_state(torch.zeros(batch, self.state_size))
+        device = self.actor[0].weight.device
+        return self.core.initial_state(torch.zeros(batch, self.state_size, device=device))
 
     def encode(self, views: torch.Tensor) -> torch.Tensor:
         """(..., 7, 7, 3) uint8 views -> (..., 64) features."""
@@ -134,8 +138,20 @@ class RecurrentAgent(nn.Module):
 
 
 def make_envs(config: PPOConfig) -> gym.vector.VectorEnv:
-    return gym.make_vec(config.env_id, num_envs=config.num_envs, vectorization_mode="sync",
-                        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+    autoreset = gym.vector.AutoresetMode.SAME_STEP
+    if not config.capture_video:
+        return gym.make_vec(config.env_id, num_envs=config.num_envs, vectorization_mode="sync",
+                            vector_kwargs={"autoreset_mode": autoreset})
+
+    def make(index: int):
+        def build() -> gym.Env:
+            if index > 0:
+                return gym.make(config.env_id)
+            return gym.wrappers.RecordVideo(gym.make(config.env_id, render_mode="rgb_array"),
+                                            str(Path(config.out_dir) / "videos"), name_prefix="env0")
+        return build
+
+    return gym.vector.SyncVectorEnv([make(i) for i in range(config.num_envs)], autoreset_mode=autoreset)
 
 
 def train(config: PPOConfig) -> dict[str, float]:
@@ -148,18 +164,25 @@ def train(config: PPOConfig) -> dict[str, float]:
         envs.close()
         raise ValueError(f"PPO needs a MiniGrid id (7x7x3 view, discrete actions); {config.env_id} has "
                          f"observations {view} and actions {envs.single_action_space}")
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        envs.close()
+        raise ValueError(f"device {config.device!r} asked for, but torch sees no CUDA device")
     out_dir = writable_dir(config.out_dir)
-    agent = RecurrentAgent(int(envs.single_action_space.n), config.core, config.hidden_size, config.gate_noise)
+    device = torch.device(config.device)
+    tracker = Tracker(out_dir) if config.track else None
+    agent = RecurrentAgent(int(envs.single_action_space.n), config.core, config.hidden_size,
+                           config.gate_noise).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=1e-5)
     T, N = config.num_steps, config.num_envs
-    views = torch.zeros((T, N, *envs.single_observation_space.shape), dtype=torch.uint8)
-    actions = torch.zeros((T, N), dtype=torch.long)
-    logprobs, rewards, values = torch.zeros((T, N)), torch.zeros((T, N)), torch.zeros((T, N))
-    starts = torch.zeros((T, N))
+    # The rollout lives on the device; only actions go back to the envs.
+    views = torch.zeros((T, N, *envs.single_observation_space.shape), dtype=torch.uint8, device=device)
+    actions = torch.zeros((T, N), dtype=torch.long, device=device)
+    logprobs, rewards, values = (torch.zeros((T, N), device=device) for _ in range(3))
+    starts = torch.zeros((T, N), device=device)
 
     observation, _ = envs.reset(seed=config.seed)
-    next_view = torch.as_tensor(observation)
-    next_start = torch.ones(N)
+    next_view = torch.as_tensor(observation, device=device)
+    next_start = torch.ones(N, device=device)
     state = agent.initial_state(N)
     episode_return = np.zeros(N)
     rows: list[dict[str, float]] = []
@@ -181,16 +204,17 @@ def train(config: PPOConfig) -> dict[str, float]:
                 dist, value = agent.heads(output)
                 action = dist.sample()
                 actions[t], logprobs[t], values[t] = action, dist.log_prob(action), value
-                observation, reward, terminated, truncated, _ = envs.step(action.numpy())
+                observation, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
                 done = terminated | truncated
-                rewards[t] = torch.as_tensor(reward, dtype=torch.float32)
+                rewards[t] = torch.as_tensor(reward, dtype=torch.float32, device=device)
                 episode_return += reward
                 for env_index in np.flatnonzero(done):
                     finished_returns.append(episode_return[env_index])
                     # MiniGrid rewards only success, with 1 - 0.9 * steps / max_steps > 0.
                     finished_success.append(float(terminated[env_index] and reward[env_index] > 0))
                 episode_return[done] = 0.0
-                next_view, next_start = torch.as_tensor(observation), torch.as_tensor(done, dtype=torch.float32)
+                next_view = torch.as_tensor(observation, device=device)
+                next_start = torch.as_tensor(done, dtype=torch.float32, device=device)
                 global_step += N
             next_value = agent.heads(agent.step(agent.encode(next_view), next_start, state)[0])[1]
             advantages = _gae(rewards, values, starts, next_value, next_start, config.gamma, config.gae_lambda)
@@ -208,9 +232,13 @@ def train(config: PPOConfig) -> dict[str, float]:
             **losses,
         }
         rows.append(row)
+        if tracker is not None:
+            tracker.write(row, global_step)
         if config.progress:
             updates.set_postfix(success=f"{row['success_rate']:.2f}", ret=f"{row['mean_return']:.2f}")
     envs.close()
+    if tracker is not None:
+        tracker.close()
     write_csv(out_dir / "metrics.csv", rows)
     torch.save({"agent_state": agent.state_dict(), "config": config_dict(config),
                 "num_actions": int(envs.single_action_space.n)}, out_dir / "checkpoint.pt")
@@ -242,7 +270,7 @@ def _update(agent: RecurrentAgent, optimizer: torch.optim.Optimizer, config: PPO
     stats: dict[str, list[float]] = {"policy_loss": [], "value_loss": [], "entropy": [], "gate_rate": [],
                                      "clip_fraction": []}
     for _ in range(config.update_epochs):
-        order = torch.randperm(config.num_envs)
+        order = torch.randperm(config.num_envs)  # the CPU generator, on every device
         for first in range(0, config.num_envs, envs_per_batch):
             idx = order[first : first + envs_per_batch]
             state = tuple(part[idx] for part in rollout_state)

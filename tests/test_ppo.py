@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 
 import numpy as np
@@ -61,6 +63,26 @@ def test_tiny_run_writes_metrics_checkpoint_and_scores(tmp_path):
     assert json.loads((tmp_path / "scores.json").read_text())["global_step"] == 128
     assert 0.0 <= scores["final_gate_rate"] <= 1.0
     assert "agent_state" in torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+
+
+
+def test_track_and_capture_video_write_their_files(tmp_path):
+    config = PPOConfig(total_steps=2 * 4 * 16, num_envs=4, num_steps=16, num_minibatches=2, update_epochs=1,
+                       out_dir=tmp_path, progress=False, track=True, capture_video=True)
+    plain = train(dataclasses.replace(config, out_dir=tmp_path / "plain", track=False, capture_video=False))
+    tracked = train(config)
+    assert list(tmp_path.glob("events.out.tfevents.*"))
+    assert list((tmp_path / "videos").glob("*.mp4"))
+    # Recording and logging do not change the run.
+    assert tracked["final_gate_rate"] == plain["final_gate_rate"]
+
+
+def test_a_missing_cuda_device_is_a_clear_error(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        train(PPOConfig(total_steps=64, num_envs=4, num_steps=16, num_minibatches=2, device="cuda",
+                        out_dir=tmp_path, progress=False))
 
 
 @pytest.mark.slow
