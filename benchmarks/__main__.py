@@ -17,7 +17,7 @@ from pathlib import Path
 from benchmarks.common import LAUNCHERS
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
 from benchmarks.report import write_report
-from benchmarks.suite import ENV_GROUPS, SUITES, run_suite
+from benchmarks.suite import ENV_GROUPS, SUITES, estimate_cost, format_estimate, run_suite
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--launcher", choices=LAUNCHERS, default="local",
                      help="local processes, or Ray tasks (needs the 'ray' extra; RAY_ADDRESS picks a cluster)")
     run.add_argument("--out", type=Path, help="default: benchmarks/results/<suite>")
+    run.add_argument("--estimate", action="store_true",
+                     help="print the estimated cost on this machine and stop (the paper suite always prints it first)")
     report = commands.add_parser("report", help="rewrite report.md from an earlier run's CSVs")
     report.add_argument("out", type=Path, help="the run's --out; with --parts, where the merged report goes")
     report.add_argument("--parts", type=Path, nargs="+",
@@ -46,6 +48,11 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         print(write_report(writable_dir(args.out) if args.parts else args.out, args.parts))
         return 0
     out = writable_dir(args.out or Path("benchmarks/results") / args.suite)
+    if args.estimate or args.suite == "paper":
+        print(format_estimate(estimate_cost(SUITES[args.suite], args.envs, args.seeds, args.workers), args.workers),
+              flush=True)
+        if args.estimate:
+            return 0
     command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
     failures = run_suite(SUITES[args.suite], args.envs, out, args.seeds, args.workers, args.launcher, command)
     path = write_report(out)

@@ -113,6 +113,71 @@ def run_suite(suite: Suite, envs: list[str], out: Path, seeds: int | None = None
     return failures
 
 
+def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, workers: int = 2) -> list[Row]:
+    """About what each stage costs on this machine: a few updates of every kind of run
+    timed here, times the suite's budget. Rows of stage, runs, CPU hours and wall hours
+    on ``workers`` parallel runs (MPC and the speed stage, minutes at most, left out)."""
+    import tempfile
+
+    import torch
+
+    from baselines.dreamer import estimate_seconds
+    from baselines.ppo import train as train_ppo
+    from baselines.train_predictor import StackedTrainer, load_data
+
+    seeds = suite.seeds if seeds is None else seeds
+    rows: list[Row] = []
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        pred_envs = [env for env in PREDICTION_ENVS if env in envs]
+        if pred_envs:
+            seconds = 0.0
+            jobs = _prediction_jobs(suite, pred_envs, seeds, out)
+            for job in jobs:
+                # The cost of an update does not depend on the dataset's size.
+                timed = dataclasses.replace(job, num_train=256, num_test=32)
+                trainer = StackedTrainer(timed, load_data(timed))
+                trainer.update(0.5)
+                start = time.perf_counter()
+                for _ in range(3):
+                    trainer.update(0.5)
+                seconds += (time.perf_counter() - start) / 3 * job.epochs * job.resolved_batches_per_epoch()
+            rows.append({"stage": "prediction", "runs": sum(len(job.runs()) for job in jobs), "cpu_seconds": seconds})
+        if "minigrid" in envs:
+            configs = ppo.make_configs(list(suite.ppo_tasks), list(ppo.PPO_CORES), seeds, suite.ppo_steps, out / "ppo")
+            rollout = configs[0].num_envs * configs[0].num_steps
+            seconds_of = {}
+            for updates in (1, 3):  # the difference leaves out the start-up cost
+                start = time.perf_counter()
+                train_ppo(dataclasses.replace(configs[0], total_steps=updates * rollout, out_dir=out / f"ppo{updates}"))
+                seconds_of[updates] = time.perf_counter() - start
+            per_step = max(seconds_of[3] - seconds_of[1], 0.0) / (2 * rollout)
+            rows.append({"stage": "ppo", "runs": len(configs), "cpu_seconds": per_step * suite.ppo_steps * len(configs)})
+        if "shapeherd" in envs:
+            preset = "paper" if suite.name == "paper" else "cpu-small"
+            configs = dreamer.make_configs(list(suite.dreamer_models), seeds, suite.dreamer_steps, out / "dreamer", preset)
+            per_model = {}
+            for config in configs:
+                if config.world.model not in per_model:
+                    per_model[config.world.model] = estimate_seconds(config)
+            rows.append({"stage": "dreamer", "runs": len(configs),
+                         "cpu_seconds": sum(per_model[config.world.model] for config in configs)})
+    for row in rows:
+        row["wall_hours"] = row["cpu_seconds"] / 3600 / max(1, min(workers, row["runs"]))
+        row["cpu_hours"] = row["cpu_seconds"] / 3600
+    return rows
+
+
+def format_estimate(rows: list[Row], workers: int) -> str:
+    lines = [f"Estimated cost on this machine ({workers} parallel runs):", "| stage | runs | CPU hours | wall hours |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {r['stage']} | {r['runs']} | {r['cpu_hours']:,.1f} | {r['wall_hours']:,.1f} |" for r in rows]
+    total = sum(r["wall_hours"] for r in rows)
+    lines.append(f"| total | {sum(r['runs'] for r in rows)} | {sum(r['cpu_hours'] for r in rows):,.1f} | {total:,.1f} |")
+    return "\n".join(lines)
+
+
 def _speed(suite: Suite, ids: list[str], out: Path) -> list[str]:
     code = env_speed.main(["--ids", *ids, "--csv", str(out / "speed.csv"), *suite.speed_args])
     return [] if code == 0 else [f"env_speed exited with {code}"]

@@ -145,3 +145,15 @@ def test_billiard_claims_read_their_rows():
     assert verdicts["GateL0RD paper, Sec. 6.1, Fig. 3c"].verdict == SUPPORTED
     assert verdicts["GateL0RD paper, Sec. 6.5"].verdict == SUPPORTED
     assert verdicts["GateL0RD paper, Sec. 6.1, Fig. 3b"].verdict == INCONCLUSIVE  # no scheduled-sampling RNNs
+
+
+def test_cost_estimate_scales_with_the_budget():
+    from benchmarks.suite import estimate_cost, format_estimate
+
+    small = dataclasses.replace(SUITES["quick"], prediction_epochs=10, prediction_train=64, prediction_test=32)
+    large = dataclasses.replace(small, prediction_epochs=1000)
+    [row_small] = estimate_cost(small, ["rrc"], seeds=1)
+    [row_large] = estimate_cost(large, ["rrc"], seeds=1)
+    assert row_small["stage"] == "prediction" and row_small["runs"] == 4
+    assert row_large["cpu_seconds"] > 20 * row_small["cpu_seconds"]
+    assert "| prediction | 4 |" in format_estimate([row_large], workers=2)
