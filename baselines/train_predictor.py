@@ -37,7 +37,7 @@ import torch
 from baselines import metrics
 from baselines.data import BILLIARD_SUBSETS, balanced_batch_index, load_split, window
 from baselines.predictor import CORES, Predictor, PredictorConfig, sample_real_inputs
-from baselines.runlog import config_dict, write_csv
+from baselines.runlog import Tracker, config_dict, write_csv
 from baselines.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run
 from pomdp_envs.cli_errors import run_command, writable_dir
 from pomdp_envs.datasets import Sequences
@@ -104,6 +104,7 @@ class TrainConfig:
     threads: int = 1  # small models on a busy CPU run fastest on one thread
     device: str = "cpu"  # "cuda" where a GPU is present
     compile: bool = False  # torch.compile the batched loss (minutes of compilation per shape)
+    track: bool = False  # also write TensorBoard event files beside each run's metrics.csv
     out_dir: Path = Path("runs/predictor")
     cache_dir: Optional[Path] = None
     progress: bool = True
@@ -315,6 +316,7 @@ def train_runs(config: TrainConfig) -> list[RunResult]:
     out_dirs = run_dirs(config)
     for out_dir in out_dirs:
         out_dir.mkdir(parents=True, exist_ok=True)
+    trackers = [Tracker(out_dir) for out_dir in out_dirs] if config.track else []
 
     rows: list[list[dict[str, float]]] = [[] for _ in specs]
     batches = config.resolved_batches_per_epoch()
@@ -342,10 +344,14 @@ def train_runs(config: TrainConfig) -> list[RunResult]:
                 row.update(epoch=epoch, train_task_loss=task_mean[r], train_gate_penalty=penalty_mean[r],
                            real_input_prob=p_real, seconds=seconds)
                 rows[r].append(row)
+                if trackers:
+                    trackers[r].write(row, epoch)
             if config.progress:
                 best = min(range(len(specs)), key=lambda r: evaluation[r]["test_mse"])
                 epochs.set_postfix(best_test_mse=f"{evaluation[best]['test_mse']:.2e}")
 
+    for tracker in trackers:
+        tracker.close()
     results = []
     for r, (spec, out_dir) in enumerate(zip(specs, out_dirs)):
         model = trainer.trained_model(r)

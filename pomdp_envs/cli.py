@@ -48,6 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "MiniGrid's 7x7 view); both: side by side")
     render.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    play = commands.add_parser("play", help="control an env with the keyboard in a window, hidden factors shown",
+                               description="Keys: see pomdp_envs/play.py (arrows move; MiniGrid: arrows, Space, "
+                                           "PageUp/PageDown, Enter). Esc quits, Backspace resets.")
+    play.add_argument("env_id", help="an id from `pomdp-envs list`")
+    play.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    play.add_argument("--scale", type=positive_int, default=2, help="window pixels per frame pixel")
+
     commands.add_parser(
         "bench", add_help=False, help="run the benchmark suite: `pomdp-envs bench run --suite quick` "
                                       "(the same as python -m benchmarks; writes below the current folder)",
@@ -70,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return bench_main(argv[1:])
     args = parser.parse_args(argv)
-    commands_by_name = {"list": _list, "score": lambda: _score(args), "render": lambda: _render(args)}
+    commands_by_name = {"list": _list, "score": lambda: _score(args), "render": lambda: _render(args),
+                        "play": lambda: _play(args)}
     return run_command("pomdp-envs", commands_by_name[args.command])
 
 
@@ -103,6 +111,14 @@ def _render(args: argparse.Namespace) -> int:
             continue
         for path, frames in record_episodes(env_id, args.out, args.episodes, options):
             print(f"{path}  ({frames} frames)")
+    return 0
+
+
+def _play(args: argparse.Namespace) -> int:
+    from pomdp_envs.play import play
+
+    steps = play(_known_id(args.env_id), seed=args.seed, scale=args.scale)
+    print(f"{steps} steps played")
     return 0
 
 

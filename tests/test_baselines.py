@@ -141,11 +141,11 @@ def test_gate_event_scores_with_slack():
     assert scores["gate_lift"] == pytest.approx(1.0)
 
 
-def _tiny_run(tmp_path, core, reg_lambda, epochs=40, name="run", teacher_forcing=False):
+def _tiny_run(tmp_path, core, reg_lambda, epochs=40, name="run", teacher_forcing=False, track=False):
     config = TrainConfig(
         env="rrc", core=core, reg_lambdas=() if reg_lambda is None else (reg_lambda,), lrs=(1e-2,),
         epochs=epochs, batches_per_epoch=5, batch_size=64,
-        teacher_forcing=teacher_forcing,
+        teacher_forcing=teacher_forcing, track=track,
         num_train=256, num_test=128, eval_every=epochs // 2, out_dir=tmp_path / name,
         cache_dir=tmp_path / "cache", progress=False,
     )
@@ -153,7 +153,8 @@ def _tiny_run(tmp_path, core, reg_lambda, epochs=40, name="run", teacher_forcing
 
 
 def test_tiny_training_run_lowers_the_error_and_writes_its_files(tmp_path):
-    scores, config = _tiny_run(tmp_path, "gru", None, teacher_forcing=True)
+    scores, config = _tiny_run(tmp_path, "gru", None, teacher_forcing=True, track=True)
+    assert list(config.out_dir.glob("events.out.tfevents.*"))  # --track
     rows = (config.out_dir / "metrics.csv").read_text().splitlines()
     assert len(rows) == 3
     header = rows[0].split(",")
