@@ -2,6 +2,7 @@
 
     python -m baselines.dreamer cpu-small --world.model vsg          # ShapeHerd, sized for a CPU
     python -m baselines.dreamer paper --world.model rssm             # the paper's sizes
+    python -m baselines.dreamer paper-svsg                           # SVSG: Gaussian state, free nats 1
     python -m baselines.dreamer cpu-small --env-id pomdp_envs/RobotRemoteControl-v0 --help
 
 The agent collects episodes with its current policy (uniform random actions during
@@ -32,7 +33,7 @@ from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.runlog import Tracker, config_dict, episode_mean, save_figure, write_csv
-from baselines.world_model import LatentState, WorldModel, WorldModelConfig, mlp
+from baselines.world_model import LatentState, WorldModel, WorldModelConfig, for_model, mlp
 from pomdp_envs import scoring
 from pomdp_envs.datasets import Sequences
 
@@ -100,6 +101,9 @@ PRESETS = {
         model_lr=3e-4, actor_lr=1e-4, critic_lr=2e-4, actor_units=200, actor_layers=2, log_every=2_500,
     ),
 }
+# SVSG as the VSG paper runs it at each size: one Gaussian state, free nats 1.0.
+PRESETS.update({f"{name}-svsg": dataclasses.replace(preset, world=for_model(preset.world, "svsg"))
+                for name, preset in list(PRESETS.items())})
 
 
 class TruncatedNormal(torch.distributions.Distribution):

@@ -57,8 +57,11 @@ def scripted_policy(name: str, episodes: int, seed: int, env_id: str = "pomdp_en
 SCRIPTED = ("random", "oracle")
 
 
-def make_configs(models: list[str], seeds: int, steps: int, out: Path, preset: str = "cpu-small") -> list[DreamerConfig]:
+def make_configs(models: list[str], seeds: int, steps: int, out: Path, preset: str = "cpu-small",
+                 prefill: int | None = None) -> list[DreamerConfig]:
     base = PRESETS[preset]
+    if prefill is not None:
+        base = dataclasses.replace(base, prefill=prefill)
     configs = []
     for model in models:
         world = for_model(base.world, model)
@@ -143,12 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=["vsg", "rssm"], choices=MODELS)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--steps", type=int, default=PRESETS["cpu-small"].total_steps)
+    parser.add_argument("--prefill", type=int, default=None, help="env steps of random actions (default: the preset's)")
     parser.add_argument("--random-episodes", type=int, default=20, help="episodes of the random and the oracle policy")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local/dreamer"))
     args = parser.parse_args(argv)
 
-    configs = make_configs(args.models, args.seeds, args.steps, args.out)
+    configs = make_configs(args.models, args.seeds, args.steps, args.out, prefill=args.prefill)
     print_estimate(configs, args.workers)
     rows, _ = run(configs, args.workers, args.random_episodes)
     final = write_results(rows, args.out / "runs.csv", args.out / "curves.csv", args.out / "objects.png")
