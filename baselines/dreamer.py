@@ -450,9 +450,6 @@ def final_scores(rows: list[dict[str, float]], parameters: int, last_rows: int =
 
 
 def plot_curve(rows: list[dict[str, float]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps = [row["env_steps"] for row in rows]

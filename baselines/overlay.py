@@ -44,9 +44,6 @@ def predictor_rollout(checkpoint: str | Path, sequences: Sequences, index: int) 
 
 def draw(rollout: dict[str, np.ndarray], env_id: str, upto: int | None = None):
     """A matplotlib figure of the rollout up to step ``upto`` (all steps when None)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     observations, predictions = rollout["observations"], rollout["predictions"]

@@ -115,9 +115,6 @@ def format_table(final_rows: list[Row]) -> str:
 
 
 def plot_curves(curve_rows: list[Row], final_rows: list[Row], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.5))

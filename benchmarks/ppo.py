@@ -85,9 +85,6 @@ def frames_to_success(curve_rows: list[Row], threshold: float = SUCCESS_THRESHOL
 def plot_curves(curve_rows: list[Row], path: Path, window: int = 5) -> None:
     """Success rate over env steps per task (one panel each), mean over seeds, smoothed
     over ``window`` updates."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
