@@ -54,11 +54,11 @@ SUITES = {
     "quick": Suite("quick", seeds=1, speed_args=("--quick",), prediction_epochs=60, prediction_train=512,
                    prediction_test=256, mpc_episodes=20, ppo_tasks=("DoorKey-5x5",), ppo_steps=200_000,
                    dreamer_models=("vsg", "rssm"), dreamer_steps=3_500, dreamer_random_episodes=3),
-    # 2,000 updates per predictor; no MPC (its claims need predictors trained far longer,
+    # 2,000 updates per predictor, 200 Dreamer updates; no MPC (its claims need predictors trained far longer,
     # see benchmarks/results/longer); MemoryS7 needs ~1e7 frames, so PPO runs DoorKey only.
     "standard": Suite("standard", seeds=3, speed_args=("--quick",), prediction_epochs=200, prediction_train=2048,
                       prediction_test=512, mpc_episodes=0, ppo_tasks=("DoorKey-5x5",), ppo_steps=200_000,
-                      dreamer_models=("vsg", "svsg", "rssm"), dreamer_steps=3_500, dreamer_random_episodes=10),
+                      dreamer_models=("vsg", "svsg", "rssm"), dreamer_steps=4_500, dreamer_random_episodes=10),
     # The GateL0RD paper trains predictors for 250k-500k updates and PPO for 1e7 frames;
     # the VSG paper its agents for 2.5M frames (625k env steps).
     "paper": Suite("paper", seeds=5, speed_args=(), prediction_epochs=25_000, prediction_train=8_000,
