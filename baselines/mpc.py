@@ -296,8 +296,8 @@ class MPCConfig:
     episodes: int = 50
     seed: int = 0
     episode_steps: Optional[int] = None  # None: the task's default
-    horizon: Optional[int] = None  # replaces icem.horizon; None: the task's (rrc 30, shepherd 50)
-    icem: ICEMConfig = ICEMConfig()
+    horizon: Optional[int] = None  # planning horizon; None: the task's (rrc 30, shepherd 50)
+    icem: ICEMConfig = ICEMConfig()  # the other planner settings (the horizon is --horizon)
     threads: int = 1
     device: str = "cpu"  # where a learned model runs ("cuda" where a GPU is present)
 
@@ -308,6 +308,8 @@ def main() -> int:
     config = tyro.cli(MPCConfig)
 
     def run() -> None:
+        if config.icem.horizon != ICEMConfig().horizon:
+            raise ValueError("set the planning horizon with --horizon (--icem.horizon is replaced by it)")
         torch.set_num_threads(config.threads)
         icem = dataclasses.replace(config.icem, horizon=config.horizon or TASKS[config.task].horizon)
         result = run_mpc(config.task, config.model, config.episodes, config.seed, icem,

@@ -41,9 +41,9 @@ _VIEW_SCALE = torch.tensor([10.0, 5.0, 2.0])
 
 @dataclasses.dataclass
 class PPOConfig:
-    """Options of a PPO run (defaults: the GateL0RD paper's MiniGrid set-up). Gate noise
-    is off by default: the update replays each rollout and needs the same
-    log-probabilities."""
+    """Options of a PPO run (defaults: the GateL0RD paper's MiniGrid set-up). GateL0RD
+    runs without gate noise: the update replays each rollout and needs the
+    log-probabilities it acted with."""
 
     env_id: str = "pomdp_envs/MiniGrid-DoorKey-5x5-v0"  # a pomdp_envs/MiniGrid-* id (7x7x3 view)
     core: Literal["gatel0rd", "lstm"] = "gatel0rd"  # the agent's memory
@@ -61,7 +61,6 @@ class PPOConfig:
     vf_coef: float = 0.5  # value-loss weight
     max_grad_norm: float = 0.5  # gradient-norm clipping
     reg_lambda: float = 0.01  # GateL0RD's L0 gate penalty
-    gate_noise: float = 0.0  # GateL0RD's gate noise while acting and updating
     hidden_size: int = 64  # size of the memory's latent state
     seed: int = 0  # seeds the envs and torch
     threads: int = 1  # torch threads
@@ -85,8 +84,7 @@ class PPOConfig:
 class RecurrentAgent(nn.Module):
     """Conv encoder -> recurrent core -> actor and critic heads."""
 
-    def __init__(self, num_actions: int, core: str = "gatel0rd", hidden_size: int = 64,
-                 gate_noise: float = 0.0) -> None:
+    def __init__(self, num_actions: int, core: str = "gatel0rd", hidden_size: int = 64) -> None:
         super().__init__()
         self.encoder = nn.Sequential(  # 7x7 -> 6x6 -> 3x3 -> 2x2 -> 1x1
             nn.Conv2d(3, 16, 2), nn.ReLU(), nn.MaxPool2d(2),
@@ -94,7 +92,7 @@ class RecurrentAgent(nn.Module):
             nn.Conv2d(32, 64, 2), nn.ReLU(), nn.Flatten(),
         )
         if core == "gatel0rd":
-            self.core: nn.Module = GateL0RDCell(64, hidden_size, gate_noise=gate_noise)
+            self.core: nn.Module = GateL0RDCell(64, hidden_size, gate_noise=0.0)
             self.state_size = hidden_size
         elif core == "lstm":
             self.core = TorchRNNCell("lstm", 64, hidden_size)
@@ -170,8 +168,7 @@ def train(config: PPOConfig) -> dict[str, float]:
     out_dir = writable_dir(config.out_dir)
     device = torch.device(config.device)
     tracker = Tracker(out_dir) if config.track else None
-    agent = RecurrentAgent(int(envs.single_action_space.n), config.core, config.hidden_size,
-                           config.gate_noise).to(device)
+    agent = RecurrentAgent(int(envs.single_action_space.n), config.core, config.hidden_size).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=1e-5)
     T, N = config.num_steps, config.num_envs
     # The rollout lives on the device; only actions go back to the envs.

@@ -22,6 +22,9 @@ CASES = {
     "suite to an unwritable folder": (["benchmarks", "run", "--out", "/proc/x"], "output folder"),
     "report of a missing run": (["benchmarks", "report", "MISSING_DIR"], "run.json"),
     "suite with negative seeds": (["benchmarks", "run", "--seeds", "-1"], "--seeds"),
+    "plan with the horizon in the wrong place": (["baselines.mpc", "--icem.horizon", "12"], "--horizon"),
+    "Dreamer with too small a budget": (["baselines.dreamer", "cpu-small", "--total-steps", "100"],
+                                        "too small to train"),
 }
 
 
