@@ -27,6 +27,8 @@ The splits follow the GateL0RD paper's protocol:
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +62,23 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("POMDP_ENVS_CACHE", Path.home() / ".cache" / "pomdp_envs"))
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of the package version and of every source file that shapes a dataset (the
+    envs, their dynamics and policies, the collectors): cached data is keyed by it, so a
+    change to any of them collects afresh instead of reusing stale sequences."""
+    import pomdp_envs
+
+    root = Path(pomdp_envs.__file__).parent
+    files = sorted([*root.glob("core/*.py"), *root.glob("dynamics/*.py"), *root.glob("envs/*.py"),
+                    *root.glob("policies/*.py"), root / "datasets.py", Path(__file__)])
+    digest = hashlib.sha1(pomdp_envs.__version__.encode())
+    for file in files:
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def load_split(
     env: str, split: str, num_sequences: int, seed: int = 0, cache_dir: str | os.PathLike | None = None
 ) -> Sequences:
@@ -69,7 +88,7 @@ def load_split(
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / f"{env}-{split}-n{num_sequences}-seed{seed}.npz"
+    path = cache / f"{env}-{split}-n{num_sequences}-seed{seed}-{code_fingerprint()}.npz"
     if path.exists():
         return Sequences.load(path)
     sequences = _COLLECTORS[env](split, num_sequences, seed + _SPLIT_SEED_OFFSET[split])

@@ -19,6 +19,24 @@ def test_splits_are_cached_and_reloaded(tmp_path):
     assert not np.array_equal(first.observations[:, 0], test.observations[:, 0])
 
 
+def test_the_cache_key_changes_with_the_code_that_makes_the_data(tmp_path, monkeypatch):
+    from baselines import data
+
+    load_split("billiard", "train", 20, cache_dir=tmp_path)
+    [cached] = tmp_path.glob("*.npz")
+    assert cached.stem.endswith(data.code_fingerprint())
+    import pomdp_envs
+
+    data.code_fingerprint.cache_clear()
+    monkeypatch.setattr(pomdp_envs, "__version__", "0.0.0-changed")
+    try:
+        assert not cached.stem.endswith(data.code_fingerprint())
+        load_split("billiard", "train", 20, cache_dir=tmp_path)  # collected afresh, not the stale file
+        assert len(list(tmp_path.glob("*.npz"))) == 2
+    finally:
+        data.code_fingerprint.cache_clear()
+
+
 def test_billiard_generalisation_shots_are_faster(tmp_path):
     train = load_split("billiard", "train", 64, cache_dir=tmp_path)
     gen = load_split("billiard", "generalisation", 64, cache_dir=tmp_path)
