@@ -54,7 +54,11 @@ def policy_names(env_id: str) -> list[str]:
 def make_policy(env_id: str, name: str, seed: int | None = None) -> Policy:
     """The policy ``name`` for ``env_id``; ``ValueError`` lists the choices."""
     if name == "random":
-        return SampleActionPolicy(gym.spec(env_id).make().action_space, seed)
+        env = gym.spec(env_id).make()  # built only to read its action space
+        try:
+            return SampleActionPolicy(env.action_space, seed)
+        finally:
+            env.close()
     named = _named_policies(env_id)
     if name not in named:
         raise ValueError(f"{env_id} has no policy {name!r}; choose from {policy_names(env_id)}")
