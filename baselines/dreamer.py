@@ -33,7 +33,7 @@ from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.runlog import Tracker, config_dict, episode_mean, save_figure, write_csv
-from baselines.world_model import LatentState, WorldModel, WorldModelConfig, for_model, mlp
+from baselines.world_model import LatentState, WorldModel, WorldModelConfig, elu_mlp, for_model
 from pomdp_envs import scoring
 from pomdp_envs.datasets import Sequences
 
@@ -150,7 +150,7 @@ class Actor(nn.Module):
 
     def __init__(self, feature_size: int, action_size: int, units: int, layers: int) -> None:
         super().__init__()
-        self.net = mlp([feature_size] + [units] * layers + [2 * action_size])
+        self.net = elu_mlp([feature_size] + [units] * layers + [2 * action_size])
 
     def forward(self, features: torch.Tensor) -> TruncatedNormal:
         mean, raw_std = self.net(features).float().chunk(2, -1)
@@ -198,7 +198,7 @@ class Dreamer:
         self.world = WorldModel(config.world, obs_shape, action_size).to(self.device)
         feature = config.world.feature_size
         self.actor = Actor(feature, action_size, config.actor_units, config.actor_layers).to(self.device)
-        self.critic = mlp([feature] + [config.actor_units] * config.actor_layers + [1]).to(self.device)
+        self.critic = elu_mlp([feature] + [config.actor_units] * config.actor_layers + [1]).to(self.device)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         adam = dict(eps=config.adam_eps)
         self.model_opt = torch.optim.Adam(self.world.parameters(), lr=config.model_lr, **adam)

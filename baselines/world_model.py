@@ -86,7 +86,8 @@ def for_model(base: WorldModelConfig, model: str) -> WorldModelConfig:
 SVSG_FREE_NATS = 1.0
 
 
-def mlp(sizes: list[int], last_activation: bool = False) -> nn.Sequential:
+def elu_mlp(sizes: list[int], last_activation: bool = False) -> nn.Sequential:
+    """Dense layers of ``sizes`` with ELU between them (DreamerV2's heads and encoders)."""
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
         layers.append(nn.Linear(fan_in, fan_out))
@@ -134,12 +135,12 @@ class LatentDynamics(nn.Module):
         self.config = config
         c = config
         recurrent = c.stoch_size if c.model == "svsg" else c.deter
-        self.input_layer = mlp([c.stoch_size + action_size, c.hidden], last_activation=True)
+        self.input_layer = elu_mlp([c.stoch_size + action_size, c.hidden], last_activation=True)
         # The models differ here only: VSG and SVSG drop the LayerNorm and sample the gate.
         self.cell = RecurrentCell(c.hidden, recurrent, layer_norm=not c.gated, bernoulli_gate=c.gated)
         stats_size = 2 * c.stoch if not c.classes else c.stoch * c.classes
-        self.prior_net = mlp([recurrent, c.hidden, stats_size])
-        self.posterior_net = mlp([recurrent + embed_size, c.hidden, stats_size])
+        self.prior_net = elu_mlp([recurrent, c.hidden, stats_size])
+        self.posterior_net = elu_mlp([recurrent + embed_size, c.hidden, stats_size])
 
     def initial(self, batch: int, device: torch.device | str | None = None) -> LatentState:
         c = self.config
@@ -314,13 +315,13 @@ class WorldModel(nn.Module):
         else:
             (obs_size,) = self.obs_shape
             hidden = [config.mlp_units] * config.mlp_layers
-            self.encoder = mlp([obs_size, *hidden], last_activation=True)
+            self.encoder = elu_mlp([obs_size, *hidden], last_activation=True)
             embed_size = config.mlp_units
-            self.decoder = mlp([config.feature_size, *hidden, obs_size])
+            self.decoder = elu_mlp([config.feature_size, *hidden, obs_size])
         self.dynamics = LatentDynamics(config, action_size, embed_size)
         heads = [config.feature_size] + [config.mlp_units] * config.mlp_layers
-        self.reward_head = mlp([*heads, 1])
-        self.discount_head = mlp([*heads, 1]) if config.discount_head else None
+        self.reward_head = elu_mlp([*heads, 1])
+        self.discount_head = elu_mlp([*heads, 1]) if config.discount_head else None
 
     def target(self, observations: torch.Tensor) -> torch.Tensor:
         return preprocess_image(observations) if self.images else observations.float()
