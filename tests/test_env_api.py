@@ -153,6 +153,20 @@ def test_step_before_reset_is_an_error(env_id):
         env.step(env.action_space.sample())
 
 
+def test_render_before_reset_is_an_error_in_single_and_native_vector_envs(env_id):
+    spec = gym.spec(env_id)
+    env = gym.make(env_id, render_mode="rgb_array", disable_env_checker=True).unwrapped
+    with pytest.raises(gym.error.ResetNeeded):
+        env.render()
+    env.close()
+    if spec.vector_entry_point is None:
+        return
+    envs = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", render_mode="rgb_array")
+    with pytest.raises(gym.error.ResetNeeded):
+        envs.render()
+    envs.close()
+
+
 def test_spec_serialises(env_id):
     spec = gym.spec(env_id)
     assert gym.envs.registration.EnvSpec.from_json(spec.to_json()) == spec

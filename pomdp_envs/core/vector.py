@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+from gymnasium import logger
 from gymnasium.error import ResetNeeded
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -121,8 +122,12 @@ class BatchedCoreVectorEnv(VectorEnv):
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         """One frame per sub-env (``rgb_array``), as ``SyncVectorEnv`` returns them."""
-        if self.render_mode is None or self.state is None:
+        # As the single env: a warning without a render mode, an error before reset.
+        if self.render_mode is None:
+            logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
+        if self.state is None:
+            raise ResetNeeded("call reset() before render()")
         render = self.single_env_cls.render_state
         return tuple(render(self.config, take_state(self.state, i)) for i in range(self.num_envs))
 

@@ -179,6 +179,8 @@ class FetchPickAndPlacePOEnv(gym.Env):
         return self._observe(upstream_obs), float(reward), bool(terminated), bool(truncated), self._info(info, changed)
 
     def render(self):
+        if self._hidden is None:
+            raise gym.error.ResetNeeded("call reset() before render()")
         frame = self.upstream.render()
         _close_open_envs_at_exit()
         return frame

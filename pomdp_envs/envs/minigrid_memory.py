@@ -129,6 +129,8 @@ class MiniGridMemoryEnv(gym.Env):
         return obs["image"], float(reward), bool(terminated), bool(truncated), self._info(success, changed)
 
     def render(self):
+        if self._hidden is None:
+            raise gym.error.ResetNeeded("call reset() before render()")
         return self.upstream.render()
 
     def close(self) -> None:
