@@ -67,7 +67,11 @@ class GateL0RDCell(nn.Module):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, internal_layers: int = 1, gate_noise: float = 0.1,
+        self,
+        input_size: int,
+        hidden_size: int,
+        internal_layers: int = 1,
+        gate_noise: float = 0.1,
         output_size: Optional[int] = None,
     ) -> None:
         super().__init__()
@@ -129,7 +133,7 @@ class TorchRNNCell(nn.Module):
 
     def latent(self, state: State) -> torch.Tensor:
         # The top layer's hidden state, and the LSTM's cell state (its memory) beside it.
-        return torch.cat(state[-self.states_per_layer:], dim=-1)
+        return torch.cat(state[-self.states_per_layer :], dim=-1)
 
     def forward(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State, Optional[torch.Tensor]]:
         new_state: list[torch.Tensor] = []

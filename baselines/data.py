@@ -70,8 +70,16 @@ def code_fingerprint() -> str:
     import pomdp_envs
 
     root = Path(pomdp_envs.__file__).parent
-    files = sorted([*root.glob("core/*.py"), *root.glob("dynamics/*.py"), *root.glob("envs/*.py"),
-                    *root.glob("policies/*.py"), root / "datasets.py", Path(__file__)])
+    files = sorted(
+        [
+            *root.glob("core/*.py"),
+            *root.glob("dynamics/*.py"),
+            *root.glob("envs/*.py"),
+            *root.glob("policies/*.py"),
+            root / "datasets.py",
+            Path(__file__),
+        ]
+    )
     digest = hashlib.sha1(pomdp_envs.__version__.encode())
     for file in files:
         digest.update(file.name.encode())
@@ -128,9 +136,7 @@ def balanced_batch_index(
     where row ``i`` belongs to group ``i % num_groups`` (the paper's Billiard Ball
     batches: 8 rows of each of 16 sub-datasets)."""
     if batch_size % num_groups or num_rows < num_groups:
-        raise ValueError(
-            f"a balanced batch needs batch_size divisible by {num_groups} and at least {num_groups} rows"
-        )
+        raise ValueError(f"a balanced batch needs batch_size divisible by {num_groups} and at least {num_groups} rows")
     groups = torch.arange(num_groups, device=device).repeat_interleave(batch_size // num_groups)
     group_sizes = (num_rows - groups + num_groups - 1) // num_groups
     within = (torch.rand(batch_size, generator=generator, device=device) * group_sizes).long()
@@ -154,11 +160,24 @@ def _rrc(split: str, num_sequences: int, seed: int) -> Sequences:
 
     controlled = num_sequences // 2
     parts = [
-        collect_sequences(ENV_IDS["rrc"], policy(seed), controlled, 50, seed=seed, num_envs=4096,
-                          accept=lambda hidden: hidden["robot_controlled"][:, -1] == 1),
-        collect_sequences(ENV_IDS["rrc"], policy(seed + 1), num_sequences - controlled, 50,
-                          seed=seed + 5_000_000, num_envs=1024,
-                          accept=lambda hidden: hidden["robot_controlled"][:, -1] == 0),
+        collect_sequences(
+            ENV_IDS["rrc"],
+            policy(seed),
+            controlled,
+            50,
+            seed=seed,
+            num_envs=4096,
+            accept=lambda hidden: hidden["robot_controlled"][:, -1] == 1,
+        ),
+        collect_sequences(
+            ENV_IDS["rrc"],
+            policy(seed + 1),
+            num_sequences - controlled,
+            50,
+            seed=seed + 5_000_000,
+            num_envs=1024,
+            accept=lambda hidden: hidden["robot_controlled"][:, -1] == 0,
+        ),
     ]
     return _interleave(parts, seed)
 
@@ -186,8 +205,15 @@ def _fetch(split: str, num_sequences: int, seed: int) -> Sequences:
     )
 
     grasp_step = FETCH_GENERALISATION_GRASP_STEP if split == "generalisation" else PAPER_GRASP_STEP
-    sequences = collect_sequences(ENV_IDS["fetch"], ReachGraspTransportPolicy(grasp_step, seed=seed),
-                                  num_sequences, 25, seed=seed, num_envs=16, accept=grasp_accepts(grasp_step))
+    sequences = collect_sequences(
+        ENV_IDS["fetch"],
+        ReachGraspTransportPolicy(grasp_step, seed=seed),
+        num_sequences,
+        25,
+        seed=seed,
+        num_envs=16,
+        accept=grasp_accepts(grasp_step),
+    )
     # The model sees the 11 position/finger values; the goal is not part of its input.
     sequences.observations = np.ascontiguousarray(sequences.observations[..., :11])
     return sequences

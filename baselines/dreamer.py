@@ -95,15 +95,27 @@ PRESETS = {
     # table; its code uses 1e-4 / 8e-5), 30k env steps. One update takes about a second
     # on 2 CPU cores, so the default budget (2,750 updates) runs in under an hour.
     "cpu-small": DreamerConfig(
-        world=WorldModelConfig(deter=200, hidden=200, stoch=16, classes=16, cnn_depth=16, mlp_units=200,
-                               mlp_layers=2),
-        total_steps=30_000, prefill=2_500, train_every=10, batch_size=16, sequence_length=32,
-        model_lr=3e-4, actor_lr=1e-4, critic_lr=2e-4, actor_units=200, actor_layers=2, log_every=2_500,
+        world=WorldModelConfig(deter=200, hidden=200, stoch=16, classes=16, cnn_depth=16, mlp_units=200, mlp_layers=2),
+        total_steps=30_000,
+        prefill=2_500,
+        train_every=10,
+        batch_size=16,
+        sequence_length=32,
+        model_lr=3e-4,
+        actor_lr=1e-4,
+        critic_lr=2e-4,
+        actor_units=200,
+        actor_layers=2,
+        log_every=2_500,
     ),
 }
 # SVSG as the VSG paper runs it at each size: one Gaussian state, free nats 1.0.
-PRESETS.update({f"{name}-svsg": dataclasses.replace(preset, world=for_model(preset.world, "svsg"))
-                for name, preset in list(PRESETS.items())})
+PRESETS.update(
+    {
+        f"{name}-svsg": dataclasses.replace(preset, world=for_model(preset.world, "svsg"))
+        for name, preset in list(PRESETS.items())
+    }
+)
 
 
 class TruncatedNormal(torch.distributions.Distribution):
@@ -113,8 +125,9 @@ class TruncatedNormal(torch.distributions.Distribution):
     arg_constraints: dict = {}
     has_rsample = True
 
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor, low: float = -1.0, high: float = 1.0,
-                 margin: float = 1e-6) -> None:
+    def __init__(
+        self, mean: torch.Tensor, std: torch.Tensor, low: float = -1.0, high: float = 1.0, margin: float = 1e-6
+    ) -> None:
         self.mean_, self.std_, self.low, self.high, self.margin = mean, std, low, high, margin
         normal = torch.distributions.Normal(torch.zeros_like(mean), torch.ones_like(std))
         self._normal = normal
@@ -136,8 +149,9 @@ class TruncatedNormal(torch.distributions.Distribution):
 
     def entropy(self) -> torch.Tensor:
         density = lambda x: torch.exp(self._normal.log_prob(x))  # noqa: E731
-        return (torch.log(np.sqrt(2 * np.pi * np.e) * self.std_ * self._mass)
-                + (self._alpha * density(self._alpha) - self._beta * density(self._beta)) / (2 * self._mass))
+        return torch.log(np.sqrt(2 * np.pi * np.e) * self.std_ * self._mass) + (
+            self._alpha * density(self._alpha) - self._beta * density(self._beta)
+        ) / (2 * self._mass)
 
     @property
     def mode(self) -> torch.Tensor:
@@ -268,12 +282,17 @@ class Dreamer:
         value_prediction = self.critic(feats[:-1].detach()).squeeze(-1)
         critic_loss = (weights * 0.5 * (value_prediction - returns.detach()) ** 2).mean()
         self._step(self.critic_opt, critic_loss, self.critic)
-        return {"actor_loss": actor_loss.item(), "critic_loss": critic_loss.item(),
-                "imagined_return": returns.mean().item(), "actor_entropy": entropy.mean().item()}
+        return {
+            "actor_loss": actor_loss.item(),
+            "critic_loss": critic_loss.item(),
+            "imagined_return": returns.mean().item(),
+            "actor_entropy": entropy.mean().item(),
+        }
 
 
-def lambda_returns(rewards: torch.Tensor, next_values: torch.Tensor, discounts: torch.Tensor,
-                   lambda_: float) -> torch.Tensor:
+def lambda_returns(
+    rewards: torch.Tensor, next_values: torch.Tensor, discounts: torch.Tensor, lambda_: float
+) -> torch.Tensor:
     """R_t = r_t + d_t ((1 - lambda) v_{t+1} + lambda R_{t+1}), R_H bootstrapped with v_H.
 
     All (H, N); ``rewards[t]``, ``discounts[t]`` and ``next_values[t]`` belong to the step
@@ -381,8 +400,15 @@ def train(config: DreamerConfig) -> dict[str, float]:
     if tracker is not None:
         tracker.close()
     write_csv(out_dir / "metrics.csv", rows)
-    torch.save({"world": agent.world.state_dict(), "actor": agent.actor.state_dict(),
-                "critic": agent.critic.state_dict(), "config": config_dict(config)}, out_dir / "checkpoint.pt")
+    torch.save(
+        {
+            "world": agent.world.state_dict(),
+            "actor": agent.actor.state_dict(),
+            "critic": agent.critic.state_dict(),
+            "config": config_dict(config),
+        },
+        out_dir / "checkpoint.pt",
+    )
     scores = final_scores(rows, agent.num_parameters())
     (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
     plot_curve(rows, out_dir / "curve.png", f"{config.env_id.split('/')[-1]} {config.world.model}")
@@ -403,8 +429,7 @@ class _Episode:
     def last_observation(self) -> np.ndarray:
         return self.observations[-1]
 
-    def append(self, observation: np.ndarray, action: np.ndarray, reward: float, terminated: bool,
-               info: dict) -> None:
+    def append(self, observation: np.ndarray, action: np.ndarray, reward: float, terminated: bool, info: dict) -> None:
         self.observations.append(observation)
         self.actions.append(np.asarray(action, dtype=np.float32))
         self.rewards.append(float(reward))
@@ -417,9 +442,13 @@ class _Episode:
         observations = np.stack(self.observations)
         if observations.dtype != np.uint8:
             observations = observations.astype(np.float32)
-        return {"observation": observations, "action": np.stack(self.actions),
-                "reward": np.asarray(self.rewards, dtype=np.float32),
-                "discount": np.asarray(self.discounts, dtype=np.float32), "is_first": is_first}
+        return {
+            "observation": observations,
+            "action": np.stack(self.actions),
+            "reward": np.asarray(self.rewards, dtype=np.float32),
+            "discount": np.asarray(self.discounts, dtype=np.float32),
+            "is_first": is_first,
+        }
 
     def summary(self) -> dict[str, float]:
         hidden = self.last_info.get("hidden", {})
@@ -427,8 +456,9 @@ class _Episode:
         return {"return": float(np.sum(self.rewards)), "objects_scored": scored, "length": len(self.rewards) - 1}
 
 
-def _log_row(step: int, updates: int, seconds: float, finished: list[dict[str, float]],
-             pending: dict[str, list[float]]) -> dict[str, float]:
+def _log_row(
+    step: int, updates: int, seconds: float, finished: list[dict[str, float]], pending: dict[str, list[float]]
+) -> dict[str, float]:
     row = {"env_steps": step, "updates": updates, "seconds": seconds, "episodes": len(finished)}
     for key in ("return", "objects_scored"):
         row[key] = float(np.mean([ep[key] for ep in finished])) if finished else float("nan")
@@ -439,9 +469,15 @@ def _log_row(step: int, updates: int, seconds: float, finished: list[dict[str, f
 def final_scores(rows: list[dict[str, float]], parameters: int, last_rows: int = 3) -> dict[str, float]:
     """Means over the episodes logged in the last ``last_rows`` rows, and the last losses."""
     tail = rows[-last_rows:]
-    scores = {"env_steps": rows[-1]["env_steps"], "updates": rows[-1]["updates"], "parameters": parameters,
-              "final_return": episode_mean(tail, "return"), "final_objects_scored": episode_mean(tail, "objects_scored"),
-              "final_episodes": sum(row["episodes"] for row in tail), "seconds": rows[-1]["seconds"]}
+    scores = {
+        "env_steps": rows[-1]["env_steps"],
+        "updates": rows[-1]["updates"],
+        "parameters": parameters,
+        "final_return": episode_mean(tail, "return"),
+        "final_objects_scored": episode_mean(tail, "objects_scored"),
+        "final_episodes": sum(row["episodes"] for row in tail),
+        "seconds": rows[-1]["seconds"],
+    }
     for key in ("image_loss", "kl", "gate_rate"):
         values = [row[key] for row in rows if key in row and np.isfinite(row[key])]
         if values:
@@ -527,11 +563,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     from pomdp_envs.cli_errors import run_command
 
     def run() -> None:
-        config = tyro.extras.overridable_config_cli({name: (name, preset) for name, preset in PRESETS.items()},
-                                                    args=argv)
+        config = tyro.extras.overridable_config_cli(
+            {name: (name, preset) for name, preset in PRESETS.items()}, args=argv
+        )
         print(json.dumps(train(config), indent=2))
-        print(f"wrote {config.out_dir}/metrics.csv, checkpoint.pt, scores.json, curve.png"
-              + (" and TensorBoard events" if config.track else ""))
+        print(
+            f"wrote {config.out_dir}/metrics.csv, checkpoint.pt, scores.json, curve.png"
+            + (" and TensorBoard events" if config.track else "")
+        )
 
     return run_command("python -m baselines.dreamer", run)
 

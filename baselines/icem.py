@@ -150,7 +150,9 @@ class ICEM:
             actions = torch.cat(candidates, dim=1)
             costs = cost_fn(actions)
             if costs.shape != actions.shape[:2]:
-                raise ValueError(f"cost function returned shape {tuple(costs.shape)}, expected {tuple(actions.shape[:2])}")
+                raise ValueError(
+                    f"cost function returned shape {tuple(costs.shape)}, expected {tuple(actions.shape[:2])}"
+                )
             costs = torch.nan_to_num(costs, nan=math.inf)
             order = torch.argsort(costs, dim=1)[:, : cfg.elites]
             elites = torch.take_along_dim(actions, order[:, :, None, None], dim=1)

@@ -47,8 +47,12 @@ def gate_event_scores(gates: np.ndarray, changed: np.ndarray, start_steps: int) 
     changed at step t" (both (N, T) bool), as ``pomdp_envs.scoring.event_scores``
     computes them for any model."""
     scores = scoring.event_scores(gates, changed, start_steps)
-    return {"gate_precision": scores["precision"], "gate_recall": scores["recall"], "gate_lift": scores["lift"],
-            "event_base_rate": scores["base_rate"]}
+    return {
+        "gate_precision": scores["precision"],
+        "gate_recall": scores["recall"],
+        "gate_lift": scores["lift"],
+        "event_base_rate": scores["base_rate"],
+    }
 
 
 def latent_scores(model: Predictor, sequences: Sequences, start_steps: int) -> dict[str, float]:

@@ -39,7 +39,9 @@ ObservationCost = Callable[[torch.Tensor], torch.Tensor]
 
 def rrc_cost(observations: torch.Tensor, goal_xy: tuple[float, float] = (2.5, -0.5)) -> torch.Tensor:
     """Summed distance of the predicted robot (obs 2-3, robot-room frame) to the goal."""
-    goal = torch.tensor(goal_xy, dtype=observations.dtype) - torch.as_tensor(ROBOT_FRAME_SHIFT, dtype=observations.dtype)
+    goal = torch.tensor(goal_xy, dtype=observations.dtype) - torch.as_tensor(
+        ROBOT_FRAME_SHIFT, dtype=observations.dtype
+    )
     return torch.linalg.vector_norm(observations[..., 2:4] - goal, dim=-1).sum(-1)
 
 
@@ -80,15 +82,26 @@ TASKS = {
     # read from info["is_success"] at any step. The thresholds are the paper's planning
     # set-up: 1.5 times the env's goal reach for RRC, 1.2 times the cage and lever
     # reaches for Shepherd.
-    "rrc": MPCTask("pomdp_envs/RobotRemoteControl-v0", rrc_cost, 100, 30,
-                   {"terminate_on_success": False, "goal_reach": 0.15}),
+    "rrc": MPCTask(
+        "pomdp_envs/RobotRemoteControl-v0", rrc_cost, 100, 30, {"terminate_on_success": False, "goal_reach": 0.15}
+    ),
     # As in the paper's planning set-up: agent and cage start at the right edge, so the
     # cage has to be dropped where the sheep will come down before the agent walks to
     # the lever on the far left. That chain takes 40-50 steps, so the horizon is 50.
-    "shepherd": MPCTask("pomdp_envs/Shepherd-v0", shepherd_cost, 150, 50,
-                        {"terminate_on_catch": False, "start_side": "right", "grasp_reach": 0.12,
-                         "catch_reach": 0.12, "lever_reach": 0.24},
-                        {"agent_xy": (2.9, -0.5)}),
+    "shepherd": MPCTask(
+        "pomdp_envs/Shepherd-v0",
+        shepherd_cost,
+        150,
+        50,
+        {
+            "terminate_on_catch": False,
+            "start_side": "right",
+            "grasp_reach": 0.12,
+            "catch_reach": 0.12,
+            "lever_reach": 0.24,
+        },
+        {"agent_xy": (2.9, -0.5)},
+    ),
 }
 
 
@@ -225,8 +238,13 @@ def run_mpc(
     spec = TASKS[task]
     icem = ICEMConfig(horizon=spec.horizon) if icem is None else icem
     steps = spec.episode_steps if episode_steps is None else episode_steps
-    envs = gym.make_vec(spec.env_id, num_envs=episodes, vectorization_mode="vector_entry_point",
-                        max_episode_steps=steps + 1, **spec.env_kwargs)
+    envs = gym.make_vec(
+        spec.env_id,
+        num_envs=episodes,
+        vectorization_mode="vector_entry_point",
+        max_episode_steps=steps + 1,
+        **spec.env_kwargs,
+    )
     if str(model) == "true":
         planner_model: Model = TrueModel(envs)
     else:
@@ -235,8 +253,9 @@ def run_mpc(
             raise ValueError(f"checkpoint {model} was trained on {meta['env_id']}, task {task!r} needs {spec.env_id}")
         planner_model = LearnedModel(predictor, device)
     space = envs.single_action_space
-    planner = ICEM(icem, torch.as_tensor(space.low), torch.as_tensor(space.high), episodes,
-                   torch.Generator().manual_seed(seed))
+    planner = ICEM(
+        icem, torch.as_tensor(space.low), torch.as_tensor(space.high), episodes, torch.Generator().manual_seed(seed)
+    )
 
     def cost(actions: torch.Tensor) -> torch.Tensor:
         return spec.cost(planner_model.predict(actions))
@@ -269,8 +288,9 @@ def run_mpc(
     )
 
 
-def unsolved_starts(envs: gym.vector.VectorEnv, seed: int, options: Optional[dict] = None,
-                    max_tries: int = 100) -> np.ndarray:
+def unsolved_starts(
+    envs: gym.vector.VectorEnv, seed: int, options: Optional[dict] = None, max_tries: int = 100
+) -> np.ndarray:
     """Reset ``envs`` (sub-env i with seed ``seed + i``) and redraw, with fresh seeds
     past the last one, the episodes that start already solved (a robot within the goal
     reach, a caught sheep), so that every success is the planner's. Returns the first
@@ -312,8 +332,16 @@ def main() -> int:
             raise ValueError("set the planning horizon with --horizon (--icem.horizon is replaced by it)")
         torch.set_num_threads(config.threads)
         icem = dataclasses.replace(config.icem, horizon=config.horizon or TASKS[config.task].horizon)
-        result = run_mpc(config.task, config.model, config.episodes, config.seed, icem,
-                         config.episode_steps, progress=True, device=config.device)
+        result = run_mpc(
+            config.task,
+            config.model,
+            config.episodes,
+            config.seed,
+            icem,
+            config.episode_steps,
+            progress=True,
+            device=config.device,
+        )
         print(json.dumps(result.as_dict(), indent=2))
 
     return run_command("python -m baselines.mpc", run)

@@ -93,8 +93,13 @@ def save_overlay(checkpoint: str | Path, out_dir: str | Path, index: int = 0, fp
 
     _, meta = load_checkpoint(checkpoint)
     config = meta["train_config"]
-    sequences = load_split(config["env"], "test", int(config["num_test"]), int(config["data_seed"]),
-                           config["cache_dir"] if config["cache_dir"] not in (None, "None") else None)
+    sequences = load_split(
+        config["env"],
+        "test",
+        int(config["num_test"]),
+        int(config["data_seed"]),
+        config["cache_dir"] if config["cache_dir"] not in (None, "None") else None,
+    )
     steps = ENV_DEFAULTS[config["env"]].num_steps
     if sequences.num_steps > steps:  # the length the predictor was trained on
         sequences = window(sequences, 0, steps)

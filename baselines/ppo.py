@@ -87,9 +87,14 @@ class RecurrentAgent(nn.Module):
     def __init__(self, num_actions: int, core: str = "gatel0rd", hidden_size: int = 64) -> None:
         super().__init__()
         self.encoder = nn.Sequential(  # 7x7 -> 6x6 -> 3x3 -> 2x2 -> 1x1
-            nn.Conv2d(3, 16, 2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 2), nn.ReLU(),
-            nn.Conv2d(32, 64, 2), nn.ReLU(), nn.Flatten(),
+            nn.Conv2d(3, 16, 2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 2),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 2),
+            nn.ReLU(),
+            nn.Flatten(),
         )
         if core == "gatel0rd":
             self.core: nn.Module = GateL0RDCell(64, hidden_size, gate_noise=0.0)
@@ -112,7 +117,9 @@ class RecurrentAgent(nn.Module):
         x = (views.float() / _VIEW_SCALE).reshape(-1, *views.shape[-3:]).permute(0, 3, 1, 2)
         return self.encoder(x).reshape(*lead, -1)
 
-    def step(self, features: torch.Tensor, starts: torch.Tensor, state: State) -> tuple[torch.Tensor, State, torch.Tensor]:
+    def step(
+        self, features: torch.Tensor, starts: torch.Tensor, state: State
+    ) -> tuple[torch.Tensor, State, torch.Tensor]:
         """One core step; ``starts`` (B,) marks envs whose episode begins here (state zeroed).
         Returns core output, new state and gate activity (zeros for the LSTM)."""
         keep = (1.0 - starts.float())[:, None]
@@ -138,15 +145,23 @@ class RecurrentAgent(nn.Module):
 def make_envs(config: PPOConfig) -> gym.vector.VectorEnv:
     autoreset = gym.vector.AutoresetMode.SAME_STEP
     if not config.capture_video:
-        return gym.make_vec(config.env_id, num_envs=config.num_envs, vectorization_mode="sync",
-                            vector_kwargs={"autoreset_mode": autoreset})
+        return gym.make_vec(
+            config.env_id,
+            num_envs=config.num_envs,
+            vectorization_mode="sync",
+            vector_kwargs={"autoreset_mode": autoreset},
+        )
 
     def make(index: int):
         def build() -> gym.Env:
             if index > 0:
                 return gym.make(config.env_id)
-            return gym.wrappers.RecordVideo(gym.make(config.env_id, render_mode="rgb_array"),
-                                            str(Path(config.out_dir) / "videos"), name_prefix="env0")
+            return gym.wrappers.RecordVideo(
+                gym.make(config.env_id, render_mode="rgb_array"),
+                str(Path(config.out_dir) / "videos"),
+                name_prefix="env0",
+            )
+
         return build
 
     return gym.vector.SyncVectorEnv([make(i) for i in range(config.num_envs)], autoreset_mode=autoreset)
@@ -160,8 +175,10 @@ def train(config: PPOConfig) -> dict[str, float]:
     view = envs.single_observation_space
     if not isinstance(envs.single_action_space, gym.spaces.Discrete) or getattr(view, "shape", None) != (7, 7, 3):
         envs.close()
-        raise ValueError(f"PPO needs a MiniGrid id (7x7x3 view, discrete actions); {config.env_id} has "
-                         f"observations {view} and actions {envs.single_action_space}")
+        raise ValueError(
+            f"PPO needs a MiniGrid id (7x7x3 view, discrete actions); {config.env_id} has "
+            f"observations {view} and actions {envs.single_action_space}"
+        )
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         envs.close()
         raise ValueError(f"device {config.device!r} asked for, but torch sees no CUDA device")
@@ -217,8 +234,7 @@ def train(config: PPOConfig) -> dict[str, float]:
             advantages = _gae(rewards, values, starts, next_value, next_start, config.gamma, config.gae_lambda)
             returns = advantages + values
 
-        losses = _update(agent, optimizer, config, views, starts, actions, logprobs, advantages, returns,
-                         rollout_state)
+        losses = _update(agent, optimizer, config, views, starts, actions, logprobs, advantages, returns, rollout_state)
         row = {
             "update": update,
             "global_step": global_step,
@@ -237,15 +253,28 @@ def train(config: PPOConfig) -> dict[str, float]:
     if tracker is not None:
         tracker.close()
     write_csv(out_dir / "metrics.csv", rows)
-    torch.save({"agent_state": agent.state_dict(), "config": config_dict(config),
-                "num_actions": int(envs.single_action_space.n)}, out_dir / "checkpoint.pt")
+    torch.save(
+        {
+            "agent_state": agent.state_dict(),
+            "config": config_dict(config),
+            "num_actions": int(envs.single_action_space.n),
+        },
+        out_dir / "checkpoint.pt",
+    )
     scores = final_scores(rows)
     (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
     return scores
 
 
-def _gae(rewards: torch.Tensor, values: torch.Tensor, starts: torch.Tensor, next_value: torch.Tensor,
-         next_start: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+def _gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    starts: torch.Tensor,
+    next_value: torch.Tensor,
+    next_start: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> torch.Tensor:
     """Generalised advantage estimates; a step whose successor starts a new episode
     does not bootstrap (truncations too, a simplification: MiniGrid's time limits are long)."""
     advantages = torch.zeros_like(rewards)
@@ -260,12 +289,26 @@ def _gae(rewards: torch.Tensor, values: torch.Tensor, starts: torch.Tensor, next
     return advantages
 
 
-def _update(agent: RecurrentAgent, optimizer: torch.optim.Optimizer, config: PPOConfig, views: torch.Tensor,
-            starts: torch.Tensor, actions: torch.Tensor, logprobs: torch.Tensor, advantages: torch.Tensor,
-            returns: torch.Tensor, rollout_state: State) -> dict[str, float]:
+def _update(
+    agent: RecurrentAgent,
+    optimizer: torch.optim.Optimizer,
+    config: PPOConfig,
+    views: torch.Tensor,
+    starts: torch.Tensor,
+    actions: torch.Tensor,
+    logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    returns: torch.Tensor,
+    rollout_state: State,
+) -> dict[str, float]:
     envs_per_batch = config.num_envs // config.num_minibatches
-    stats: dict[str, list[float]] = {"policy_loss": [], "value_loss": [], "entropy": [], "gate_rate": [],
-                                     "clip_fraction": []}
+    stats: dict[str, list[float]] = {
+        "policy_loss": [],
+        "value_loss": [],
+        "entropy": [],
+        "gate_rate": [],
+        "clip_fraction": [],
+    }
     for _ in range(config.update_epochs):
         order = torch.randperm(config.num_envs)  # the CPU generator, on every device
         for first in range(0, config.num_envs, envs_per_batch):
@@ -298,11 +341,15 @@ def _update(agent: RecurrentAgent, optimizer: torch.optim.Optimizer, config: PPO
 
 def final_scores(rows: list[dict[str, float]], last_fraction: float = 0.1) -> dict[str, float]:
     """Success rate and return over the episodes of the last ``last_fraction`` of updates."""
-    tail = rows[-max(1, int(len(rows) * last_fraction)):]
-    return {"global_step": rows[-1]["global_step"], "final_success_rate": episode_mean(tail, "success_rate"),
-            "final_return": episode_mean(tail, "mean_return"), "final_episodes": sum(row["episodes"] for row in tail),
-            "final_gate_rate": tail[-1]["gate_rate"],
-            "seconds": rows[-1]["seconds"]}
+    tail = rows[-max(1, int(len(rows) * last_fraction)) :]
+    return {
+        "global_step": rows[-1]["global_step"],
+        "final_success_rate": episode_mean(tail, "success_rate"),
+        "final_return": episode_mean(tail, "mean_return"),
+        "final_episodes": sum(row["episodes"] for row in tail),
+        "final_gate_rate": tail[-1]["gate_rate"],
+        "seconds": rows[-1]["seconds"],
+    }
 
 
 def main() -> int:

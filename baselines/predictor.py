@@ -46,8 +46,15 @@ class PredictorConfig:
     def __post_init__(self) -> None:
         if self.core not in CORES:
             raise ValueError(f"core must be one of {CORES}, got {self.core!r}")
-        sizes = (self.latent_size, self.feature_size, self.pre_layers, self.init_layers, self.init_inputs,
-                 self.internal_layers, self.rnn_layers)
+        sizes = (
+            self.latent_size,
+            self.feature_size,
+            self.pre_layers,
+            self.init_layers,
+            self.init_inputs,
+            self.internal_layers,
+            self.rnn_layers,
+        )
         if min(sizes) < 1:
             raise ValueError("sizes and layer counts must be >= 1")
 
@@ -74,8 +81,9 @@ class Predictor(nn.Module):
         init_widths = [config.init_inputs * input_size, *fan_in_widths(feature, config.init_layers)[:-1]]
         self.f_inits = nn.ModuleList(mlp([*init_widths, config.init_size]) for _ in range(config.num_inits))
         if config.core == "gatel0rd":
-            self.core: nn.Module = GateL0RDCell(feature, latent, config.internal_layers, config.gate_noise,
-                                                output_size=feature)
+            self.core: nn.Module = GateL0RDCell(
+                feature, latent, config.internal_layers, config.gate_noise, output_size=feature
+            )
             self.f_post = nn.Linear(feature, obs_size)
         else:
             self.core = TorchRNNCell(config.core, feature, latent, config.rnn_layers)
@@ -91,7 +99,10 @@ class Predictor(nn.Module):
         return self.core.initial_state(torch.cat([f_init(flat) for f_init in self.f_inits], dim=-1))
 
     def step(
-        self, observation: torch.Tensor, action: Optional[torch.Tensor], state: tuple[torch.Tensor, ...],
+        self,
+        observation: torch.Tensor,
+        action: Optional[torch.Tensor],
+        state: tuple[torch.Tensor, ...],
         noise: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], Optional[torch.Tensor]]:
         """One step: (next observation prediction, new state, gate values or None)."""
@@ -157,7 +168,10 @@ class Predictor(nn.Module):
 
 
 def sample_real_inputs(
-    batch: int, num_steps: int, real_input_prob: float, generator: Optional[torch.Generator] = None,
+    batch: int,
+    num_steps: int,
+    real_input_prob: float,
+    generator: Optional[torch.Generator] = None,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """(B, T) bool: where scheduled sampling feeds the real observation. Draws from

@@ -37,8 +37,9 @@ class StackedPredictor(nn.Module):
             raise ValueError("need at least one model")
         first = models[0]
         self.config, self.obs_size, self.action_size = first.config, first.obs_size, first.action_size
-        if any(m.config != self.config or m.obs_size != self.obs_size or m.action_size != self.action_size
-               for m in models):
+        if any(
+            m.config != self.config or m.obs_size != self.obs_size or m.action_size != self.action_size for m in models
+        ):
             raise ValueError("stacked models must share config, observation and action sizes")
         self.num_runs = len(models)
         names = [name for name, _ in first.named_parameters()]
@@ -81,8 +82,10 @@ class StackedPredictor(nn.Module):
         (Theta, straight-through) and gate_values (R, B, T, H)."""
         layout, cfg = self._layout, self.config
         # Weights as (R, in, out), contiguous, once per call: every step reuses them.
-        p = {name: value.transpose(1, 2).contiguous() if value.dim() == 3 else value.unsqueeze(1)
-             for name, value in self.params.items()}
+        p = {
+            name: value.transpose(1, 2).contiguous() if value.dim() == 3 else value.unsqueeze(1)
+            for name, value in self.params.items()
+        }
         if cfg.core == "gatel0rd" and len(layout.gate) == 1:
             # g and r read the same input: one matmul for both.
             (gate_w, gate_b), (rec_w, rec_b) = layout.gate[0], layout.recommend[0]
@@ -100,8 +103,9 @@ class StackedPredictor(nn.Module):
         (first_w, first_b), pre_rest = layout.pre[0], layout.pre[1:]
         obs_weight = p[first_w][:, -self.obs_size :]
         # unbind, not [:, :, t]: indexing's backward writes a full-size gradient per step.
-        action_parts = None if actions is None else _apply(actions, p[first_w][:, : self.action_size],
-                                                            p[first_b]).unbind(2)
+        action_parts = (
+            None if actions is None else _apply(actions, p[first_w][:, : self.action_size], p[first_b]).unbind(2)
+        )
         previous = observations[:, :, 0]
         predictions, latents, gates = [], [], []
         for t in range(num_steps):
@@ -195,7 +199,9 @@ class _Layout:
 
 
 def _linears(sequential: nn.Sequential, prefix: str) -> list[tuple[str, str]]:
-    return [(f"{prefix}.{i}.weight", f"{prefix}.{i}.bias") for i, m in enumerate(sequential) if isinstance(m, nn.Linear)]
+    return [
+        (f"{prefix}.{i}.weight", f"{prefix}.{i}.bias") for i, m in enumerate(sequential) if isinstance(m, nn.Linear)
+    ]
 
 
 def _linear(x: torch.Tensor, params: dict[str, torch.Tensor], names: tuple[str, str]) -> torch.Tensor:
@@ -211,8 +217,9 @@ def _apply(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.T
     return torch.baddbmm(bias, flat, weight).reshape(*x.shape[:-1], weight.shape[-1])
 
 
-def _mlp(x: torch.Tensor, params: dict[str, torch.Tensor], layers: list[tuple[str, str]],
-         last_activation: bool = True) -> torch.Tensor:
+def _mlp(
+    x: torch.Tensor, params: dict[str, torch.Tensor], layers: list[tuple[str, str]], last_activation: bool = True
+) -> torch.Tensor:
     for i, names in enumerate(layers):
         x = _linear(x, params, names)
         if last_activation or i < len(layers) - 1:
@@ -224,8 +231,9 @@ class StackedAdam:
     """Adam over a ``StackedPredictor``'s flat (R, P) buffer: R independent Adams, each
     with its own learning rate, computed as ``torch.optim.Adam`` computes them."""
 
-    def __init__(self, model: StackedPredictor, lrs: torch.Tensor, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self, model: StackedPredictor, lrs: torch.Tensor, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         self.model, self.betas, self.eps = model, betas, eps
         self.lrs = lrs.reshape(-1, 1).to(model.flat)
         self.exp_avg = torch.zeros_like(model.flat)

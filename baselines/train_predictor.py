@@ -242,8 +242,9 @@ class RunDraws:
             index = torch.randint(self.num_rows, (batch,), generator=g, device=self.device)
         noise = None
         if self.gate_noise > 0:
-            noise = self.gate_noise * torch.randn(batch, self.num_steps, self.latent_size, generator=g,
-                                                  device=self.device)
+            noise = self.gate_noise * torch.randn(
+                batch, self.num_steps, self.latent_size, generator=g, device=self.device
+            )
         use_real = sample_real_inputs(batch, self.num_steps, p_real, g, self.device)
         return index, noise, use_real
 
@@ -278,8 +279,9 @@ class StackedTrainer:
         self.stacked = StackedPredictor(self.models)
         self.optimizer = StackedAdam(self.stacked, torch.tensor([spec.lr for spec in self.specs]), eps=ADAM_EPS)
         self.lambdas = torch.tensor([spec.reg_lambda for spec in self.specs], device=self.device)
-        self.draws = [RunDraws(config, spec.seed, len(self.observations), num_steps, self.device)
-                      for spec in self.specs]
+        self.draws = [
+            RunDraws(config, spec.seed, len(self.observations), num_steps, self.device) for spec in self.specs
+        ]
         self.loss_fn = torch.compile(_stacked_loss, dynamic=False) if config.compile else _stacked_loss
 
     def update(self, p_real: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -289,8 +291,15 @@ class StackedTrainer:
         actions = None if self.actions is None else self.actions[index]
         noise = None if noise[0] is None else torch.stack(noise)
         self.stacked.zero_grad()
-        task, penalty = self.loss_fn(self.stacked, self.observations[index], actions, torch.stack(use_real), noise,
-                                     self.lambdas, self.config.start_steps)
+        task, penalty = self.loss_fn(
+            self.stacked,
+            self.observations[index],
+            actions,
+            torch.stack(use_real),
+            noise,
+            self.lambdas,
+            self.config.start_steps,
+        )
         with warnings.catch_warnings():
             # The gradients are views into one flat buffer, on purpose (see baselines.stacked).
             warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
@@ -341,8 +350,13 @@ def train_runs(config: TrainConfig) -> list[RunResult]:
             seconds = time.perf_counter() - start
             task_mean, penalty_mean = (task_sum / batches).tolist(), (penalty_sum / batches).tolist()
             for r, row in enumerate(evaluation):
-                row.update(epoch=epoch, train_task_loss=task_mean[r], train_gate_penalty=penalty_mean[r],
-                           real_input_prob=p_real, seconds=seconds)
+                row.update(
+                    epoch=epoch,
+                    train_task_loss=task_mean[r],
+                    train_gate_penalty=penalty_mean[r],
+                    real_input_prob=p_real,
+                    seconds=seconds,
+                )
                 rows[r].append(row)
                 if trackers:
                     trackers[r].write(row, epoch)
@@ -371,9 +385,15 @@ def train_runs(config: TrainConfig) -> list[RunResult]:
     return results
 
 
-def _stacked_loss(stacked: StackedPredictor, observations: torch.Tensor, actions: Optional[torch.Tensor],
-                  use_real: torch.Tensor, noise: Optional[torch.Tensor], lambdas: torch.Tensor,
-                  start_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _stacked_loss(
+    stacked: StackedPredictor,
+    observations: torch.Tensor,
+    actions: Optional[torch.Tensor],
+    use_real: torch.Tensor,
+    noise: Optional[torch.Tensor],
+    lambdas: torch.Tensor,
+    start_steps: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-run task loss (MSE of the next observation, observation units) and gate
     penalty lambda * mean(Theta), each (R,)."""
     out = stacked(observations, actions, use_real, noise, start_steps)
@@ -392,11 +412,10 @@ def _evaluate(stacked: StackedPredictor, config: TrainConfig, data: dict[str, Se
         observations, actions = (None if t is None else t.to(device) for t in metrics.as_tensors(data[split]))
         observations = observations.expand(runs, *observations.shape)
         actions = None if actions is None else actions.expand(runs, *actions.shape)
-        use_real = torch.zeros(runs, observations.shape[1], observations.shape[2] - 1, dtype=torch.bool,
-                               device=device)
+        use_real = torch.zeros(runs, observations.shape[1], observations.shape[2] - 1, dtype=torch.bool, device=device)
         out = stacked(observations, actions, use_real, None, config.start_steps)
         skip = config.start_steps - 1
-        errors = torch.mean((out["predictions"][:, :, skip:] - observations[:, :, 1 + skip:]) ** 2, dim=(1, 2, 3))
+        errors = torch.mean((out["predictions"][:, :, skip:] - observations[:, :, 1 + skip :]) ** 2, dim=(1, 2, 3))
         openings = out["gates"].amax(dim=3).sum(dim=2).mean(dim=1)
         for r in range(runs):
             rows[r][name] = float(errors[r])
@@ -441,8 +460,9 @@ class PlainTrainer:
         return task.detach(), penalty.detach()
 
 
-def save_checkpoint(path: Path, model: Predictor, config: TrainConfig, env_id: str,
-                    spec: Optional[RunSpec] = None) -> None:
+def save_checkpoint(
+    path: Path, model: Predictor, config: TrainConfig, env_id: str, spec: Optional[RunSpec] = None
+) -> None:
     torch.save(
         {
             "model_state": {k: v.cpu() for k, v in model.state_dict().items()},
@@ -475,7 +495,9 @@ def main() -> int:
     def run() -> None:
         for result in train_runs(config):
             shown = {k: v for k, v in result.scores.items() if not k.startswith("probe/")}
-            print(result.spec.name, json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in shown.items()}))
+            print(
+                result.spec.name, json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in shown.items()})
+            )
             print(f"  wrote {result.out_dir}/metrics.csv, checkpoint.pt, scores.json")
 
     return run_command("python -m baselines.train_predictor", run)

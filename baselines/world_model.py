@@ -189,24 +189,32 @@ class LatentDynamics(nn.Module):
         recurrent, gates = self._recur(state, action)
         return self._finish(state, recurrent, gates, self.prior_net(recurrent), sample)
 
-    def obs_step(self, state: LatentState, action: torch.Tensor, embed: torch.Tensor,
-                 sample: bool = True) -> tuple[LatentState, LatentState]:
+    def obs_step(
+        self, state: LatentState, action: torch.Tensor, embed: torch.Tensor, sample: bool = True
+    ) -> tuple[LatentState, LatentState]:
         """(posterior, prior) after ``action`` and seeing ``embed``; gates are shared."""
         recurrent, gates = self._recur(state, action)
         prior = self._finish(state, recurrent, gates, self.prior_net(recurrent), sample)
         posterior_stats = self.posterior_net(torch.cat([recurrent, embed], -1))
         return self._finish(state, recurrent, gates, posterior_stats, sample), prior
 
-    def _finish(self, previous: LatentState, recurrent: torch.Tensor, gates: dict[str, torch.Tensor],
-                stats: torch.Tensor, sample: bool) -> LatentState:
+    def _finish(
+        self,
+        previous: LatentState,
+        recurrent: torch.Tensor,
+        gates: dict[str, torch.Tensor],
+        stats: torch.Tensor,
+        sample: bool,
+    ) -> LatentState:
         value = self._sample(stats, sample)
         if self.config.model == "svsg":
             gate = gates["gate"]
             return {"stoch": gate * value + (1 - gate) * previous["stoch"], "stats": stats, **gates}
         return {"stoch": value, "deter": recurrent, "stats": stats, **gates}
 
-    def observe(self, embeds: torch.Tensor, actions: torch.Tensor, is_first: torch.Tensor,
-                state: Optional[LatentState] = None) -> tuple[LatentState, LatentState]:
+    def observe(
+        self, embeds: torch.Tensor, actions: torch.Tensor, is_first: torch.Tensor, state: Optional[LatentState] = None
+    ) -> tuple[LatentState, LatentState]:
         """Filter (B, T) sequences; returns posteriors and priors stacked on axis 1."""
         batch, steps = embeds.shape[:2]
         state = self.initial(batch) if state is None else state

@@ -21,24 +21,37 @@ from benchmarks.suite import ENV_GROUPS, SUITES, estimate_cost, format_estimate,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineArgumentParser)
     run = commands.add_parser("run", help="run a suite and write its report")
-    run.add_argument("--suite", choices=sorted(SUITES), default="quick",
-                     help="quick: smoke check (~15 min); standard: 3 seeds, decides the prediction claims (~100 min on 2 cores); paper: the papers' budgets")
+    run.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        default="quick",
+        help="quick: smoke check (~15 min); standard: 3 seeds, decides the prediction claims (~100 min on 2 cores); paper: the papers' budgets",
+    )
     run.add_argument("--envs", nargs="+", choices=sorted(ENV_GROUPS), default=sorted(ENV_GROUPS))
     run.add_argument("--seeds", type=positive_int, help="seeds per run (default: the suite's)")
     run.add_argument("--workers", type=positive_int, default=2, help="parallel runs")
-    run.add_argument("--launcher", choices=LAUNCHERS, default="local",
-                     help="local processes, or Ray tasks (needs the 'ray' extra; RAY_ADDRESS picks a cluster)")
+    run.add_argument(
+        "--launcher",
+        choices=LAUNCHERS,
+        default="local",
+        help="local processes, or Ray tasks (needs the 'ray' extra; RAY_ADDRESS picks a cluster)",
+    )
     run.add_argument("--out", type=Path, help="default: benchmarks/results/<suite>")
-    run.add_argument("--estimate", action="store_true",
-                     help="print the estimated cost on this machine and stop (the paper suite always prints it first)")
+    run.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the estimated cost on this machine and stop (the paper suite always prints it first)",
+    )
     report = commands.add_parser("report", help="rewrite report.md from an earlier run's CSVs")
     report.add_argument("out", type=Path, help="the run's --out; with --parts, where the merged report goes")
-    report.add_argument("--parts", type=Path, nargs="+",
-                        help="runs of one suite to merge into one report (e.g. one per group of envs)")
+    report.add_argument(
+        "--parts", type=Path, nargs="+", help="runs of one suite to merge into one report (e.g. one per group of envs)"
+    )
     args = parser.parse_args(argv)
     return run_command("python -m benchmarks", lambda: _run(args, argv))
 
@@ -49,8 +62,10 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         return 0
     out = writable_dir(args.out or Path("benchmarks/results") / args.suite)
     if args.estimate or args.suite == "paper":
-        print(format_estimate(estimate_cost(SUITES[args.suite], args.envs, args.seeds, args.workers), args.workers),
-              flush=True)
+        print(
+            format_estimate(estimate_cost(SUITES[args.suite], args.envs, args.seeds, args.workers), args.workers),
+            flush=True,
+        )
         if args.estimate:
             return 0
     command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -21,8 +21,13 @@ Row = dict[str, Any]
 LAUNCHERS = ("local", "ray")
 
 
-def fan_out(run: Callable[[Any], Row | list[Row]], jobs: Sequence[Any], workers: int = 1,
-            label: Callable[[Any], str] = str, launcher: str = "local") -> tuple[list[Row], list[str]]:
+def fan_out(
+    run: Callable[[Any], Row | list[Row]],
+    jobs: Sequence[Any],
+    workers: int = 1,
+    label: Callable[[Any], str] = str,
+    launcher: str = "local",
+) -> tuple[list[Row], list[str]]:
     """Run ``run(job)`` for every job and gather the rows in this process.
 
     ``launcher="local"``: on ``workers`` processes (in this process when ``workers`` is
@@ -58,8 +63,11 @@ def fan_out(run: Callable[[Any], Row | list[Row]], jobs: Sequence[Any], workers:
         import ray
 
         if not ray.is_initialized():
-            ray.init(num_cpus=None if os.environ.get("RAY_ADDRESS") else workers, include_dashboard=False,
-                     log_to_driver=False)
+            ray.init(
+                num_cpus=None if os.environ.get("RAY_ADDRESS") else workers,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
         remote = ray.remote(num_cpus=1)(run)
         pending = {remote.remote(job): index for index, job in enumerate(jobs)}
         while pending:
@@ -101,8 +109,7 @@ def mean_std(values: Sequence[float]) -> str:
     return fmt.format(mean) + (" ± " + fmt.format(std) if array.size > 1 else "")
 
 
-def markdown_table(rows: list[Row], group_by: Sequence[str], columns: Sequence[str],
-                   count_key: str = "seeds") -> str:
+def markdown_table(rows: list[Row], group_by: Sequence[str], columns: Sequence[str], count_key: str = "seeds") -> str:
     """One line per distinct ``group_by`` value, each column as mean ± std over its rows."""
     groups: dict[tuple, list[Row]] = defaultdict(list)
     for row in rows:
@@ -138,8 +145,9 @@ def split_kinds(rows: list[Row]) -> tuple[list[Row], list[Row]]:
     return final, curves
 
 
-def write_final_and_curves(rows: list[Row], final_csv: Path, curves_csv: Path,
-                           plot: Callable[[list[Row], list[Row]], None]) -> list[Row]:
+def write_final_and_curves(
+    rows: list[Row], final_csv: Path, curves_csv: Path, plot: Callable[[list[Row], list[Row]], None]
+) -> list[Row]:
     """A training benchmark's rows (tagged by ``tagged_rows``): the final rows and the
     curve rows each to their CSV when there are any, ``plot(final, curves)`` when there
     are curves. Returns the final rows."""

@@ -48,9 +48,19 @@ def check(device: str, quick: bool, out: Path) -> list[dict]:
 
     # Predictors: 48 RRC GateL0RD runs in one batch; the paper trains 500k updates per run.
     runs = 2 if quick else 48
-    predictor = TrainConfig(env="rrc", core="gatel0rd", seeds=tuple(range(runs)), num_train=256 if quick else 2048,
-                            num_test=32 if quick else 512, device=device, progress=False, out_dir=out / "predictor",
-                            epochs=1, batches_per_epoch=1, eval_every=1)
+    predictor = TrainConfig(
+        env="rrc",
+        core="gatel0rd",
+        seeds=tuple(range(runs)),
+        num_train=256 if quick else 2048,
+        num_test=32 if quick else 512,
+        device=device,
+        progress=False,
+        out_dir=out / "predictor",
+        epochs=1,
+        batches_per_epoch=1,
+        eval_every=1,
+    )
     trainer = StackedTrainer(predictor, load_data(predictor))
     per_run = _rate(lambda: trainer.update(0.5), count, sync) * runs
     rows.append(_row(f"predictor (RRC GateL0RD x{runs})", "run-updates/s", per_run, 500_000, "updates per run"))
@@ -60,8 +70,15 @@ def check(device: str, quick: bool, out: Path) -> list[dict]:
     start = time.perf_counter()
     steps = 2 if quick else 10
     run_mpc("rrc", result.out_dir / "checkpoint.pt", episodes=4 if quick else 50, episode_steps=steps, device=device)
-    rows.append(_row("MPC (RRC, learned GateL0RD, 50 episodes at once)", "planning steps/s",
-                     steps / (time.perf_counter() - start), 100, "steps (one batch of episodes)"))
+    rows.append(
+        _row(
+            "MPC (RRC, learned GateL0RD, 50 episodes at once)",
+            "planning steps/s",
+            steps / (time.perf_counter() - start),
+            100,
+            "steps (one batch of episodes)",
+        )
+    )
 
     # PPO at the GateL0RD paper's MiniGrid settings: 1e7 frames.
     ppo = PPOConfig(total_steps=16 * 128 * (1 if quick else 4), device=device, progress=False, out_dir=out / "ppo")
@@ -74,22 +91,43 @@ def check(device: str, quick: bool, out: Path) -> list[dict]:
     paper = PRESETS["paper"]
     for model in ("rssm", "vsg", "svsg"):
         preset = PRESETS["cpu-small" if quick else "paper"]
-        config = dataclasses.replace(preset, world=for_model(preset.world, model), device=device, threads=1,
-                                     out_dir=out / "dreamer", progress=False)
+        config = dataclasses.replace(
+            preset,
+            world=for_model(preset.world, model),
+            device=device,
+            threads=1,
+            out_dir=out / "dreamer",
+            progress=False,
+        )
         _, update_seconds = time_parts(config, updates=count)
-        rows.append(_row(f"Dreamer {model} ({'cpu-small' if quick else 'paper'} sizes)", "updates/s",
-                         1.0 / update_seconds, paper.total_steps // paper.train_every, "updates"))
+        rows.append(
+            _row(
+                f"Dreamer {model} ({'cpu-small' if quick else 'paper'} sizes)",
+                "updates/s",
+                1.0 / update_seconds,
+                paper.total_steps // paper.train_every,
+                "updates",
+            )
+        )
     return rows
 
 
 def _row(trainer: str, unit: str, rate: float, budget: int, budget_unit: str) -> dict:
-    return {"trainer": trainer, "unit": unit, "rate": rate, "paper_budget": f"{budget:,} {budget_unit}",
-            "hours": budget / rate / 3600}
+    return {
+        "trainer": trainer,
+        "unit": unit,
+        "rate": rate,
+        "paper_budget": f"{budget:,} {budget_unit}",
+        "hours": budget / rate / 3600,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineArgumentParser(prog="python -m benchmarks.device_check", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineArgumentParser(
+        prog="python -m benchmarks.device_check",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and counts: checks that every path runs")
     parser.add_argument("--threads", type=positive_int, default=1)
@@ -104,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         print("| trainer | rate | unit | paper budget | hours at this rate |")
         print("|---|---:|---|---|---:|")
         for row in rows:
-            print(f"| {row['trainer']} | {row['rate']:,.1f} | {row['unit']} | {row['paper_budget']} | {row['hours']:,.2f} |")
+            print(
+                f"| {row['trainer']} | {row['rate']:,.1f} | {row['unit']} | {row['paper_budget']} | {row['hours']:,.2f} |"
+            )
 
     return run_command("python -m benchmarks.device_check", go)
 

@@ -49,16 +49,22 @@ def scripted_policy(name: str, episodes: int, seed: int, env_id: str = "pomdp_en
             done = terminated or truncated
         scored.append(float(np.sum(info["hidden"]["object_scored"])))
     env.close()
-    return {"kind": "final", "model": name, "seed": seed, "final_objects_scored": float(np.mean(scored)),
-            "final_objects_stderr": float(np.std(scored, ddof=1) / np.sqrt(episodes)) if episodes > 1 else float("nan"),
-            "final_episodes": episodes}
+    return {
+        "kind": "final",
+        "model": name,
+        "seed": seed,
+        "final_objects_scored": float(np.mean(scored)),
+        "final_objects_stderr": float(np.std(scored, ddof=1) / np.sqrt(episodes)) if episodes > 1 else float("nan"),
+        "final_episodes": episodes,
+    }
 
 
 SCRIPTED = ("random", "oracle")
 
 
-def make_configs(models: list[str], seeds: int, steps: int, out: Path, preset: str = "cpu-small",
-                 prefill: int | None = None) -> list[DreamerConfig]:
+def make_configs(
+    models: list[str], seeds: int, steps: int, out: Path, preset: str = "cpu-small", prefill: int | None = None
+) -> list[DreamerConfig]:
     base = PRESETS[preset]
     if prefill is not None:
         base = dataclasses.replace(base, prefill=prefill)
@@ -66,9 +72,18 @@ def make_configs(models: list[str], seeds: int, steps: int, out: Path, preset: s
     for model in models:
         world = for_model(base.world, model)
         for seed in range(seeds):
-            configs.append(dataclasses.replace(
-                base, world=world, seed=seed, total_steps=steps, log_every=max(base.sequence_length, steps // 12),
-                threads=1, out_dir=out / model / f"seed{seed}", progress=False))
+            configs.append(
+                dataclasses.replace(
+                    base,
+                    world=world,
+                    seed=seed,
+                    total_steps=steps,
+                    log_every=max(base.sequence_length, steps // 12),
+                    threads=1,
+                    out_dir=out / model / f"seed{seed}",
+                    progress=False,
+                )
+            )
     return configs
 
 
@@ -80,13 +95,19 @@ def print_estimate(configs: list[DreamerConfig], workers: int) -> float:
         if config.world.model not in per_model:
             per_model[config.world.model] = estimate_seconds(config)
     total = sum(per_model[config.world.model] for config in configs)
-    print("dreamer: estimated " + ", ".join(f"{model} {seconds / 60:.0f} min" for model, seconds in per_model.items())
-          + f" per run; {total / 60:.0f} min of runs, about {total / 60 / max(1, min(workers, len(configs))):.0f} min "
-          f"on {workers} worker(s)", flush=True)
+    print(
+        "dreamer: estimated "
+        + ", ".join(f"{model} {seconds / 60:.0f} min" for model, seconds in per_model.items())
+        + f" per run; {total / 60:.0f} min of runs, about {total / 60 / max(1, min(workers, len(configs))):.0f} min "
+        f"on {workers} worker(s)",
+        flush=True,
+    )
     return total
 
 
-def run(configs: list[DreamerConfig], workers: int, random_episodes: int = 20, launcher: str = "local") -> tuple[list[Row], list[str]]:
+def run(
+    configs: list[DreamerConfig], workers: int, random_episodes: int = 20, launcher: str = "local"
+) -> tuple[list[Row], list[str]]:
     """The agents' runs, and ``random_episodes`` episodes of each scripted policy."""
     jobs: list = [(name, random_episodes) for name in SCRIPTED if random_episodes > 0] + configs
     return fan_out(_run_job, jobs, workers, launcher=launcher, label=_label)
@@ -104,14 +125,25 @@ def _label(job) -> str:
 
 def write_results(rows: list[Row], final_csv: Path, curves_csv: Path, figure: Path) -> list[Row]:
     """Final scores and curves to their CSVs, objects-scored curves to ``figure``; returns the final rows."""
-    return write_final_and_curves(rows, final_csv, curves_csv,
-                                  lambda final, curves: plot_curves(curves, final, figure))
+    return write_final_and_curves(rows, final_csv, curves_csv, lambda final, curves: plot_curves(curves, final, figure))
 
 
 def format_table(final_rows: list[Row]) -> str:
-    return markdown_table(final_rows, ("model",), ("final_objects_scored", "final_episodes", "env_steps", "updates",
-                                                   "first_image_loss", "final_image_loss", "final_kl",
-                                                   "final_gate_rate", "seconds"))
+    return markdown_table(
+        final_rows,
+        ("model",),
+        (
+            "final_objects_scored",
+            "final_episodes",
+            "env_steps",
+            "updates",
+            "first_image_loss",
+            "final_image_loss",
+            "final_kl",
+            "final_gate_rate",
+            "seconds",
+        ),
+    )
 
 
 def plot_curves(curve_rows: list[Row], final_rows: list[Row], path: Path) -> None:
@@ -128,8 +160,12 @@ def plot_curves(curve_rows: list[Row], final_rows: list[Row], path: Path) -> Non
             axis.plot(steps, means, marker=".", label=model)
     for row in final_rows:
         if row["model"] in SCRIPTED:
-            axes[0].axhline(row["final_objects_scored"], color="grey", linestyle="--" if row["model"] == "random" else ":",
-                            label=f"{row['model']} policy")
+            axes[0].axhline(
+                row["final_objects_scored"],
+                color="grey",
+                linestyle="--" if row["model"] == "random" else ":",
+                label=f"{row['model']} policy",
+            )
     axes[0].set_ylabel("objects scored per episode")
     axes[1].set_ylabel("reconstruction loss (nats per image)")
     for axis in axes:

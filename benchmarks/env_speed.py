@@ -73,8 +73,12 @@ def measure(env_id: str, num_envs: int, duration: float, repeats: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ids", nargs="+", default=pomdp_envs.env_ids(available_only=True),
-                        help="ids to measure (default: every id whose extra is installed)")
+    parser.add_argument(
+        "--ids",
+        nargs="+",
+        default=pomdp_envs.env_ids(available_only=True),
+        help="ids to measure (default: every id whose extra is installed)",
+    )
     parser.add_argument("--num-envs", nargs="+", type=int, default=[1, 1024, 4096], help="vector sizes")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per timed window")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure (best is kept)")

@@ -62,8 +62,17 @@ def run_job(job: MPCJob) -> Row:
     return row
 
 
-def make_jobs(tasks: list[str], cores: list[str], seeds: int, episodes: int, epochs: int, out: Path,
-              reuse: bool = False, predictor_dir: Path | None = None, **train_options) -> list[MPCJob]:
+def make_jobs(
+    tasks: list[str],
+    cores: list[str],
+    seeds: int,
+    episodes: int,
+    epochs: int,
+    out: Path,
+    reuse: bool = False,
+    predictor_dir: Path | None = None,
+    **train_options,
+) -> list[MPCJob]:
     """Jobs for every (task, core, seed) and the true model; predictors are trained into
     (or, with ``reuse``, read from) ``predictor_dir``, by default ``out/predictors``."""
     configs = make_configs(tasks, cores, seeds, epochs, predictor_dir or out / "predictors", **train_options)
@@ -74,7 +83,9 @@ def make_jobs(tasks: list[str], cores: list[str], seeds: int, episodes: int, epo
 
 def run(jobs: list[MPCJob], workers: int, launcher: str = "local") -> tuple[list[Row], list[str]]:
     prepare_data([job.train for job in jobs if job.train is not None])
-    return fan_out(run_job, jobs, workers, launcher=launcher, label=lambda j: f"mpc {j.task}/{j.model_name}/seed{j.seed}")
+    return fan_out(
+        run_job, jobs, workers, launcher=launcher, label=lambda j: f"mpc {j.task}/{j.model_name}/seed{j.seed}"
+    )
 
 
 def format_table(rows: list[Row]) -> str:

@@ -111,7 +111,12 @@ def shepherd_statistics(kind: str, runs: int, seed: int = 0) -> dict[str, Estima
     the mean gate-open step of the accepted ones."""
     spec = KINDS[kind]
     sequences = collect_sequences(
-        "pomdp_envs/Shepherd-v0", spec.make_policy(seed), runs, 100, seed=seed, num_envs=min(runs, 5000),
+        "pomdp_envs/Shepherd-v0",
+        spec.make_policy(seed),
+        runs,
+        100,
+        seed=seed,
+        num_envs=min(runs, 5000),
         **spec.env_kwargs,
     )
     accepted = np.asarray(spec.accept(sequences.hidden), dtype=bool)
@@ -133,11 +138,15 @@ def compare_all(runs: int, seed: int = 0) -> list[tuple[str, str, Reference, Est
     for policy, references in RRC_REFERENCE.items():
         measured = rrc_statistics(policy, runs, seed)
         for name, reference in references.items():
-            rows.append((f"rrc/{policy}", name, reference, measured[name], z_score(measured[name], reference, name in RATES)))
+            rows.append(
+                (f"rrc/{policy}", name, reference, measured[name], z_score(measured[name], reference, name in RATES))
+            )
     for kind, references in SHEPHERD_REFERENCE.items():
         measured = shepherd_statistics(kind, runs, seed)
         for name, reference in references.items():
-            rows.append((f"shepherd/{kind}", name, reference, measured[name], z_score(measured[name], reference, name in RATES)))
+            rows.append(
+                (f"shepherd/{kind}", name, reference, measured[name], z_score(measured[name], reference, name in RATES))
+            )
     return rows
 
 
@@ -152,9 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     print("| env / condition | statistic | reference (runs) | measured ± s.e. (samples) | z | within 3 s.e. |")
     print("|---|---|---:|---:|---:|:---:|")
     for where, name, reference, measured, z in compare_all(args.runs, args.seed):
-        print(f"| {where} | {name} | {reference.value:.4g} ({reference.runs}) | "
-              f"{measured.value:.4g} ± {measured.stderr:.2g} ({measured.count}) | {z:+.2f} | "
-              f"{'yes' if abs(z) <= 3 else 'NO'} |")
+        print(
+            f"| {where} | {name} | {reference.value:.4g} ({reference.runs}) | "
+            f"{measured.value:.4g} ± {measured.stderr:.2g} ({measured.count}) | {z:+.2f} | "
+            f"{'yes' if abs(z) <= 3 else 'NO'} |"
+        )
     return 0
 
 

@@ -32,15 +32,28 @@ def run_one(config: PPOConfig) -> list[Row]:
 
 def make_configs(tasks: list[str], cores: list[str], seeds: int, steps: int, out: Path) -> list[PPOConfig]:
     return [
-        PPOConfig(env_id=f"pomdp_envs/MiniGrid-{task}-v0", core=core, seed=seed, total_steps=steps,
-                  out_dir=out / task / core / f"seed{seed}", progress=False)
-        for task in tasks for seed in range(seeds) for core in cores
+        PPOConfig(
+            env_id=f"pomdp_envs/MiniGrid-{task}-v0",
+            core=core,
+            seed=seed,
+            total_steps=steps,
+            out_dir=out / task / core / f"seed{seed}",
+            progress=False,
+        )
+        for task in tasks
+        for seed in range(seeds)
+        for core in cores
     ]
 
 
 def run(configs: list[PPOConfig], workers: int, launcher: str = "local") -> tuple[list[Row], list[str]]:
-    return fan_out(run_one, configs, workers, launcher=launcher,
-                   label=lambda c: f"ppo {c.env_id.split('/')[-1]}/{c.core}/seed{c.seed}")
+    return fan_out(
+        run_one,
+        configs,
+        workers,
+        launcher=launcher,
+        label=lambda c: f"ppo {c.env_id.split('/')[-1]}/{c.core}/seed{c.seed}",
+    )
 
 
 def write_results(rows: list[Row], final_csv: Path, curves_csv: Path, figure: Path) -> list[Row]:
@@ -49,16 +62,20 @@ def write_results(rows: list[Row], final_csv: Path, curves_csv: Path, figure: Pa
 
 
 def format_table(final_rows: list[Row]) -> str:
-    return markdown_table(final_rows, ("task", "core"),
-                          ("final_success_rate", "final_return", "final_gate_rate", "global_step", "seconds"))
+    return markdown_table(
+        final_rows,
+        ("task", "core"),
+        ("final_success_rate", "final_return", "final_gate_rate", "global_step", "seconds"),
+    )
 
 
 #: The success level of the frames-to-threshold measure, and its smoothing window (updates).
 SUCCESS_THRESHOLD, SUCCESS_WINDOW = 0.9, 5
 
 
-def frames_to_success(curve_rows: list[Row], threshold: float = SUCCESS_THRESHOLD,
-                      window: int = SUCCESS_WINDOW) -> list[Row]:
+def frames_to_success(
+    curve_rows: list[Row], threshold: float = SUCCESS_THRESHOLD, window: int = SUCCESS_WINDOW
+) -> list[Row]:
     """Per (task, core, seed): the env steps (frames) after which the success rate,
     averaged over the last ``window`` updates, first reaches ``threshold``. A run that
     never does counts its whole budget (``reached`` 0)."""
@@ -72,13 +89,14 @@ def frames_to_success(curve_rows: list[Row], threshold: float = SUCCESS_THRESHOL
         steps = np.array([row["global_step"] for row in rows], dtype=float)
         frames, reached = steps[-1], 0.0
         for end in range(window, len(rates) + 1):
-            recent = rates[end - window:end]
+            recent = rates[end - window : end]
             recent = recent[np.isfinite(recent)]
             if recent.size and recent.mean() >= threshold:
                 frames, reached = steps[end - 1], 1.0
                 break
-        result.append({"task": task, "core": core, "seed": seed, "frames_to_success": float(frames),
-                       "reached": reached})
+        result.append(
+            {"task": task, "core": core, "seed": seed, "frames_to_success": float(frames), "reached": reached}
+        )
     return result
 
 

@@ -31,8 +31,7 @@ from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_comma
 LAMBDA_SWEEP = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
 #: Envs on which the comparison also runs with teacher forcing (the paper's Fig. 3a).
 TEACHER_FORCING_ENVS = ("billiard",)
-COLUMNS = ("test_mse", "gen_mse", "gen_mse_min", "gate_openings", "gate_rate", "dims_used", "active_dims",
-           "gate_lift")
+COLUMNS = ("test_mse", "gen_mse", "gen_mse_min", "gate_openings", "gate_rate", "dims_used", "active_dims", "gate_lift")
 
 
 def regime(config: TrainConfig) -> str:
@@ -43,15 +42,32 @@ def run_one(config: TrainConfig) -> list[Row]:
     """Train every run of ``config`` (one batch); one row per run."""
     rows = []
     for result in train_runs(config):
-        rows.append({"env": config.env, "core": config.core, "regime": regime(config),
-                     "reg_lambda": result.spec.reg_lambda, "seed": result.spec.seed, **result.scores,
-                     "run_dir": str(result.out_dir)})
+        rows.append(
+            {
+                "env": config.env,
+                "core": config.core,
+                "regime": regime(config),
+                "reg_lambda": result.spec.reg_lambda,
+                "seed": result.spec.seed,
+                **result.scores,
+                "run_dir": str(result.out_dir),
+            }
+        )
     return rows
 
 
-def make_jobs(envs: list[str], cores: list[str], seeds: int, epochs: int, out: Path, batches_per_epoch: int = 10,
-              num_train: int = 2048, num_test: int = 512, lambda_sweep: bool = True,
-              teacher_forcing: bool = True) -> list[TrainConfig]:
+def make_jobs(
+    envs: list[str],
+    cores: list[str],
+    seeds: int,
+    epochs: int,
+    out: Path,
+    batches_per_epoch: int = 10,
+    num_train: int = 2048,
+    num_test: int = 512,
+    lambda_sweep: bool = True,
+    teacher_forcing: bool = True,
+) -> list[TrainConfig]:
     """One job per (env, regime, core), each training seeds 0..``seeds``-1 together
     (and on Billiard Ball GateL0RD every lambda of ``LAMBDA_SWEEP`` when ``lambda_sweep``)."""
     jobs = []
@@ -60,26 +76,53 @@ def make_jobs(envs: list[str], cores: list[str], seeds: int, epochs: int, out: P
         for forced in regimes:
             for core in cores:
                 sweep = lambda_sweep and core == "gatel0rd" and env == "billiard" and not forced
-                jobs.append(TrainConfig(
-                    env=env, core=core, seeds=tuple(range(seeds)), reg_lambdas=LAMBDA_SWEEP if sweep else (),
-                    teacher_forcing=forced, epochs=epochs, batches_per_epoch=batches_per_epoch,
-                    num_train=num_train, num_test=num_test, eval_every=max(1, epochs // 10),
-                    out_dir=out / env / ("tf" if forced else "ss") / core, progress=False,
-                ))
+                jobs.append(
+                    TrainConfig(
+                        env=env,
+                        core=core,
+                        seeds=tuple(range(seeds)),
+                        reg_lambdas=LAMBDA_SWEEP if sweep else (),
+                        teacher_forcing=forced,
+                        epochs=epochs,
+                        batches_per_epoch=batches_per_epoch,
+                        num_train=num_train,
+                        num_test=num_test,
+                        eval_every=max(1, epochs // 10),
+                        out_dir=out / env / ("tf" if forced else "ss") / core,
+                        progress=False,
+                    )
+                )
     return jobs
 
 
-def make_configs(envs: list[str], cores: list[str], seeds: int, epochs: int, out: Path,
-                 batches_per_epoch: int = 10, num_train: int = 2048, num_test: int = 512) -> list[TrainConfig]:
+def make_configs(
+    envs: list[str],
+    cores: list[str],
+    seeds: int,
+    epochs: int,
+    out: Path,
+    batches_per_epoch: int = 10,
+    num_train: int = 2048,
+    num_test: int = 512,
+) -> list[TrainConfig]:
     """One single-run config per (env, seed, core), scheduled sampling, the paper's
     lambda: the predictors the MPC benchmark trains on its own."""
     return [
         TrainConfig(
-            env=env, core=core, seeds=(seed,), epochs=epochs, batches_per_epoch=batches_per_epoch,
-            num_train=num_train, num_test=num_test, eval_every=max(1, epochs // 10),
-            out_dir=out / env / core / f"seed{seed}", progress=False,
+            env=env,
+            core=core,
+            seeds=(seed,),
+            epochs=epochs,
+            batches_per_epoch=batches_per_epoch,
+            num_train=num_train,
+            num_test=num_test,
+            eval_every=max(1, epochs // 10),
+            out_dir=out / env / core / f"seed{seed}",
+            progress=False,
         )
-        for env in envs for seed in range(seeds) for core in cores
+        for env in envs
+        for seed in range(seeds)
+        for core in cores
     ]
 
 
@@ -100,7 +143,11 @@ def checkpoints(configs: list[TrainConfig]) -> dict[tuple[str, str, int], Path]:
 def prepare_data(configs: list[TrainConfig]) -> None:
     """Collect every dataset once, before workers would race to write the same cache file."""
     for config in configs:
-        for split, size in (("train", config.num_train), ("test", config.num_test), ("generalisation", config.num_test)):
+        for split, size in (
+            ("train", config.num_train),
+            ("test", config.num_test),
+            ("generalisation", config.num_test),
+        ):
             load_split(config.env, split, size, config.data_seed, config.cache_dir)
 
 
@@ -117,30 +164,49 @@ def reference_rows(configs: list[TrainConfig]) -> list[Row]:
         if config.env == "billiard":
             yardsticks["reflecting"] = reflecting_mse
         for name, mse in yardsticks.items():
-            rows.append({"env": config.env, "core": name, "regime": "-", "reg_lambda": 0.0, "seed": 0,
-                         "test_mse": mse(data["test"], start), "gen_mse": mse(data["generalisation"], start)})
+            rows.append(
+                {
+                    "env": config.env,
+                    "core": name,
+                    "regime": "-",
+                    "reg_lambda": 0.0,
+                    "seed": 0,
+                    "test_mse": mse(data["test"], start),
+                    "gen_mse": mse(data["generalisation"], start),
+                }
+            )
     return rows
 
 
 def run(configs: list[TrainConfig], workers: int, launcher: str = "local") -> tuple[list[Row], list[str]]:
     """Every job's rows, then the reference rows; and the failed jobs."""
     prepare_data(configs)
-    rows, failed = fan_out(run_one, configs, workers, launcher=launcher,
-                           label=lambda c: f"prediction {c.env}/{regime(c)}/{c.core} x{len(c.runs())}")
+    rows, failed = fan_out(
+        run_one,
+        configs,
+        workers,
+        launcher=launcher,
+        label=lambda c: f"prediction {c.env}/{regime(c)}/{c.core} x{len(c.runs())}",
+    )
     return rows + reference_rows(configs), failed
 
 
 def format_table(rows: list[Row]) -> str:
     """Mean ± std over seeds per (env, regime, core, lambda)."""
     probes = sorted({key for row in rows for key in row if key.startswith("probe/")})
-    return markdown_table(rows, ("env", "regime", "core", "reg_lambda"),
-                          (*COLUMNS, *[c for c in ("sheep_reappearance_error",) if any(c in r for r in rows)],
-                           *probes))
+    return markdown_table(
+        rows,
+        ("env", "regime", "core", "reg_lambda"),
+        (*COLUMNS, *[c for c in ("sheep_reappearance_error",) if any(c in r for r in rows)], *probes),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineArgumentParser(prog="python -m benchmarks.prediction", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineArgumentParser(
+        prog="python -m benchmarks.prediction",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--envs", nargs="+", default=sorted(ENV_DEFAULTS), choices=sorted(ENV_DEFAULTS))
     parser.add_argument("--cores", nargs="+", default=list(CORES), choices=CORES)
     parser.add_argument("--seeds", type=positive_int, default=3, help="seeds per job, trained together")
@@ -148,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches-per-epoch", type=positive_int, default=10)
     parser.add_argument("--num-train", type=positive_int, default=2048)
     parser.add_argument("--num-test", type=positive_int, default=512)
-    parser.add_argument("--no-lambda-sweep", action="store_true", help="Billiard Ball GateL0RD at the paper's lambda only")
+    parser.add_argument(
+        "--no-lambda-sweep", action="store_true", help="Billiard Ball GateL0RD at the paper's lambda only"
+    )
     parser.add_argument("--no-teacher-forcing", action="store_true", help="scheduled sampling only")
     parser.add_argument("--workers", type=positive_int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local/prediction"))
@@ -156,8 +224,18 @@ def main(argv: list[str] | None = None) -> int:
 
     def go() -> int:
         out = writable_dir(args.out)
-        configs = make_jobs(args.envs, args.cores, args.seeds, args.epochs, out, args.batches_per_epoch,
-                            args.num_train, args.num_test, not args.no_lambda_sweep, not args.no_teacher_forcing)
+        configs = make_jobs(
+            args.envs,
+            args.cores,
+            args.seeds,
+            args.epochs,
+            out,
+            args.batches_per_epoch,
+            args.num_train,
+            args.num_test,
+            not args.no_lambda_sweep,
+            not args.no_teacher_forcing,
+        )
         rows, _ = run(configs, args.workers)
         code = write_runs(out, rows, format_table)
         print(f"wrote {out}/runs.csv and one folder per run below {out}")

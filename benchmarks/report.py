@@ -14,7 +14,16 @@ import numpy as np
 from benchmarks import dreamer, mpc, ppo, prediction
 from benchmarks.common import Row, as_float, read_csv, save_figure
 from benchmarks.stats import (
-    ALPHA, MIN_SEEDS, Verdict, above, all_of, better_than, bootstrap_difference, decreasing, mean_stderr, similar,
+    ALPHA,
+    MIN_SEEDS,
+    Verdict,
+    above,
+    all_of,
+    better_than,
+    bootstrap_difference,
+    decreasing,
+    mean_stderr,
+    similar,
 )
 
 Tables = dict[str, list[Row]]
@@ -51,6 +60,7 @@ def _paper_lambda(env: str) -> float:
 
 def _lowest(env: str, key: str, regime: str = "ss", others: tuple[str, ...] = RNNS):
     """GateL0RD at the paper's lambda has a lower ``key`` than each of ``others``."""
+
     def check(tables: Tables) -> Verdict | None:
         rows = _predicted(tables, env)
         if rows is None:
@@ -58,26 +68,34 @@ def _lowest(env: str, key: str, regime: str = "ss", others: tuple[str, ...] = RN
         ours = values(rows, key, core="gatel0rd", regime=regime, reg_lambda=_paper_lambda(env))
         theirs = {core: values(rows, key, core=core, regime=regime) for core in others}
         verdict = better_than(("gatel0rd", ours), theirs, lower_is_better=True)
-        yardsticks = [f"{row['core']} {as_float(row.get(key)):.3g}" for row in rows if row.get("regime") == "-"
-                      and np.isfinite(as_float(row.get(key)))]
+        yardsticks = [
+            f"{row['core']} {as_float(row.get(key)):.3g}"
+            for row in rows
+            if row.get("regime") == "-" and np.isfinite(as_float(row.get(key)))
+        ]
         if yardsticks:
             verdict = Verdict(verdict.verdict, verdict.measured + ". Without learning: " + ", ".join(yardsticks))
         return verdict
+
     return check
 
 
 def _events(env: str, lift_key: str):
     """GateL0RD's gate openings are well above the base rate of events (lift > LIFT_LEVEL)."""
+
     def check(tables: Tables) -> Verdict | None:
         rows = _predicted(tables, env)
         if rows is None:
             return None
         where = dict(core="gatel0rd", regime="ss", reg_lambda=_paper_lambda(env))
         verdict = above("gatel0rd", values(rows, lift_key, **where), LIFT_LEVEL, "lift")
-        extra = (f"; gate rate {mean_stderr(values(rows, 'gate_rate', **where))}, dimensions used "
-                 f"{mean_stderr(values(rows, 'active_dims', **where))}, openings per sequence "
-                 f"{mean_stderr(values(rows, 'gate_openings', **where))}")
+        extra = (
+            f"; gate rate {mean_stderr(values(rows, 'gate_rate', **where))}, dimensions used "
+            f"{mean_stderr(values(rows, 'active_dims', **where))}, openings per sequence "
+            f"{mean_stderr(values(rows, 'gate_openings', **where))}"
+        )
         return Verdict(verdict.verdict, verdict.measured + extra)
+
     return check
 
 
@@ -86,8 +104,9 @@ def _lambda_openings(tables: Tables) -> Verdict | None:
     if rows is None:
         return None
     sweep = [row for row in rows if row.get("core") == "gatel0rd" and row.get("regime") == "ss"]
-    return decreasing([as_float(r["reg_lambda"]) for r in sweep], [as_float(r.get("gate_openings")) for r in sweep],
-                      "openings")
+    return decreasing(
+        [as_float(r["reg_lambda"]) for r in sweep], [as_float(r.get("gate_openings")) for r in sweep], "openings"
+    )
 
 
 def _lambda_errors(tables: Tables) -> Verdict | None:
@@ -97,8 +116,11 @@ def _lambda_errors(tables: Tables) -> Verdict | None:
     where = dict(core="gatel0rd", regime="ss")
     small = {f"λ={lam:g}": values(rows, "test_mse", reg_lambda=lam, **where) for lam in prediction.LAMBDA_SWEEP[:-1]}
     large = prediction.LAMBDA_SWEEP[-1]
-    worse = better_than(("λ=0.001", values(rows, "test_mse", reg_lambda=1e-3, **where)),
-                        {f"λ={large:g}": values(rows, "test_mse", reg_lambda=large, **where)}, lower_is_better=True)
+    worse = better_than(
+        ("λ=0.001", values(rows, "test_mse", reg_lambda=1e-3, **where)),
+        {f"λ={large:g}": values(rows, "test_mse", reg_lambda=large, **where)},
+        lower_is_better=True,
+    )
     return all_of(similar(small), worse)
 
 
@@ -111,16 +133,30 @@ def _generalisation_curves(tables: Tables) -> Verdict | None:
     if rows is None:
         return None
     ours = dict(core="gatel0rd", regime="ss", reg_lambda=_paper_lambda("rrc"))
-    rises = {core: [_rise(r) for r in rows if r.get("core") == core and r.get("regime") == "ss"
-                    and (core != "gatel0rd" or r.get("reg_lambda") == ours["reg_lambda"])]
-             for core in ("gatel0rd", "gru", "lstm")}
-    rise = better_than(("gatel0rd rise", rises["gatel0rd"]),
-                       {f"{core} rise": rises[core] for core in ("gru", "lstm")}, lower_is_better=True)
-    final = better_than(("gatel0rd", values(rows, "gen_mse", **ours)),
-                        {core: values(rows, "gen_mse", core=core, regime="ss") for core in ("gru", "lstm")},
-                        lower_is_better=True)
-    return all_of(Verdict(rise.verdict, "rise (final − minimum over training): " + rise.measured),
-                  Verdict(final.verdict, "final: " + final.measured))
+    rises = {
+        core: [
+            _rise(r)
+            for r in rows
+            if r.get("core") == core
+            and r.get("regime") == "ss"
+            and (core != "gatel0rd" or r.get("reg_lambda") == ours["reg_lambda"])
+        ]
+        for core in ("gatel0rd", "gru", "lstm")
+    }
+    rise = better_than(
+        ("gatel0rd rise", rises["gatel0rd"]),
+        {f"{core} rise": rises[core] for core in ("gru", "lstm")},
+        lower_is_better=True,
+    )
+    final = better_than(
+        ("gatel0rd", values(rows, "gen_mse", **ours)),
+        {core: values(rows, "gen_mse", core=core, regime="ss") for core in ("gru", "lstm")},
+        lower_is_better=True,
+    )
+    return all_of(
+        Verdict(rise.verdict, "rise (final − minimum over training): " + rise.measured),
+        Verdict(final.verdict, "final: " + final.measured),
+    )
 
 
 def _mpc_better(task: str):
@@ -129,11 +165,17 @@ def _mpc_better(task: str):
         if not rows:
             return None
         ours = ("gatel0rd", values(rows, "success_rate", model="gatel0rd"))
-        parts = [bootstrap_difference(ours, (core, values(rows, "success_rate", model=core))) for core in ("gru", "lstm")]
+        parts = [
+            bootstrap_difference(ours, (core, values(rows, "success_rate", model=core))) for core in ("gru", "lstm")
+        ]
         if task == "shepherd":
             parts.insert(0, above("gatel0rd", ours[1], 0.5, "success rate"))
         verdict = all_of(*parts)
-        return Verdict(verdict.verdict, verdict.measured + f"; true model {mean_stderr(values(rows, 'success_rate', model='true'))}")
+        return Verdict(
+            verdict.verdict,
+            verdict.measured + f"; true model {mean_stderr(values(rows, 'success_rate', model='true'))}",
+        )
+
     return check
 
 
@@ -142,8 +184,12 @@ def _ppo_success(task: str):
         rows = [row for row in tables.get("ppo", []) if row.get("task") == task]
         if not rows:
             return None
-        return bootstrap_difference(("gatel0rd", values(rows, "final_success_rate", core="gatel0rd")),
-                                    ("lstm", values(rows, "final_success_rate", core="lstm")), non_inferior=True)
+        return bootstrap_difference(
+            ("gatel0rd", values(rows, "final_success_rate", core="gatel0rd")),
+            ("lstm", values(rows, "final_success_rate", core="lstm")),
+            non_inferior=True,
+        )
+
     return check
 
 
@@ -152,11 +198,14 @@ def _ppo_frames(task: str):
         rows = [row for row in ppo.frames_to_success(tables.get("ppo_curves", [])) if row["task"] == task]
         if not rows:
             return None
-        verdict = bootstrap_difference(("gatel0rd", values(rows, "frames_to_success", core="gatel0rd")),
-                                       ("lstm", values(rows, "frames_to_success", core="lstm")),
-                                       higher_is_better=False)
+        verdict = bootstrap_difference(
+            ("gatel0rd", values(rows, "frames_to_success", core="gatel0rd")),
+            ("lstm", values(rows, "frames_to_success", core="lstm")),
+            higher_is_better=False,
+        )
         reached = {core: int(sum(values(rows, "reached", core=core))) for core in ("gatel0rd", "lstm")}
         return Verdict(verdict.verdict, verdict.measured + f"; runs reaching {ppo.SUCCESS_THRESHOLD:g}: {reached}")
+
     return check
 
 
@@ -165,57 +214,135 @@ def _agents_beat_rssm(model: str):
         rows = tables.get("dreamer", [])
         if not any(row.get("model") == model for row in rows):
             return None
-        verdict = bootstrap_difference((model, values(rows, "final_objects_scored", model=model)),
-                                       ("rssm", values(rows, "final_objects_scored", model="rssm")))
-        scale = ", ".join(f"{name} {mean_stderr(values(rows, 'final_objects_scored', model=name))}"
-                          for name in dreamer.SCRIPTED if any(row.get("model") == name for row in rows))
+        verdict = bootstrap_difference(
+            (model, values(rows, "final_objects_scored", model=model)),
+            ("rssm", values(rows, "final_objects_scored", model="rssm")),
+        )
+        scale = ", ".join(
+            f"{name} {mean_stderr(values(rows, 'final_objects_scored', model=name))}"
+            for name in dreamer.SCRIPTED
+            if any(row.get("model") == name for row in rows)
+        )
         return Verdict(verdict.verdict, verdict.measured + (f"; scale: {scale} episodes" if scale else ""))
+
     return check
 
 
 GATEL0RD = "GateL0RD paper"
 CLAIMS = [
-    Claim("billiard", f"{GATEL0RD}, Sec. 6.1, Fig. 3a", "Trained with teacher forcing, only GateL0RD (λ = 0.001) "
-          "makes reasonable autoregressive predictions; GRU, LSTM and Elman do not (lower 50-step error)",
-          _lowest("billiard", "test_mse", regime="tf")),
-    Claim("billiard", f"{GATEL0RD}, Sec. 6.1, Fig. 3b", "With scheduled sampling GateL0RD (λ = 0.001) still "
-          "achieves the lowest mean prediction error", _lowest("billiard", "test_mse")),
-    Claim("billiard", f"{GATEL0RD}, Sec. 6.1, Fig. 3d", "A higher λ results in fewer gate openings "
-          "(λ in {0, 1e-4, 1e-3, 1e-2, 1e-1}, scheduled sampling)", _lambda_openings),
-    Claim("billiard", f"{GATEL0RD}, Sec. 6.1, Fig. 3c", "Similar predictions for λ in [0, 0.01]; overly strong "
-          "regularisation (λ = 0.1) degrades performance", _lambda_errors),
-    Claim("billiard", f"{GATEL0RD}, Sec. 6.5", "GateL0RD's latent state changes at the events: gate openings "
-          f"coincide with ball collisions (precision more than {LIFT_LEVEL:g}x the base rate)",
-          _events("billiard", "gate_lift")),
-    Claim("rrc", f"{GATEL0RD}, Sec. 6.2, Fig. 4a", "GateL0RD has the lowest prediction error on the test data",
-          _lowest("rrc", "test_mse")),
-    Claim("rrc", f"{GATEL0RD}, Sec. 6.2, Fig. 4b", "On the generalisation data (uniform actions) the errors of GRU "
-          "and LSTM rise during training while GateL0RD's stays low", _generalisation_curves),
-    Claim("rrc", f"{GATEL0RD}, Sec. 6.5", "GateL0RD's latent state changes when control of the robot changes "
-          f"(precision more than {LIFT_LEVEL:g}x the base rate)", _events("rrc", "gate_lift/robot_controlled")),
-    Claim("rrc", f"{GATEL0RD}, Sec. 6.2", "MPC through GateL0RD reaches the goal more often than through GRU/LSTM",
-          _mpc_better("rrc")),
-    Claim("shepherd", f"{GATEL0RD}, Sec. 6.3, Fig. 5a", "GateL0RD has the lowest 100-step prediction error",
-          _lowest("shepherd", "test_mse")),
-    Claim("shepherd", f"{GATEL0RD}, Sec. 6.3, Fig. 5b", "Only GateL0RD learns to predict the sheep's position when "
-          "it reappears (sheep-reappearance error)", _lowest("shepherd", "sheep_reappearance_error")),
-    Claim("shepherd", f"{GATEL0RD}, Sec. 6.3", "Only GateL0RD solves Shepherd by MPC, in over 50 % of episodes",
-          _mpc_better("shepherd")),
-    Claim("fetch", f"{GATEL0RD}, Sec. 6.1", "GateL0RD generalises best to a later grasp",
-          _lowest("fetch", "gen_mse")),
-    Claim("fetch", f"{GATEL0RD}, Sec. 6.5", "GateL0RD opens its gate at the grasp "
-          f"(precision more than {LIFT_LEVEL:g}x the base rate of grasp changes)",
-          _events("fetch", "gate_lift/object_grasped")),
-    Claim("minigrid", f"{GATEL0RD}, Sec. 6.4, Fig. 6", "PPO with GateL0RD reaches the LSTM's success rate or higher "
-          "(DoorKey-5x5)", _ppo_success("DoorKey-5x5")),
-    Claim("minigrid", f"{GATEL0RD}, Sec. 6.4, Fig. 6", f"... and reaches a success rate of {ppo.SUCCESS_THRESHOLD:g} "
-          "in fewer frames (DoorKey-5x5)", _ppo_frames("DoorKey-5x5")),
-    Claim("minigrid", f"{GATEL0RD}, Sec. 6.4, Fig. 6", "PPO with GateL0RD reaches the LSTM's success rate or higher "
-          "(MemoryS7)", _ppo_success("MemoryS7")),
-    Claim("shapeherd", "VSG paper, Sec. 5.1", "A VSG agent scores more objects per episode than DreamerV2 (RSSM)",
-          _agents_beat_rssm("vsg")),
-    Claim("shapeherd", "VSG paper, Sec. 5.1", "An SVSG agent scores more objects per episode than DreamerV2 (RSSM)",
-          _agents_beat_rssm("svsg")),
+    Claim(
+        "billiard",
+        f"{GATEL0RD}, Sec. 6.1, Fig. 3a",
+        "Trained with teacher forcing, only GateL0RD (λ = 0.001) "
+        "makes reasonable autoregressive predictions; GRU, LSTM and Elman do not (lower 50-step error)",
+        _lowest("billiard", "test_mse", regime="tf"),
+    ),
+    Claim(
+        "billiard",
+        f"{GATEL0RD}, Sec. 6.1, Fig. 3b",
+        "With scheduled sampling GateL0RD (λ = 0.001) still achieves the lowest mean prediction error",
+        _lowest("billiard", "test_mse"),
+    ),
+    Claim(
+        "billiard",
+        f"{GATEL0RD}, Sec. 6.1, Fig. 3d",
+        "A higher λ results in fewer gate openings (λ in {0, 1e-4, 1e-3, 1e-2, 1e-1}, scheduled sampling)",
+        _lambda_openings,
+    ),
+    Claim(
+        "billiard",
+        f"{GATEL0RD}, Sec. 6.1, Fig. 3c",
+        "Similar predictions for λ in [0, 0.01]; overly strong regularisation (λ = 0.1) degrades performance",
+        _lambda_errors,
+    ),
+    Claim(
+        "billiard",
+        f"{GATEL0RD}, Sec. 6.5",
+        "GateL0RD's latent state changes at the events: gate openings "
+        f"coincide with ball collisions (precision more than {LIFT_LEVEL:g}x the base rate)",
+        _events("billiard", "gate_lift"),
+    ),
+    Claim(
+        "rrc",
+        f"{GATEL0RD}, Sec. 6.2, Fig. 4a",
+        "GateL0RD has the lowest prediction error on the test data",
+        _lowest("rrc", "test_mse"),
+    ),
+    Claim(
+        "rrc",
+        f"{GATEL0RD}, Sec. 6.2, Fig. 4b",
+        "On the generalisation data (uniform actions) the errors of GRU "
+        "and LSTM rise during training while GateL0RD's stays low",
+        _generalisation_curves,
+    ),
+    Claim(
+        "rrc",
+        f"{GATEL0RD}, Sec. 6.5",
+        "GateL0RD's latent state changes when control of the robot changes "
+        f"(precision more than {LIFT_LEVEL:g}x the base rate)",
+        _events("rrc", "gate_lift/robot_controlled"),
+    ),
+    Claim(
+        "rrc",
+        f"{GATEL0RD}, Sec. 6.2",
+        "MPC through GateL0RD reaches the goal more often than through GRU/LSTM",
+        _mpc_better("rrc"),
+    ),
+    Claim(
+        "shepherd",
+        f"{GATEL0RD}, Sec. 6.3, Fig. 5a",
+        "GateL0RD has the lowest 100-step prediction error",
+        _lowest("shepherd", "test_mse"),
+    ),
+    Claim(
+        "shepherd",
+        f"{GATEL0RD}, Sec. 6.3, Fig. 5b",
+        "Only GateL0RD learns to predict the sheep's position when it reappears (sheep-reappearance error)",
+        _lowest("shepherd", "sheep_reappearance_error"),
+    ),
+    Claim(
+        "shepherd",
+        f"{GATEL0RD}, Sec. 6.3",
+        "Only GateL0RD solves Shepherd by MPC, in over 50 % of episodes",
+        _mpc_better("shepherd"),
+    ),
+    Claim("fetch", f"{GATEL0RD}, Sec. 6.1", "GateL0RD generalises best to a later grasp", _lowest("fetch", "gen_mse")),
+    Claim(
+        "fetch",
+        f"{GATEL0RD}, Sec. 6.5",
+        f"GateL0RD opens its gate at the grasp (precision more than {LIFT_LEVEL:g}x the base rate of grasp changes)",
+        _events("fetch", "gate_lift/object_grasped"),
+    ),
+    Claim(
+        "minigrid",
+        f"{GATEL0RD}, Sec. 6.4, Fig. 6",
+        "PPO with GateL0RD reaches the LSTM's success rate or higher (DoorKey-5x5)",
+        _ppo_success("DoorKey-5x5"),
+    ),
+    Claim(
+        "minigrid",
+        f"{GATEL0RD}, Sec. 6.4, Fig. 6",
+        f"... and reaches a success rate of {ppo.SUCCESS_THRESHOLD:g} in fewer frames (DoorKey-5x5)",
+        _ppo_frames("DoorKey-5x5"),
+    ),
+    Claim(
+        "minigrid",
+        f"{GATEL0RD}, Sec. 6.4, Fig. 6",
+        "PPO with GateL0RD reaches the LSTM's success rate or higher (MemoryS7)",
+        _ppo_success("MemoryS7"),
+    ),
+    Claim(
+        "shapeherd",
+        "VSG paper, Sec. 5.1",
+        "A VSG agent scores more objects per episode than DreamerV2 (RSSM)",
+        _agents_beat_rssm("vsg"),
+    ),
+    Claim(
+        "shapeherd",
+        "VSG paper, Sec. 5.1",
+        "An SVSG agent scores more objects per episode than DreamerV2 (RSSM)",
+        _agents_beat_rssm("svsg"),
+    ),
 ]
 
 
@@ -238,10 +365,13 @@ def read_run(folders: list[Path]) -> tuple[dict, Tables]:
         for name in TABLES:
             if (folder / f"{name}.csv").exists():
                 tables.setdefault(name, []).extend(read_csv(folder / f"{name}.csv"))
-    merged = {"suite": metas[0]["suite"], "parts": metas,
-              "envs": [env for meta in metas for env in meta["envs"]],
-              "wall_seconds": sum(meta.get("wall_seconds", sum(meta["stage_seconds"].values())) for meta in metas),
-              "failures": [line for meta in metas for lines in meta["failures"].values() for line in lines]}
+    merged = {
+        "suite": metas[0]["suite"],
+        "parts": metas,
+        "envs": [env for meta in metas for env in meta["envs"]],
+        "wall_seconds": sum(meta.get("wall_seconds", sum(meta["stage_seconds"].values())) for meta in metas),
+        "failures": [line for meta in metas for lines in meta["failures"].values() for line in lines],
+    }
     return merged, tables
 
 
@@ -252,24 +382,37 @@ def write_report(out: Path, parts: list[Path] | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     lines = [f"# Benchmark report: `{meta['suite']}` suite", ""]
     if meta["suite"] == "quick":
-        lines += ["**A smoke check.** One seed at a small budget: it shows that every stage runs. Its verdicts "
-                  f"are expected to be inconclusive (a verdict needs at least {MIN_SEEDS} seeds).", ""]
+        lines += [
+            "**A smoke check.** One seed at a small budget: it shows that every stage runs. Its verdicts "
+            f"are expected to be inconclusive (a verdict needs at least {MIN_SEEDS} seeds).",
+            "",
+        ]
     lines += [f"Total wall time {meta['wall_seconds'] / 60:.1f} min.", ""]
     for part in meta["parts"]:
-        lines.append(f"- `{part.get('command') or 'python -m benchmarks run --suite ' + part['suite']}`: "
-                     f"{part['date']}, {part['machine']}, {part['workers']} workers ({part['launcher']}), "
-                     f"envs {', '.join(part['envs'])}, {part['seeds']} seed(s); stages "
-                     + ", ".join(f"{k} {v / 60:.1f} min" for k, v in part["stage_seconds"].items()))
-    lines += ["", "Tables show mean ± std over seeds (a single value for one seed); the claims table mean ± standard "
-              "error (n = seeds).", "",
-              f"**Verdicts.** Each claim is tested as the paper words it, on at least {MIN_SEEDS} seeds per model "
-              f"(with fewer it is *inconclusive*). *Supported*: the data reject the opposite at p < {ALPHA:g} "
-              "(one-sided): Welch's t-test between models for prediction errors, a one-sample t-test for a level "
-              "(gate-opening lift), Spearman's rank correlation for a trend, and for RL scores (success rates, "
-              "objects per episode) a 95 % bootstrap interval of the difference over seeds that excludes 0. "
-              "*Not supported*: the test does not find it at this budget. \"similar\" passes when a one-way ANOVA "
-              "finds no difference, a weak test with few seeds.", "",
-              "## Claims checked", "", "| env | claim | source | measured | verdict |", "|---|---|---|---|---|"]
+        lines.append(
+            f"- `{part.get('command') or 'python -m benchmarks run --suite ' + part['suite']}`: "
+            f"{part['date']}, {part['machine']}, {part['workers']} workers ({part['launcher']}), "
+            f"envs {', '.join(part['envs'])}, {part['seeds']} seed(s); stages "
+            + ", ".join(f"{k} {v / 60:.1f} min" for k, v in part["stage_seconds"].items())
+        )
+    lines += [
+        "",
+        "Tables show mean ± std over seeds (a single value for one seed); the claims table mean ± standard "
+        "error (n = seeds).",
+        "",
+        f"**Verdicts.** Each claim is tested as the paper words it, on at least {MIN_SEEDS} seeds per model "
+        f"(with fewer it is *inconclusive*). *Supported*: the data reject the opposite at p < {ALPHA:g} "
+        "(one-sided): Welch's t-test between models for prediction errors, a one-sample t-test for a level "
+        "(gate-opening lift), Spearman's rank correlation for a trend, and for RL scores (success rates, "
+        "objects per episode) a 95 % bootstrap interval of the difference over seeds that excludes 0. "
+        '*Not supported*: the test does not find it at this budget. "similar" passes when a one-way ANOVA '
+        "finds no difference, a weak test with few seeds.",
+        "",
+        "## Claims checked",
+        "",
+        "| env | claim | source | measured | verdict |",
+        "|---|---|---|---|---|",
+    ]
     for claim in CLAIMS:
         if claim.env not in meta["envs"]:
             continue
@@ -288,30 +431,54 @@ def write_report(out: Path, parts: list[Path] | None = None) -> Path:
 def _sections(out: Path, tables: Tables) -> list[str]:
     lines: list[str] = []
     if "speed" in tables:
-        lines += ["## Speed (env-steps per second)", "", "| env | mode | env-steps/s | compared with | ratio |",
-                  "|---|---|---:|---|---:|"]
-        lines += [f"| {r['env']} | {r['mode']} | {r['steps_per_s']:,.0f} | {r['compared_with']} | {r['ratio']:.2f} |"
-                  for r in tables["speed"]]
+        lines += [
+            "## Speed (env-steps per second)",
+            "",
+            "| env | mode | env-steps/s | compared with | ratio |",
+            "|---|---|---:|---|---:|",
+        ]
+        lines += [
+            f"| {r['env']} | {r['mode']} | {r['steps_per_s']:,.0f} | {r['compared_with']} | {r['ratio']:.2f} |"
+            for r in tables["speed"]
+        ]
         lines.append("")
     if "prediction" in tables:
         _plot_prediction(tables["prediction"], out / "prediction_curves.png")
-        lines += ["## Prediction (autoregressive MSE, gate statistics, latent probes)", "",
-                  "`regime`: `ss` scheduled sampling, `tf` teacher forcing; `copy-last` and `reflecting` predict "
-                  "without learning. `gen_mse_min`: the lowest generalisation error over training.", "",
-                  prediction.format_table(tables["prediction"]), "",
-                  "![prediction learning curves](prediction_curves.png)", ""]
+        lines += [
+            "## Prediction (autoregressive MSE, gate statistics, latent probes)",
+            "",
+            "`regime`: `ss` scheduled sampling, `tf` teacher forcing; `copy-last` and `reflecting` predict "
+            "without learning. `gen_mse_min`: the lowest generalisation error over training.",
+            "",
+            prediction.format_table(tables["prediction"]),
+            "",
+            "![prediction learning curves](prediction_curves.png)",
+            "",
+        ]
     if "mpc" in tables:
         lines += ["## Model-predictive control (iCEM success rate)", "", mpc.format_table(tables["mpc"]), ""]
     if "ppo" in tables:
         if "ppo_curves" in tables:
             ppo.plot_curves(tables["ppo_curves"], out / "ppo_success.png")
-        lines += ["## Recurrent PPO on MiniGrid", "", ppo.format_table(tables["ppo"]), "",
-                  "![PPO success](ppo_success.png)", ""]
+        lines += [
+            "## Recurrent PPO on MiniGrid",
+            "",
+            ppo.format_table(tables["ppo"]),
+            "",
+            "![PPO success](ppo_success.png)",
+            "",
+        ]
     if "dreamer" in tables:
         if "dreamer_curves" in tables:
             dreamer.plot_curves(tables["dreamer_curves"], tables["dreamer"], out / "dreamer_objects.png")
-        lines += ["## Dreamer-style agents on ShapeHerd", "", dreamer.format_table(tables["dreamer"]), "",
-                  "![ShapeHerd objects scored](dreamer_objects.png)", ""]
+        lines += [
+            "## Dreamer-style agents on ShapeHerd",
+            "",
+            dreamer.format_table(tables["dreamer"]),
+            "",
+            "![ShapeHerd objects scored](dreamer_objects.png)",
+            "",
+        ]
     return lines
 
 
@@ -339,9 +506,11 @@ def _plot_prediction(rows: list[Row], path: Path) -> None:
         for core, curves in sorted(by_core.items()):
             length = min(len(curve) for curve in curves)
             epochs = [curves[0][i]["epoch"] for i in range(length)]
-            means = {key: np.mean([[curve[i][key] for i in range(length)] for curve in curves], axis=0)
-                     for key in ("test_mse", "gen_mse")}
-            line, = axis.plot(epochs, means["test_mse"], label=core)
+            means = {
+                key: np.mean([[curve[i][key] for i in range(length)] for curve in curves], axis=0)
+                for key in ("test_mse", "gen_mse")
+            }
+            (line,) = axis.plot(epochs, means["test_mse"], label=core)
             axis.plot(epochs, means["gen_mse"], linestyle=":", color=line.get_color())
         axis.set_yscale("log")
         axis.set_title(f"{panel[0]}, {panel[1]} (solid test, dotted gen.)", fontsize=9)

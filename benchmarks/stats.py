@@ -61,8 +61,9 @@ def _listing(groups: dict[str, np.ndarray]) -> str:
     return "; ".join(f"{name} {mean_stderr(values)}" for name, values in groups.items())
 
 
-def better_than(ours: tuple[str, Sequence[float]], others: dict[str, Sequence[float]],
-                lower_is_better: bool) -> Verdict:
+def better_than(
+    ours: tuple[str, Sequence[float]], others: dict[str, Sequence[float]], lower_is_better: bool
+) -> Verdict:
     """Is ``ours`` better than every one of ``others`` (Welch's t-test, one-sided)?"""
     from scipy import stats
 
@@ -144,8 +145,13 @@ def all_of(*verdicts: Verdict) -> Verdict:
     return Verdict(verdict, " | ".join(v.measured for v in verdicts))
 
 
-def bootstrap_difference(ours: tuple[str, Sequence[float]], other: tuple[str, Sequence[float]],
-                         higher_is_better: bool = True, non_inferior: bool = False, seed: int = 0) -> Verdict:
+def bootstrap_difference(
+    ours: tuple[str, Sequence[float]],
+    other: tuple[str, Sequence[float]],
+    higher_is_better: bool = True,
+    non_inferior: bool = False,
+    seed: int = 0,
+) -> Verdict:
     """RL scores: the 95 % bootstrap interval of mean(ours) − mean(other). A claim that
     ours is better is supported when the interval lies above 0 (below 0 for lower is
     better); a claim that ours is at least as good (``non_inferior``) is not supported
@@ -161,14 +167,22 @@ def bootstrap_difference(ours: tuple[str, Sequence[float]], other: tuple[str, Se
     if np.ptp(np.concatenate([mine, theirs])) == 0:
         low = high = difference
     else:
-        result = stats.bootstrap((mine, theirs), lambda a, b, axis=-1: a.mean(axis=axis) - b.mean(axis=axis),
-                                 n_resamples=BOOTSTRAP_RESAMPLES, method="percentile", vectorized=True,
-                                 random_state=np.random.default_rng(seed))
+        result = stats.bootstrap(
+            (mine, theirs),
+            lambda a, b, axis=-1: a.mean(axis=axis) - b.mean(axis=axis),
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            method="percentile",
+            vectorized=True,
+            random_state=np.random.default_rng(seed),
+        )
         low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     gain_low, gain_high = sorted((sign * low, sign * high))
     if non_inferior:
         verdict = NOT_SUPPORTED if gain_high < 0 else SUPPORTED
     else:
         verdict = SUPPORTED if gain_low > 0 else NOT_SUPPORTED
-    return Verdict(verdict, f"{_listing(groups)}. {ours[0]} − {other[0]} = {_number(difference)}, "
-                            f"95 % bootstrap CI [{_number(low)}, {_number(high)}]")
+    return Verdict(
+        verdict,
+        f"{_listing(groups)}. {ours[0]} − {other[0]} = {_number(difference)}, "
+        f"95 % bootstrap CI [{_number(low)}, {_number(high)}]",
+    )

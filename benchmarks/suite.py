@@ -51,25 +51,64 @@ class Suite:
 
 
 SUITES = {
-    "quick": Suite("quick", seeds=1, speed_args=("--quick",), prediction_epochs=60, prediction_train=512,
-                   prediction_test=256, mpc_episodes=20, ppo_tasks=("DoorKey-5x5",), ppo_steps=200_000,
-                   dreamer_models=("vsg", "rssm"), dreamer_steps=3_500, dreamer_random_episodes=3),
+    "quick": Suite(
+        "quick",
+        seeds=1,
+        speed_args=("--quick",),
+        prediction_epochs=60,
+        prediction_train=512,
+        prediction_test=256,
+        mpc_episodes=20,
+        ppo_tasks=("DoorKey-5x5",),
+        ppo_steps=200_000,
+        dreamer_models=("vsg", "rssm"),
+        dreamer_steps=3_500,
+        dreamer_random_episodes=3,
+    ),
     # 2,000 updates per predictor, 200 Dreamer updates; no MPC (its claims need predictors trained far longer,
     # see benchmarks/results/longer); MemoryS7 needs ~1e7 frames, so PPO runs DoorKey only.
-    "standard": Suite("standard", seeds=3, speed_args=("--quick",), prediction_epochs=200, prediction_train=2048,
-                      prediction_test=512, mpc_episodes=0, ppo_tasks=("DoorKey-5x5",), ppo_steps=200_000,
-                      dreamer_models=("vsg", "svsg", "rssm"), dreamer_steps=4_500, dreamer_random_episodes=10),
+    "standard": Suite(
+        "standard",
+        seeds=3,
+        speed_args=("--quick",),
+        prediction_epochs=200,
+        prediction_train=2048,
+        prediction_test=512,
+        mpc_episodes=0,
+        ppo_tasks=("DoorKey-5x5",),
+        ppo_steps=200_000,
+        dreamer_models=("vsg", "svsg", "rssm"),
+        dreamer_steps=4_500,
+        dreamer_random_episodes=10,
+    ),
     # The GateL0RD paper trains predictors for 250k-500k updates and PPO for 1e7 frames;
     # the VSG paper its agents for 2.5M frames (625k env steps).
-    "paper": Suite("paper", seeds=5, speed_args=(), prediction_epochs=25_000, prediction_train=8_000,
-                   prediction_test=1_000, mpc_episodes=50, ppo_tasks=("DoorKey-5x5", "MemoryS7"),
-                   ppo_steps=10_000_000, dreamer_models=("vsg", "svsg", "rssm"), dreamer_steps=625_000,
-                   dreamer_random_episodes=20),
+    "paper": Suite(
+        "paper",
+        seeds=5,
+        speed_args=(),
+        prediction_epochs=25_000,
+        prediction_train=8_000,
+        prediction_test=1_000,
+        mpc_episodes=50,
+        ppo_tasks=("DoorKey-5x5", "MemoryS7"),
+        ppo_steps=10_000_000,
+        dreamer_models=("vsg", "svsg", "rssm"),
+        dreamer_steps=625_000,
+        dreamer_random_episodes=20,
+    ),
 }
 
 
-def run_suite(suite: Suite, envs: list[str], out: Path, seeds: int | None = None, workers: int = 2,
-              launcher: str = "local", command: str = "") -> dict[str, list[str]]:
+def run_suite(
+    suite: Suite,
+    envs: list[str],
+    out: Path,
+    seeds: int | None = None,
+    workers: int = 2,
+    launcher: str = "local",
+    command: str = "",
+) -> dict[str, list[str]]:
     """Run every benchmark that applies to ``envs``; CSVs go to ``out``. Returns the
     failed runs per benchmark (the others finish and are written)."""
     unknown = sorted(set(envs) - set(ENV_GROUPS))
@@ -103,12 +142,21 @@ def run_suite(suite: Suite, envs: list[str], out: Path, seeds: int | None = None
         stage("ppo", lambda: _ppo(suite, seeds, workers, launcher, out))
     if "shapeherd" in envs:
         stage("dreamer", lambda: _dreamer(suite, seeds, workers, launcher, out))
-    meta = {"suite": suite.name, "envs": envs, "seeds": seeds, "workers": workers, "launcher": launcher,
-            "command": command, "wall_seconds": time.perf_counter() - started,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, "
-                       f"Python {platform.python_version()}",
-            "date": time.strftime("%Y-%m-%d"), "stage_seconds": timings, "failures": failures,
-            "suite_settings": dataclasses.asdict(suite)}
+    meta = {
+        "suite": suite.name,
+        "envs": envs,
+        "seeds": seeds,
+        "workers": workers,
+        "launcher": launcher,
+        "command": command,
+        "wall_seconds": time.perf_counter() - started,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, "
+        f"Python {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d"),
+        "stage_seconds": timings,
+        "failures": failures,
+        "suite_settings": dataclasses.asdict(suite),
+    }
     (out / "run.json").write_text(json.dumps(meta, indent=2))
     return failures
 
@@ -153,16 +201,25 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
                 train_ppo(dataclasses.replace(configs[0], total_steps=updates * rollout, out_dir=out / f"ppo{updates}"))
                 seconds_of[updates] = time.perf_counter() - start
             per_step = max(seconds_of[3] - seconds_of[1], 0.0) / (2 * rollout)
-            rows.append({"stage": "ppo", "runs": len(configs), "cpu_seconds": per_step * suite.ppo_steps * len(configs)})
+            rows.append(
+                {"stage": "ppo", "runs": len(configs), "cpu_seconds": per_step * suite.ppo_steps * len(configs)}
+            )
         if "shapeherd" in envs:
             preset = "paper" if suite.name == "paper" else "cpu-small"
-            configs = dreamer.make_configs(list(suite.dreamer_models), seeds, suite.dreamer_steps, out / "dreamer", preset)
+            configs = dreamer.make_configs(
+                list(suite.dreamer_models), seeds, suite.dreamer_steps, out / "dreamer", preset
+            )
             per_model = {}
             for config in configs:
                 if config.world.model not in per_model:
                     per_model[config.world.model] = estimate_seconds(config)
-            rows.append({"stage": "dreamer", "runs": len(configs),
-                         "cpu_seconds": sum(per_model[config.world.model] for config in configs)})
+            rows.append(
+                {
+                    "stage": "dreamer",
+                    "runs": len(configs),
+                    "cpu_seconds": sum(per_model[config.world.model] for config in configs),
+                }
+            )
     for row in rows:
         row["wall_hours"] = row["cpu_seconds"] / 3600 / max(1, min(workers, row["runs"]))
         row["cpu_hours"] = row["cpu_seconds"] / 3600
@@ -170,11 +227,16 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
 
 
 def format_estimate(rows: list[Row], workers: int) -> str:
-    lines = [f"Estimated cost on this machine ({workers} parallel runs):", "| stage | runs | CPU hours | wall hours |",
-             "|---|---:|---:|---:|"]
+    lines = [
+        f"Estimated cost on this machine ({workers} parallel runs):",
+        "| stage | runs | CPU hours | wall hours |",
+        "|---|---:|---:|---:|",
+    ]
     lines += [f"| {r['stage']} | {r['runs']} | {r['cpu_hours']:,.1f} | {r['wall_hours']:,.1f} |" for r in rows]
     total = sum(r["wall_hours"] for r in rows)
-    lines.append(f"| total | {sum(r['runs'] for r in rows)} | {sum(r['cpu_hours'] for r in rows):,.1f} | {total:,.1f} |")
+    lines.append(
+        f"| total | {sum(r['runs'] for r in rows)} | {sum(r['cpu_hours'] for r in rows):,.1f} | {total:,.1f} |"
+    )
     return "\n".join(lines)
 
 
@@ -189,9 +251,15 @@ def _write(out: Path, name: str, rows: list[Row]) -> None:
 
 
 def _prediction_jobs(suite: Suite, envs: list[str], seeds: int, out: Path) -> list:
-    return prediction.make_jobs(envs, list(PREDICTION_CORES), seeds, suite.prediction_epochs,
-                                out / "runs" / "prediction", num_train=suite.prediction_train,
-                                num_test=suite.prediction_test)
+    return prediction.make_jobs(
+        envs,
+        list(PREDICTION_CORES),
+        seeds,
+        suite.prediction_epochs,
+        out / "runs" / "prediction",
+        num_train=suite.prediction_train,
+        num_test=suite.prediction_test,
+    )
 
 
 def _prediction(suite: Suite, envs: list[str], seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
@@ -204,8 +272,12 @@ def _mpc(suite: Suite, tasks: list[str], seeds: int, workers: int, launcher: str
     # Plans with the predictors the prediction stage trained, so the MPC rows and the
     # prediction rows describe the same models.
     trained = prediction.checkpoints(_prediction_jobs(suite, tasks, seeds, out))
-    jobs = [mpc.MPCJob(task, seed, suite.mpc_episodes, checkpoint=trained[(task, core, seed)], core=core)
-            for task in tasks for core in mpc.MPC_CORES for seed in range(seeds)]
+    jobs = [
+        mpc.MPCJob(task, seed, suite.mpc_episodes, checkpoint=trained[(task, core, seed)], core=core)
+        for task in tasks
+        for core in mpc.MPC_CORES
+        for seed in range(seeds)
+    ]
     jobs += [mpc.MPCJob(task, seed, suite.mpc_episodes) for task in tasks for seed in range(seeds)]
     rows, failed = mpc.run(jobs, workers, launcher)
     _write(out, "mpc", rows)
@@ -221,8 +293,9 @@ def _ppo(suite: Suite, seeds: int, workers: int, launcher: str, out: Path) -> li
 
 def _dreamer(suite: Suite, seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
     preset = "paper" if suite.name == "paper" else "cpu-small"
-    configs = dreamer.make_configs(list(suite.dreamer_models), seeds, suite.dreamer_steps, out / "runs" / "dreamer",
-                                   preset)
+    configs = dreamer.make_configs(
+        list(suite.dreamer_models), seeds, suite.dreamer_steps, out / "runs" / "dreamer", preset
+    )
     dreamer.print_estimate(configs, workers)
     rows, failed = dreamer.run(configs, workers, suite.dreamer_random_episodes, launcher)
     dreamer.write_results(rows, out / "dreamer.csv", out / "dreamer_curves.csv", out / "dreamer_objects.png")

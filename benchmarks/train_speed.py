@@ -75,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for case in args.cases:
         env, core = case.split("/")
-        base = TrainConfig(env=env, core=core, num_train=1024, num_test=16, cache_dir=cache, progress=False,
-                           device=args.device)
+        base = TrainConfig(
+            env=env, core=core, num_train=1024, num_test=16, cache_dir=cache, progress=False, device=args.device
+        )
         data = load_data(base)
         plain_rate = None
         for threads in args.threads:
@@ -86,15 +87,21 @@ def main(argv: list[str] | None = None) -> int:
             rate = updates_per_second(plain, args.seconds)
             plain_rate = rate if threads == 1 else plain_rate
             gflops = flops_per_update(plain) * rate / 1e9
-            print(f"| {case} | plain | 1 | {threads} | {rate:.1f} | {rate / plain_rate:.2f} | {gflops:.2f} | "
-                  f"{gflops / peaks[threads]:.1%} |", flush=True)
+            print(
+                f"| {case} | plain | 1 | {threads} | {rate:.1f} | {rate / plain_rate:.2f} | {gflops:.2f} | "
+                f"{gflops / peaks[threads]:.1%} |",
+                flush=True,
+            )
             for runs in args.runs:
                 stacked_config = dataclasses.replace(config, seeds=tuple(range(runs)))
                 trainer = StackedTrainer(stacked_config, data)
                 per_run = updates_per_second(trainer, args.seconds) * runs
                 gflops = flops_per_update(trainer) * per_run / runs / 1e9
-                print(f"| {case} | batched | {runs} | {threads} | {per_run:.1f} | {per_run / plain_rate:.2f} | "
-                      f"{gflops:.2f} | {gflops / peaks[threads]:.1%} |", flush=True)
+                print(
+                    f"| {case} | batched | {runs} | {threads} | {per_run:.1f} | {per_run / plain_rate:.2f} | "
+                    f"{gflops:.2f} | {gflops / peaks[threads]:.1%} |",
+                    flush=True,
+                )
     return 0
 
 

@@ -36,39 +36,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     render.add_argument("--episodes", type=positive_int, default=1, help="one mp4 per episode")
     render.add_argument("--seed", type=int, default=0, help="episode k is reset with seed + k")
     render.add_argument("--policy", default="random", help="random, oracle or an env's policy name")
-    render.add_argument("--num-envs", type=positive_int, default=None,
-                        help="one grid video of this many envs from the vector env")
+    render.add_argument(
+        "--num-envs", type=positive_int, default=None, help="one grid video of this many envs from the vector env"
+    )
     render.add_argument("--out", type=Path, default=Path("videos"))
     render.add_argument("--fps", type=positive_float, default=None, help="default: the env's render_fps")
     render.add_argument("--max-steps", type=positive_int, default=None, help="cap on steps per episode")
-    render.add_argument("--info-strip", action="store_true",
-                        help="add a text strip with step, reward and the true hidden factors")
-    render.add_argument("--view", choices=("world", "obs", "both"), default="world",
-                        help="world: the env's frames; obs: what the agent sees (image observations, "
-                             "MiniGrid's 7x7 view); both: side by side")
+    render.add_argument(
+        "--info-strip", action="store_true", help="add a text strip with step, reward and the true hidden factors"
+    )
+    render.add_argument(
+        "--view",
+        choices=("world", "obs", "both"),
+        default="world",
+        help="world: the env's frames; obs: what the agent sees (image observations, "
+        "MiniGrid's 7x7 view); both: side by side",
+    )
     render.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    play = commands.add_parser("play", help="control an env with the keyboard in a window, hidden factors shown",
-                               description="Keys: see pomdp_envs/play.py (arrows move; MiniGrid: arrows, Space, "
-                                           "PageUp/PageDown, Enter). Esc quits, Backspace resets.")
+    play = commands.add_parser(
+        "play",
+        help="control an env with the keyboard in a window, hidden factors shown",
+        description="Keys: see pomdp_envs/play.py (arrows move; MiniGrid: arrows, Space, "
+        "PageUp/PageDown, Enter). Esc quits, Backspace resets.",
+    )
     play.add_argument("env_id", help="an id from `pomdp-envs list`")
     play.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     play.add_argument("--scale", type=positive_int, default=2, help="window pixels per frame pixel")
 
     commands.add_parser(
-        "bench", add_help=False, help="run the benchmark suite: `pomdp-envs bench run --suite quick` "
-                                      "(the same as python -m benchmarks; writes below the current folder)",
+        "bench",
+        add_help=False,
+        help="run the benchmark suite: `pomdp-envs bench run --suite quick` "
+        "(the same as python -m benchmarks; writes below the current folder)",
     )
     score = commands.add_parser(
-        "score", help="score latents saved by any framework against the true hidden factors",
+        "score",
+        help="score latents saved by any framework against the true hidden factors",
         description="LATENTS.npz holds 'latents' (N, L, H): the state after reading observation t at index t; "
-                    "optionally 'updates' (N, L) bool per-step update indicators (gate openings).",
+        "optionally 'updates' (N, L) bool per-step update indicators (gate openings).",
     )
     score.add_argument("latents", type=Path, help="an .npz with 'latents' and optionally 'updates'")
-    score.add_argument("--sequences", type=Path, required=True,
-                       help="the Sequences .npz the latents were computed on (pomdp_envs.datasets)")
-    score.add_argument("--threshold", type=float, default=None,
-                       help="without 'updates': count a step as an update where the latent moves further than this")
+    score.add_argument(
+        "--sequences",
+        type=Path,
+        required=True,
+        help="the Sequences .npz the latents were computed on (pomdp_envs.datasets)",
+    )
+    score.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="without 'updates': count a step as an update where the latent moves further than this",
+    )
     score.add_argument("--start-steps", type=int, default=0, help="leave out the first steps")
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -77,8 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return bench_main(argv[1:])
     args = parser.parse_args(argv)
-    commands_by_name = {"list": _list, "score": lambda: _score(args), "render": lambda: _render(args),
-                        "play": lambda: _play(args)}
+    commands_by_name = {
+        "list": _list,
+        "score": lambda: _score(args),
+        "render": lambda: _render(args),
+        "play": lambda: _play(args),
+    }
     return run_command("pomdp-envs", commands_by_name[args.command])
 
 
@@ -100,8 +124,15 @@ def _render(args: argparse.Namespace) -> int:
     for env_id in ids:  # check every policy name before rendering anything
         if args.policy not in policy_names(env_id):
             raise ValueError(f"{env_id} has no policy {args.policy!r}; choose from {policy_names(env_id)}")
-    options = RecordOptions(seed=args.seed, policy=args.policy, fps=args.fps, max_steps=args.max_steps,
-                            info_strip=args.info_strip, view=args.view, progress=not args.no_progress)
+    options = RecordOptions(
+        seed=args.seed,
+        policy=args.policy,
+        fps=args.fps,
+        max_steps=args.max_steps,
+        info_strip=args.info_strip,
+        view=args.view,
+        progress=not args.no_progress,
+    )
     if args.view != "world" and args.num_envs is not None:
         raise ValueError("--view obs/both records single episodes; leave out --num-envs")
     for env_id in ids:

@@ -86,12 +86,17 @@ class Sequences:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Sequences:
         with np.load(path) as data:
+
             def group(prefix: str) -> dict[str, np.ndarray]:
                 return {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith(prefix + "/")}
 
             return cls(
-                str(data["env_id"]), data["observations"], data["actions"], data["rewards"],
-                group("hidden"), group("hidden_changed"),
+                str(data["env_id"]),
+                data["observations"],
+                data["actions"],
+                data["rewards"],
+                group("hidden"),
+                group("hidden_changed"),
             )
 
 
@@ -117,9 +122,7 @@ def collect_sequences(
     if num_sequences < 1 or num_steps < 1 or num_envs < 1:
         raise ValueError("num_sequences, num_steps and num_envs must be >= 1")
     kwargs = {**_NO_EARLY_END.get(env_id, {}), **env_kwargs}
-    envs = gym.make_vec(
-        env_id, num_envs=num_envs, max_episode_steps=num_steps, **kwargs
-    )
+    envs = gym.make_vec(env_id, num_envs=num_envs, max_episode_steps=num_steps, **kwargs)
     parts: list[Sequences] = []
     collected = 0
     try:
@@ -167,7 +170,12 @@ def collect_shepherd_kind(
 
 #: The GateL0RD paper's six Billiard Ball datasets of 201 positions (200 steps).
 BILLIARD_KINDS = (
-    "pocket_drop_50", "pocket_drop_100", "pocket_drop_150", "no_pocket_drop_1", "no_pocket_drop_2", "no_pocket_drop_3",
+    "pocket_drop_50",
+    "pocket_drop_100",
+    "pocket_drop_150",
+    "no_pocket_drop_1",
+    "no_pocket_drop_2",
+    "no_pocket_drop_3",
 )
 BILLIARD_STEPS = 200
 _KIND_SEED_STRIDE = 10_000_000  # kinds of one seed never share an episode seed

@@ -24,8 +24,17 @@ from typing import Any
 import numpy as np
 
 # MiniGrid's action numbers (minigrid.core.actions.Actions).
-MINIGRID_KEYS = {"left": 0, "right": 1, "up": 2, "tab": 3, "page up": 3, "left shift": 4, "page down": 4,
-                 "space": 5, "return": 6}
+MINIGRID_KEYS = {
+    "left": 0,
+    "right": 1,
+    "up": 2,
+    "tab": 3,
+    "page up": 3,
+    "left shift": 4,
+    "page down": 4,
+    "space": 5,
+    "return": 6,
+}
 
 
 def key_action(env_id: str, pressed: set[str], space: Any) -> np.ndarray | int | None:
@@ -62,12 +71,20 @@ def check_display() -> None:
     driver = os.environ.get("SDL_VIDEODRIVER", "")
     if driver not in ("", "x11", "wayland") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
         return
-    raise OSError("no display to open a window on: run `pomdp-envs play` on a desktop, or under "
-                       "`xvfb-run pomdp-envs play ...` (or SDL_VIDEODRIVER=dummy for a window nobody sees)")
+    raise OSError(
+        "no display to open a window on: run `pomdp-envs play` on a desktop, or under "
+        "`xvfb-run pomdp-envs play ...` (or SDL_VIDEODRIVER=dummy for a window nobody sees)"
+    )
 
 
-def play(env_id: str, seed: int = 0, max_steps: int | None = None, scale: int = 2,
-         events: Iterable[Sequence[str]] | None = None, on_frame: Callable[[np.ndarray], None] | None = None) -> int:
+def play(
+    env_id: str,
+    seed: int = 0,
+    max_steps: int | None = None,
+    scale: int = 2,
+    events: Iterable[Sequence[str]] | None = None,
+    on_frame: Callable[[np.ndarray], None] | None = None,
+) -> int:
     """Play ``env_id``; returns the number of steps taken. ``events``, for tests and
     demos, replaces the keyboard: one collection of held key names per frame, and the
     session ends when it runs out. ``on_frame`` sees every frame shown."""
@@ -137,6 +154,7 @@ def _keys(pygame: Any, scripted: Any, held_too: bool) -> tuple[set[str], bool]:
             pressed.add(pygame.key.name(event.key))
     if held_too:
         held = pygame.key.get_pressed()
-        pressed |= {name for name in ("left", "right", "up", "down", "w", "s", "space")
-                    if held[pygame.key.key_code(name)]}
+        pressed |= {
+            name for name in ("left", "right", "up", "down", "w", "s", "space") if held[pygame.key.key_code(name)]
+        }
     return pressed, False

@@ -110,8 +110,9 @@ def observation_frame(env: gym.Env, observation: np.ndarray) -> np.ndarray:
         return np.asarray(upstream.get_pov_render(tile_size=32))
     image = np.asarray(observation)
     if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"{env.spec.id if env.spec else env}: the observation {image.shape} is not an image; "
-                         "use --view world")
+        raise ValueError(
+            f"{env.spec.id if env.spec else env}: the observation {image.shape} is not an image; use --view world"
+        )
     scale = max(1, math.ceil(VIEW_MIN_SIZE / image.shape[0]))
     return image.repeat(scale, axis=0).repeat(scale, axis=1)
 
@@ -227,7 +228,9 @@ def _frame(frame: np.ndarray, step: int, reward: float, info: dict, info_strip: 
     return add_text_strip(frame, describe_step(step, reward, info)) if info_strip else frame
 
 
-def _cells(envs: gym.vector.VectorEnv, step: int, rewards: np.ndarray, info: dict, info_strip: bool) -> list[np.ndarray]:
+def _cells(
+    envs: gym.vector.VectorEnv, step: int, rewards: np.ndarray, info: dict, info_strip: bool
+) -> list[np.ndarray]:
     """One frame per sub-env, each with its own info strip if asked."""
     frames = list(envs.render())
     if info_strip:

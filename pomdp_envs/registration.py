@@ -69,8 +69,12 @@ ENTRIES: tuple[EnvEntry, ...] = (
             requires=("pymunk", "pygame"),
             extra="shapeherd",
         )
-        for suffix, size, scale in (("", "Basic", 1.0), ("-Small", "Small", 1.2), ("-Medium", "Medium", 1.4),
-                                    ("-Large", "Large", 1.6))
+        for suffix, size, scale in (
+            ("", "Basic", 1.0),
+            ("-Small", "Small", 1.2),
+            ("-Medium", "Medium", 1.4),
+            ("-Large", "Large", 1.6),
+        )
     ),
     EnvEntry(
         name="FetchPickAndPlacePO-v0",

@@ -110,8 +110,9 @@ def _logistic_fit(x: np.ndarray, y: np.ndarray, ridge: float, iterations: int = 
     return weights
 
 
-def event_scores(updates: np.ndarray, events: np.ndarray, start_steps: int = 0,
-                 window: int = EVENT_WINDOW) -> dict[str, float]:
+def event_scores(
+    updates: np.ndarray, events: np.ndarray, start_steps: int = 0, window: int = EVENT_WINDOW
+) -> dict[str, float]:
     """Precision, recall, base rate and lift of update indicators against change events,
     both (N, L) bool with index t the step that shows observation t.
 
@@ -139,8 +140,13 @@ def event_scores(updates: np.ndarray, events: np.ndarray, start_steps: int = 0,
     recall = float(opened_after[happened].mean()) if happened.any() else float("nan")
     base_rate = float(event_before[:, start_steps:].mean()) if steps > start_steps else float("nan")
     lift = precision / base_rate if base_rate > 0 else float("nan")
-    return {"precision": precision, "recall": recall, "base_rate": base_rate, "lift": lift,
-            "updates_per_sequence": float(opened.sum(axis=1).mean())}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "base_rate": base_rate,
+        "lift": lift,
+        "updates_per_sequence": float(opened.sum(axis=1).mean()),
+    }
 
 
 def latent_updates(latents: np.ndarray, threshold: float) -> np.ndarray:
@@ -152,8 +158,9 @@ def latent_updates(latents: np.ndarray, threshold: float) -> np.ndarray:
     return moved
 
 
-def score_latents(latents: np.ndarray, sequences: Any, updates: Optional[np.ndarray] = None,
-                  start_steps: int = 0) -> dict[str, float]:
+def score_latents(
+    latents: np.ndarray, sequences: Any, updates: Optional[np.ndarray] = None, start_steps: int = 0
+) -> dict[str, float]:
     """Probe scores (``probe/<factor>``) and, with ``updates`` (N, L), event scores
     (``events/<score>``) of latents (N, L, H) against a ``Sequences`` of T steps
     (L <= T + 1). Steps before ``start_steps`` are left out of both."""
@@ -173,7 +180,9 @@ def score_latents(latents: np.ndarray, sequences: Any, updates: Optional[np.ndar
         events = sequences.any_hidden_changed()[:, :length]
         updates = np.asarray(updates)
         if updates.shape != (n, length):
-            raise AlignmentError(f"updates must have shape ({n}, {length}) like the latents, got {tuple(updates.shape)}")
+            raise AlignmentError(
+                f"updates must have shape ({n}, {length}) like the latents, got {tuple(updates.shape)}"
+            )
         scores.update({f"events/{k}": v for k, v in event_scores(updates, events, start_steps).items()})
     return scores
 

@@ -25,8 +25,11 @@ torch.set_num_threads(1)
 
 @pytest.mark.parametrize("core", CORES)
 def test_predictor_shapes(core):
-    model = Predictor(obs_size=4, action_size=2,
-                      config=PredictorConfig(core=core, latent_size=6, rnn_layers=2, internal_layers=2, init_inputs=2))
+    model = Predictor(
+        obs_size=4,
+        action_size=2,
+        config=PredictorConfig(core=core, latent_size=6, rnn_layers=2, internal_layers=2, init_inputs=2),
+    )
     observations, actions = torch.randn(5, 11, 4), torch.randn(5, 10, 2)
     out = model(observations, actions, real_input_prob=0.5, start_steps=2)
     assert out["predictions"].shape == (5, 10, 4)
@@ -143,11 +146,21 @@ def test_gate_event_scores_with_slack():
 
 def _tiny_run(tmp_path, core, reg_lambda, epochs=40, name="run", teacher_forcing=False, track=False):
     config = TrainConfig(
-        env="rrc", core=core, reg_lambdas=() if reg_lambda is None else (reg_lambda,), lrs=(1e-2,),
-        epochs=epochs, batches_per_epoch=5, batch_size=64,
-        teacher_forcing=teacher_forcing, track=track,
-        num_train=256, num_test=128, eval_every=epochs // 2, out_dir=tmp_path / name,
-        cache_dir=tmp_path / "cache", progress=False,
+        env="rrc",
+        core=core,
+        reg_lambdas=() if reg_lambda is None else (reg_lambda,),
+        lrs=(1e-2,),
+        epochs=epochs,
+        batches_per_epoch=5,
+        batch_size=64,
+        teacher_forcing=teacher_forcing,
+        track=track,
+        num_train=256,
+        num_test=128,
+        eval_every=epochs // 2,
+        out_dir=tmp_path / name,
+        cache_dir=tmp_path / "cache",
+        progress=False,
     )
     return train(config), config
 

@@ -12,7 +12,15 @@ pytest.importorskip("torch")
 from benchmarks.common import fan_out, markdown_table  # noqa: E402
 from benchmarks.report import CLAIMS, write_report  # noqa: E402
 from benchmarks.stats import (  # noqa: E402
-    INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, above, all_of, better_than, bootstrap_difference, decreasing, similar,
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    above,
+    all_of,
+    better_than,
+    bootstrap_difference,
+    decreasing,
+    similar,
 )
 from benchmarks.suite import SUITES, run_suite  # noqa: E402
 
@@ -56,8 +64,9 @@ def test_markdown_table_gives_mean_and_std_over_seeds():
 
 
 def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
-    suite = dataclasses.replace(SUITES["quick"], name="tiny", prediction_epochs=2, prediction_train=64,
-                                prediction_test=32, mpc_episodes=2)
+    suite = dataclasses.replace(
+        SUITES["quick"], name="tiny", prediction_epochs=2, prediction_train=64, prediction_test=32, mpc_episodes=2
+    )
     failures = run_suite(suite, ["rrc"], tmp_path, seeds=1, workers=1, command="python -m benchmarks run tiny")
     assert not any(failures.values()), failures
     for name in ("speed.csv", "prediction.csv", "mpc.csv", "run.json"):
@@ -81,16 +90,18 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
 
 
 def test_better_than_uses_welch_and_needs_three_seeds():
-    clear = better_than(("gatel0rd", [0.10, 0.11, 0.12]), {"lstm": [0.50, 0.52, 0.51], "gru": [0.3, 0.31, 0.33]},
-                        lower_is_better=True)
+    clear = better_than(
+        ("gatel0rd", [0.10, 0.11, 0.12]), {"lstm": [0.50, 0.52, 0.51], "gru": [0.3, 0.31, 0.33]}, lower_is_better=True
+    )
     assert clear.verdict == SUPPORTED and "Welch" in clear.measured and "gatel0rd − lstm" in clear.measured
     reverse = better_than(("lstm", [0.50, 0.52, 0.51]), {"gatel0rd": [0.10, 0.11, 0.12]}, lower_is_better=True)
     assert reverse.verdict.startswith(NOT_SUPPORTED) and "gatel0rd significantly better" in reverse.verdict
     overlap = better_than(("gatel0rd", [0.2, 0.9, 0.5]), {"lstm": [0.3, 0.8, 0.4]}, lower_is_better=True)
     assert overlap.verdict == NOT_SUPPORTED
     # Better than one model is not enough when the claim names two.
-    partial = better_than(("gatel0rd", [0.10, 0.11, 0.12]), {"lstm": [0.5, 0.52, 0.51], "gru": [0.1, 0.12, 0.11]},
-                          lower_is_better=True)
+    partial = better_than(
+        ("gatel0rd", [0.10, 0.11, 0.12]), {"lstm": [0.5, 0.52, 0.51], "gru": [0.1, 0.12, 0.11]}, lower_is_better=True
+    )
     assert partial.verdict == NOT_SUPPORTED
     few = better_than(("gatel0rd", [0.1, 0.2]), {"lstm": [0.5, 0.6, 0.7]}, lower_is_better=True)
     assert few.verdict == INCONCLUSIVE and "fewer than 3 seeds (gatel0rd 2)" in few.measured
@@ -118,26 +129,53 @@ def test_bootstrap_interval_for_rl_scores():
     worse = bootstrap_difference(("gatel0rd", [0.1, 0.12, 0.11]), ("lstm", [0.9, 0.92, 0.91]), non_inferior=True)
     assert worse.verdict == NOT_SUPPORTED
     # Fewer frames is better.
-    assert bootstrap_difference(("gatel0rd", [1e5, 1.1e5, 0.9e5]), ("lstm", [2e5, 2.1e5, 1.9e5]),
-                                higher_is_better=False).verdict == SUPPORTED
+    assert (
+        bootstrap_difference(
+            ("gatel0rd", [1e5, 1.1e5, 0.9e5]), ("lstm", [2e5, 2.1e5, 1.9e5]), higher_is_better=False
+        ).verdict
+        == SUPPORTED
+    )
 
 
 def _prediction_rows(env: str, regime: str, core: str, scores: dict[str, list[float]], reg_lambda: float = 0.0):
-    return [{"env": env, "regime": regime, "core": core, "reg_lambda": reg_lambda, "seed": float(seed),
-             **{key: values[seed] for key, values in scores.items()}} for seed in range(3)]
+    return [
+        {
+            "env": env,
+            "regime": regime,
+            "core": core,
+            "reg_lambda": reg_lambda,
+            "seed": float(seed),
+            **{key: values[seed] for key, values in scores.items()},
+        }
+        for seed in range(3)
+    ]
 
 
 def test_billiard_claims_read_their_rows():
     rows = _prediction_rows("billiard", "tf", "gatel0rd", {"test_mse": [0.05, 0.06, 0.055]}, 1e-3)
     for core in ("lstm", "gru", "elman"):
         rows += _prediction_rows("billiard", "tf", core, {"test_mse": [0.3, 0.32, 0.31]})
-    for reg_lambda, openings, error in ((0.0, 40, 0.05), (1e-4, 30, 0.05), (1e-3, 20, 0.05), (1e-2, 10, 0.05),
-                                        (1e-1, 2, 0.2)):
-        rows += _prediction_rows("billiard", "ss", "gatel0rd", {
-            "test_mse": [error, error * 1.1, error * 0.9], "gate_openings": [openings, openings + 1, openings - 1],
-            "gate_lift": [3.0, 3.1, 2.9]}, reg_lambda)
-    rows.append({"env": "billiard", "regime": "-", "core": "reflecting", "reg_lambda": 0.0, "seed": 0.0,
-                 "test_mse": 0.04})
+    for reg_lambda, openings, error in (
+        (0.0, 40, 0.05),
+        (1e-4, 30, 0.05),
+        (1e-3, 20, 0.05),
+        (1e-2, 10, 0.05),
+        (1e-1, 2, 0.2),
+    ):
+        rows += _prediction_rows(
+            "billiard",
+            "ss",
+            "gatel0rd",
+            {
+                "test_mse": [error, error * 1.1, error * 0.9],
+                "gate_openings": [openings, openings + 1, openings - 1],
+                "gate_lift": [3.0, 3.1, 2.9],
+            },
+            reg_lambda,
+        )
+    rows.append(
+        {"env": "billiard", "regime": "-", "core": "reflecting", "reg_lambda": 0.0, "seed": 0.0, "test_mse": 0.04}
+    )
     verdicts = {claim.source: claim.check({"prediction": rows}) for claim in CLAIMS if claim.env == "billiard"}
     assert verdicts["GateL0RD paper, Sec. 6.1, Fig. 3a"].verdict == SUPPORTED
     assert "reflecting 0.04" in verdicts["GateL0RD paper, Sec. 6.1, Fig. 3a"].measured

@@ -56,12 +56,18 @@ def test_info_strip_and_grid_video(env_id, tmp_path):
     env = gym.make(env_id, render_mode="rgb_array")
     env.reset(seed=0)
     height, width, _ = env.render().shape
-    assert main(["render", env_id, "--out", str(tmp_path / "strip"), "--max-steps", "5", "--info-strip",
-                 "--no-progress"]) == 0
+    assert (
+        main(["render", env_id, "--out", str(tmp_path / "strip"), "--max-steps", "5", "--info-strip", "--no-progress"])
+        == 0
+    )
     (video,) = (tmp_path / "strip").glob("*.mp4")
     assert read_frames(video)[0].shape[0] > height
-    assert main(["render", env_id, "--out", str(tmp_path / "grid"), "--max-steps", "5", "--num-envs", "4",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            ["render", env_id, "--out", str(tmp_path / "grid"), "--max-steps", "5", "--num-envs", "4", "--no-progress"]
+        )
+        == 0
+    )
     (video,) = (tmp_path / "grid").glob("*.mp4")
     frames = read_frames(video)
     assert frames[0].shape == (2 * height, 2 * width, 3) and len(frames) == 6
@@ -108,8 +114,9 @@ def test_env_speed_prints_a_row_per_id_and_mode(tmp_path, capsys):
     table = capsys.readouterr().out
     rows = list(csv.DictReader(out_csv.open()))
     entries = [entry for entry in ENTRIES if entry.id in AVAILABLE_IDS]
-    expected = 2 + sum(1 + (entry.vector_entry_point is not None) + 2 * (entry.upstream_id is not None)
-                       for entry in entries)
+    expected = 2 + sum(
+        1 + (entry.vector_entry_point is not None) + 2 * (entry.upstream_id is not None) for entry in entries
+    )
     assert len(rows) == expected
     assert all(float(row["steps_per_s"]) > 0 for row in rows)
     assert all(row["env"] in table for row in rows)
@@ -129,11 +136,23 @@ def test_render_runs_an_episode_to_its_end_without_a_step_cap(tmp_path):
 def test_info_strip_text_formats_and_wraps():
     from pomdp_envs.recording import _wrap, add_text_strip, describe_step
 
-    info = {"hidden": {"gate": np.int64(1), "held": np.array(True), "xy": np.array([0.5, -1.25]),
-                       "flags": np.array([0, 1], dtype=np.int8)},
-            "hidden_changed": {"gate": True}}
-    assert describe_step(3, 1.0, info) == ["step 3", "reward +1.000", "gate=1*", "held=True", "xy=(+0.50, -1.25)",
-                                           "flags=(0, 1)"]
+    info = {
+        "hidden": {
+            "gate": np.int64(1),
+            "held": np.array(True),
+            "xy": np.array([0.5, -1.25]),
+            "flags": np.array([0, 1], dtype=np.int8),
+        },
+        "hidden_changed": {"gate": True},
+    }
+    assert describe_step(3, 1.0, info) == [
+        "step 3",
+        "reward +1.000",
+        "gate=1*",
+        "held=True",
+        "xy=(+0.50, -1.25)",
+        "flags=(0, 1)",
+    ]
     lines = _wrap(["a" * 10, "b" * 10, "c, " * 10], 25, len)
     assert all(len(line) <= 25 for line in lines) and "".join(lines).count("c") == 10
     narrow = add_text_strip(np.zeros((40, 100, 3), dtype=np.uint8), ["x" * 200])
@@ -142,8 +161,10 @@ def test_info_strip_text_formats_and_wraps():
 
 def test_view_obs_shows_what_the_agent_sees(tmp_path):
     pytest.importorskip("pymunk")
-    assert main(["render", "ShapeHerd-v0", "--view", "obs", "--out", str(tmp_path), "--max-steps", "2",
-                 "--no-progress"]) == 0
+    assert (
+        main(["render", "ShapeHerd-v0", "--view", "obs", "--out", str(tmp_path), "--max-steps", "2", "--no-progress"])
+        == 0
+    )
     (video,) = tmp_path.glob("*.mp4")
     assert read_frames(video)[0].shape == (256, 256, 3)  # the 64x64 view, 4x nearest neighbour
     assert main(["render", "Shepherd-v0", "--view", "obs", "--out", str(tmp_path / "no")]) == 2

@@ -12,19 +12,26 @@ pytest.importorskip("torch")
 pytest.importorskip("tyro")
 
 CASES = {
-    "render to an unwritable folder": (["pomdp_envs.cli", "render", "Shepherd-v0", "--out", "/proc/nope"], "output folder"),
+    "render to an unwritable folder": (
+        ["pomdp_envs.cli", "render", "Shepherd-v0", "--out", "/proc/nope"],
+        "output folder",
+    ),
     "render at negative fps": (["pomdp_envs.cli", "render", "Shepherd-v0", "--fps", "-5"], "--fps"),
     "train for 0 epochs": (["baselines.train_predictor", "--epochs", "0"], "epochs"),
     "plan with a missing checkpoint": (["baselines.mpc", "--model", "runs/nope/checkpoint.pt"], "no such checkpoint"),
     "plan negative episodes": (["baselines.mpc", "--episodes", "-3"], "episodes"),
-    "PPO on a non-MiniGrid env": (["baselines.ppo", "--env-id", "pomdp_envs/BilliardBall-v0", "--no-progress"],
-                                  "MiniGrid"),
+    "PPO on a non-MiniGrid env": (
+        ["baselines.ppo", "--env-id", "pomdp_envs/BilliardBall-v0", "--no-progress"],
+        "MiniGrid",
+    ),
     "suite to an unwritable folder": (["benchmarks", "run", "--out", "/proc/x"], "output folder"),
     "report of a missing run": (["benchmarks", "report", "MISSING_DIR"], "run.json"),
     "suite with negative seeds": (["benchmarks", "run", "--seeds", "-1"], "--seeds"),
     "plan with the horizon in the wrong place": (["baselines.mpc", "--icem.horizon", "12"], "--horizon"),
-    "Dreamer with too small a budget": (["baselines.dreamer", "cpu-small", "--total-steps", "100"],
-                                        "too small to train"),
+    "Dreamer with too small a budget": (
+        ["baselines.dreamer", "cpu-small", "--total-steps", "100"],
+        "too small to train",
+    ),
 }
 
 
@@ -33,8 +40,9 @@ def test_bad_arguments_give_one_line_and_exit_code_2(case, tmp_path):
     args, expected = CASES[case]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     environment = {**os.environ, "PYTHONPATH": root, "SDL_VIDEODRIVER": "dummy"}
-    result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=tmp_path,
-                            env=environment, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=300
+    )
     assert result.returncode == 2, result.stderr
     assert result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
     assert expected in result.stderr

@@ -49,5 +49,12 @@ def test_sequences_match_single_env_rollouts():
 def test_impossible_acceptance_reports_what_was_collected():
     env_id = "pomdp_envs/BilliardBall-v0"
     with pytest.raises(RuntimeError, match="0 of 5"):
-        collect_sequences(env_id, make_policy(env_id, "random", 0), 5, 3, num_envs=2, max_batches=2,
-                          accept=lambda hidden: np.zeros(len(hidden["velocity"]), dtype=bool))
+        collect_sequences(
+            env_id,
+            make_policy(env_id, "random", 0),
+            5,
+            3,
+            num_envs=2,
+            max_batches=2,
+            accept=lambda hidden: np.zeros(len(hidden["velocity"]), dtype=bool),
+        )

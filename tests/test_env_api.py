@@ -75,9 +75,7 @@ def test_every_render_mode_returns_a_frame(env_id):
 def test_native_vector_env_matches_single_envs(env_id, episode, steps):
     skip_without_native_vector(env_id)
     num_envs = 3
-    native = gym.make_vec(
-        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", max_episode_steps=episode
-    )
+    native = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", max_episode_steps=episode)
     sync = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", max_episode_steps=episode)
     assert native.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
     assert native.single_observation_space == sync.single_observation_space

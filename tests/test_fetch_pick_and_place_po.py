@@ -127,8 +127,15 @@ def test_sb3_checks_both_variants_and_her_trains_on_the_dict_one():
     check_env(gym.make(ENV_ID), warn=False)  # the flat variant is a plain Box env
     env = gym.make(ENV_ID, flat_observation=False)
     check_env(env.unwrapped, warn=False)  # the README's recipe
-    model = sb3.SAC("MultiInputPolicy", env, replay_buffer_class=sb3.HerReplayBuffer,
-                    replay_buffer_kwargs=dict(n_sampled_goal=4, goal_selection_strategy="future"),
-                    learning_starts=100, batch_size=32, buffer_size=1000, seed=0)
+    model = sb3.SAC(
+        "MultiInputPolicy",
+        env,
+        replay_buffer_class=sb3.HerReplayBuffer,
+        replay_buffer_kwargs=dict(n_sampled_goal=4, goal_selection_strategy="future"),
+        learning_starts=100,
+        batch_size=32,
+        buffer_size=1000,
+        seed=0,
+    )
     model.learn(total_timesteps=130)
     assert model.num_timesteps == 130 and model.replay_buffer.size() > 0

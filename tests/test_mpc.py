@@ -29,8 +29,13 @@ def test_colored_noise_has_unit_variance_and_smoothness_grows_with_beta():
 def test_planner_solves_a_quadratic_toy_problem():
     # Two independent problems with different optima inside the action box.
     targets = torch.tensor([[0.3, -0.6], [-0.8, 0.5]])
-    planner = ICEM(ICEMConfig(horizon=10), torch.tensor([-1.0, -1.0]), torch.tensor([1.0, 1.0]), 2,
-                   torch.Generator().manual_seed(0))
+    planner = ICEM(
+        ICEMConfig(horizon=10),
+        torch.tensor([-1.0, -1.0]),
+        torch.tensor([1.0, 1.0]),
+        2,
+        torch.Generator().manual_seed(0),
+    )
 
     def cost(actions):
         return ((actions - targets[:, None, None]) ** 2).sum(dim=(-1, -2))
@@ -47,8 +52,9 @@ def test_planner_keeps_actions_in_bounds_and_is_deterministic_under_a_seed():
         return -(actions * 10).sum(dim=(-1, -2))
 
     def plan(seed):
-        planner = ICEM(ICEMConfig(), torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.5]), 3,
-                       torch.Generator().manual_seed(seed))
+        planner = ICEM(
+            ICEMConfig(), torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.5]), 3, torch.Generator().manual_seed(seed)
+        )
         return torch.stack([planner.plan(cost) for _ in range(3)])
 
     first = plan(0)
@@ -152,8 +158,9 @@ def test_run_mpc_with_a_checkpoint_and_clear_errors(tmp_path):
     predictor = Predictor(4, 2, PredictorConfig(core="gatel0rd")).eval()
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(path, predictor, TrainConfig(env="rrc"), "pomdp_envs/RobotRemoteControl-v0")
-    result = run_mpc("rrc", path, episodes=2, seed=0, icem=ICEMConfig(horizon=5, population=12, elites=4),
-                     episode_steps=3)
+    result = run_mpc(
+        "rrc", path, episodes=2, seed=0, icem=ICEMConfig(horizon=5, population=12, elites=4), episode_steps=3
+    )
     assert 0.0 <= result.success_rate <= 1.0
     with pytest.raises(ValueError, match="trained on"):
         run_mpc("shepherd", path, episodes=1)

@@ -57,14 +57,14 @@ def test_sheep_is_masked_on_the_gate_opening_step_and_reappears_at_the_mouth():
     assert not seen.sheep_visible[rows, opened].any()
     assert seen.sheep_visible[rows, opened + 1].all()
     np.testing.assert_allclose(seen.sheep_xy[rows, opened + 1, 1], -0.025, atol=1e-6)
-    np.testing.assert_allclose(seen.sheep_xy[rows, opened + 1, 0], sequences.hidden["sheep_xy"][rows, 0, 0],
-                               atol=1e-6)
+    np.testing.assert_allclose(seen.sheep_xy[rows, opened + 1, 0], sequences.hidden["sheep_xy"][rows, 0, 0], atol=1e-6)
 
 
 def test_sheep_visible_window_and_first_hidden_step():
     # Starts on the right, standing still: the gate stays closed.
-    envs = gym.make_vec("pomdp_envs/Shepherd-v0", num_envs=4000, vectorization_mode="vector_entry_point",
-                        start_side="right")
+    envs = gym.make_vec(
+        "pomdp_envs/Shepherd-v0", num_envs=4000, vectorization_mode="vector_entry_point", start_side="right"
+    )
     obs, _ = envs.reset(seed=0)
     start_y, height = obs[:, 5].astype(float), obs[:, 6].astype(float)
     first_hidden = np.full(len(obs), -1)

@@ -31,13 +31,16 @@ def test_keys_map_to_each_family_of_actions():
     assert key_action("pomdp_envs/BilliardBall-v0", {"x"}, gym.spaces.Discrete(1)) == 0
 
 
-@pytest.mark.parametrize("env_id, keys", [
-    ("pomdp_envs/MiniGrid-DoorKey-5x5-v0", ["left", "up", "right"]),
-    ("pomdp_envs/RobotRemoteControl-v0", ["right", "up"]),
-    ("pomdp_envs/Shepherd-v0", ["left", "space"]),
-    ("pomdp_envs/BilliardBall-v0", ["space", "space"]),
-    ("pomdp_envs/ShapeHerd-v0", ["up", "right"]),
-])
+@pytest.mark.parametrize(
+    "env_id, keys",
+    [
+        ("pomdp_envs/MiniGrid-DoorKey-5x5-v0", ["left", "up", "right"]),
+        ("pomdp_envs/RobotRemoteControl-v0", ["right", "up"]),
+        ("pomdp_envs/Shepherd-v0", ["left", "space"]),
+        ("pomdp_envs/BilliardBall-v0", ["space", "space"]),
+        ("pomdp_envs/ShapeHerd-v0", ["up", "right"]),
+    ],
+)
 def test_a_scripted_session_steps_once_per_key_and_shows_the_hidden_factors(env_id, keys, monkeypatch):
     if env_id not in gym.registry:
         pytest.skip(f"{env_id} needs an extra")
@@ -51,8 +54,13 @@ def test_a_scripted_session_steps_once_per_key_and_shows_the_hidden_factors(env_
 
 def test_play_without_a_display_says_what_to_do():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
-    result = subprocess.run([sys.executable, "-m", "pomdp_envs.cli", "play", "RobotRemoteControl-v0"], env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "pomdp_envs.cli", "play", "RobotRemoteControl-v0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "no display" in result.stderr and "xvfb-run" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

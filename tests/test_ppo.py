@@ -55,8 +55,15 @@ def test_config_rejects_minibatches_that_do_not_split_the_envs():
 
 
 def test_tiny_run_writes_metrics_checkpoint_and_scores(tmp_path):
-    config = PPOConfig(total_steps=2 * 4 * 16, num_envs=4, num_steps=16, num_minibatches=2, update_epochs=1,
-                       out_dir=tmp_path, progress=False)
+    config = PPOConfig(
+        total_steps=2 * 4 * 16,
+        num_envs=4,
+        num_steps=16,
+        num_minibatches=2,
+        update_epochs=1,
+        out_dir=tmp_path,
+        progress=False,
+    )
     scores = train(config)
     assert scores["global_step"] == 128
     assert (tmp_path / "metrics.csv").read_text().count("\n") == 3  # header + 2 updates
@@ -65,10 +72,18 @@ def test_tiny_run_writes_metrics_checkpoint_and_scores(tmp_path):
     assert "agent_state" in torch.load(tmp_path / "checkpoint.pt", weights_only=True)
 
 
-
 def test_track_and_capture_video_write_their_files(tmp_path):
-    config = PPOConfig(total_steps=2 * 4 * 16, num_envs=4, num_steps=16, num_minibatches=2, update_epochs=1,
-                       out_dir=tmp_path, progress=False, track=True, capture_video=True)
+    config = PPOConfig(
+        total_steps=2 * 4 * 16,
+        num_envs=4,
+        num_steps=16,
+        num_minibatches=2,
+        update_epochs=1,
+        out_dir=tmp_path,
+        progress=False,
+        track=True,
+        capture_video=True,
+    )
     plain = train(dataclasses.replace(config, out_dir=tmp_path / "plain", track=False, capture_video=False))
     tracked = train(config)
     assert list(tmp_path.glob("events.out.tfevents.*"))
@@ -81,8 +96,17 @@ def test_a_missing_cuda_device_is_a_clear_error(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
     with pytest.raises(ValueError, match="no CUDA device"):
-        train(PPOConfig(total_steps=64, num_envs=4, num_steps=16, num_minibatches=2, device="cuda",
-                        out_dir=tmp_path, progress=False))
+        train(
+            PPOConfig(
+                total_steps=64,
+                num_envs=4,
+                num_steps=16,
+                num_minibatches=2,
+                device="cuda",
+                out_dir=tmp_path,
+                progress=False,
+            )
+        )
 
 
 @pytest.mark.slow

@@ -29,22 +29,61 @@ TINY = {  # command prefix -> flags appended
     "pomdp-envs render": ["--max-steps", "3", "--no-progress"],
     "pomdp-envs score": [],
     "python -m benchmarks.paper_fidelity": ["--runs", "64"],
-    "python -m baselines.train_predictor": ["--epochs", "1", "--batches-per-epoch", "1", "--eval-every", "1",
-                                            "--no-progress", *TINY_DATA],
+    "python -m baselines.train_predictor": [
+        "--epochs",
+        "1",
+        "--batches-per-epoch",
+        "1",
+        "--eval-every",
+        "1",
+        "--no-progress",
+        *TINY_DATA,
+    ],
     "python -m baselines.overlay": [],
-    "python -m benchmarks.prediction": ["--epochs", "1", "--batches-per-epoch", "1", "--seeds", "1", "--workers", "1",
-                                        "--cores", "gatel0rd", "gru", *TINY_DATA],
+    "python -m benchmarks.prediction": [
+        "--epochs",
+        "1",
+        "--batches-per-epoch",
+        "1",
+        "--seeds",
+        "1",
+        "--workers",
+        "1",
+        "--cores",
+        "gatel0rd",
+        "gru",
+        *TINY_DATA,
+    ],
     "python -m benchmarks.train_speed": ["--runs", "1", "--threads", "1", "--seconds", "0.05", "--cases", "rrc/gru"],
     "python -m benchmarks.cell_speed": ["--repeats", "1", "--steps", "5"],
     "python -m benchmarks.shape_herd_scores": ["--episodes", "1"],
     "python -m baselines.mpc": ["--episodes", "2", "--episode-steps", "2"],
     "python -m benchmarks.mpc": ["--episodes", "2", "--epochs", "1", "--seeds", "1", "--workers", "1"],
-    "python -m baselines.ppo": ["--total-steps", "64", "--num-envs", "4", "--num-steps", "16",
-                                "--num-minibatches", "2", "--no-progress"],
+    "python -m baselines.ppo": [
+        "--total-steps",
+        "64",
+        "--num-envs",
+        "4",
+        "--num-steps",
+        "16",
+        "--num-minibatches",
+        "2",
+        "--no-progress",
+    ],
     "python -m benchmarks.ppo": ["--steps", "64", "--seeds", "1", "--workers", "1"],
     "python -m baselines.dreamer": [*TINY_DREAMER, "--batch-size", "2", "--sequence-length", "8", "--no-progress"],
-    "python -m benchmarks.dreamer": ["--steps", "770", "--prefill", "50", "--seeds", "1", "--random-episodes", "1",
-                                     "--workers", "1"],
+    "python -m benchmarks.dreamer": [
+        "--steps",
+        "770",
+        "--prefill",
+        "50",
+        "--seeds",
+        "1",
+        "--random-episodes",
+        "1",
+        "--workers",
+        "1",
+    ],
 }
 NOT_RUN = {  # command prefix -> where it is covered instead
     "make demo": "CI runs `make test`; the demo's steps are the render and suite commands",
@@ -86,9 +125,13 @@ def _prepare_scoring_files(folder: Path) -> None:
 
 
 def test_readme_commands_run_in_order(tmp_path):
-    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "MUJOCO_GL": "egl",
-           "PYTHONPATH": str(README.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    env = {
+        **os.environ,
+        "SDL_VIDEODRIVER": "dummy",
+        "MUJOCO_GL": "egl",
+        "PYTHONPATH": str(README.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+    }
     _prepare_scoring_files(tmp_path)
     for command in readme_commands():
         prefix = _match(command, TINY)

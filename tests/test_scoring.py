@@ -89,7 +89,7 @@ def test_readme_example_runs():
     import re
 
     readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
-    section = readme[readme.index("## Scoring latent states"):]
+    section = readme[readme.index("## Scoring latent states") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "probe/robot_controlled" in output and "events/lift" in output

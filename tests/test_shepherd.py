@@ -39,7 +39,7 @@ def test_sheep_hides_at_the_wall_and_reappears_one_step_after_the_gate_opens():
         obs, *_, info = env.step(STAY_DROP)
         visible.append(bool(world(obs).sheep_visible[0]))
     # Visible while above the wall height: ceil((y0 - h) / 0.025) steps including the start.
-    assert sum(visible) == int(np.ceil((start_y - 0.51) / 0.025)) and not any(visible[sum(visible):])
+    assert sum(visible) == int(np.ceil((start_y - 0.51) / 0.025)) and not any(visible[sum(visible) :])
     assert obs[4:6] == pytest.approx([0.0, 0.0])
     np.testing.assert_allclose(info["hidden"]["sheep_xy"], [2.0, 0.0], atol=1e-6)  # waits at y = 0
 
@@ -158,8 +158,9 @@ def test_oracle_catches_the_sheep_in_most_seeds():
 
 
 def test_walk_bias_moves_up_and_left_until_the_gate_opens():
-    envs = gym.make_vec(ENV_ID, num_envs=2000, vectorization_mode="vector_entry_point", start_side="right",
-                        terminate_on_catch=False)
+    envs = gym.make_vec(
+        ENV_ID, num_envs=2000, vectorization_mode="vector_entry_point", start_side="right", terminate_on_catch=False
+    )
     obs, info = envs.reset(seed=0)
     plain, biased = RandomPolicy(seed=0), RandomPolicy(walk_bias=True, seed=0)
     plain.reset(obs)

@@ -21,8 +21,17 @@ UPDATES = 8
 
 
 def _config(tmp_path, **overrides):
-    options = dict(env="rrc", core="gatel0rd", epochs=2, batches_per_epoch=4, batch_size=32, num_train=128,
-                   num_test=16, cache_dir=tmp_path / "cache", progress=False)
+    options = dict(
+        env="rrc",
+        core="gatel0rd",
+        epochs=2,
+        batches_per_epoch=4,
+        batch_size=32,
+        num_train=128,
+        num_test=16,
+        cache_dir=tmp_path / "cache",
+        progress=False,
+    )
     options.update(overrides)
     return TrainConfig(**options)
 
@@ -33,8 +42,9 @@ def _train(trainer, config):
     return trainer
 
 
-@pytest.mark.parametrize(("env", "core"), [("rrc", core) for core in CORES] + [("billiard", "gatel0rd"),
-                                                                               ("shepherd", "gru")])
+@pytest.mark.parametrize(
+    ("env", "core"), [("rrc", core) for core in CORES] + [("billiard", "gatel0rd"), ("shepherd", "gru")]
+)
 def test_one_stacked_run_matches_the_plain_trainer(tmp_path, env, core):
     config = _config(tmp_path, env=env, core=core)
     data = load_data(config)
@@ -70,8 +80,10 @@ def test_stacked_adam_and_clipping_match_torch_per_run():
     adam = StackedAdam(stacked, torch.tensor(lrs), eps=1e-4)
     optimisers = [torch.optim.Adam(r.parameters(), lr=lr, eps=1e-4) for r, lr in zip(references, lrs)]
     for _ in range(3):
-        grads = {name: torch.randn_like(p) * (10.0 ** torch.arange(3.0)).reshape(3, *[1] * (p.dim() - 1))
-                 for name, p in stacked.params.items()}
+        grads = {
+            name: torch.randn_like(p) * (10.0 ** torch.arange(3.0)).reshape(3, *[1] * (p.dim() - 1))
+            for name, p in stacked.params.items()
+        }
         stacked.zero_grad()
         for name, p in stacked.params.items():
             p.grad.copy_(grads[name])

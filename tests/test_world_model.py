@@ -14,15 +14,29 @@ torch = pytest.importorskip("torch")
 from baselines.data import load_split  # noqa: E402
 from baselines.dreamer import PRESETS, DreamerConfig, Replay, lambda_returns, probe_scores, train  # noqa: E402
 from baselines.world_model import (  # noqa: E402
-    MODELS, RecurrentCell, WorldModel, WorldModelConfig, for_model, sparsity_loss,
+    MODELS,
+    RecurrentCell,
+    WorldModel,
+    WorldModelConfig,
+    for_model,
+    sparsity_loss,
 )
 
 torch.set_num_threads(1)
 
 
 def tiny(model: str, **overrides) -> WorldModelConfig:
-    return WorldModelConfig(model=model, deter=16, hidden=16, stoch=4, classes=0 if model == "svsg" else 4,
-                            cnn_depth=4, mlp_units=16, mlp_layers=1, **overrides)
+    return WorldModelConfig(
+        model=model,
+        deter=16,
+        hidden=16,
+        stoch=4,
+        classes=0 if model == "svsg" else 4,
+        cnn_depth=4,
+        mlp_units=16,
+        mlp_layers=1,
+        **overrides,
+    )
 
 
 def batch_of(obs_shape, batch=3, steps=5, action_size=2):
@@ -32,8 +46,13 @@ def batch_of(obs_shape, batch=3, steps=5, action_size=2):
         observation = torch.randn(batch, steps, *obs_shape)
     is_first = torch.zeros(batch, steps, dtype=torch.bool)
     is_first[:, 0] = True
-    return {"observation": observation, "action": torch.rand(batch, steps, action_size) * 2 - 1,
-            "reward": torch.rand(batch, steps), "discount": torch.ones(batch, steps), "is_first": is_first}
+    return {
+        "observation": observation,
+        "action": torch.rand(batch, steps, action_size) * 2 - 1,
+        "reward": torch.rand(batch, steps),
+        "discount": torch.ones(batch, steps),
+        "is_first": is_first,
+    }
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -99,8 +118,11 @@ def test_the_three_models_differ_only_in_what_the_papers_say():
     shapes = {model: {name: tuple(p.shape) for name, p in world.named_parameters()} for model, world in models.items()}
     cell = "dynamics.cell."
     # RSSM: LayerNorm on the gates and no dense bias; VSG: a bias and no LayerNorm; all else alike.
-    assert {n for n in shapes["rssm"] if n.startswith(cell)} == {cell + "layer.weight", cell + "norm.weight",
-                                                                   cell + "norm.bias"}
+    assert {n for n in shapes["rssm"] if n.startswith(cell)} == {
+        cell + "layer.weight",
+        cell + "norm.weight",
+        cell + "norm.bias",
+    }
     assert {n for n in shapes["vsg"] if n.startswith(cell)} == {cell + "layer.weight", cell + "layer.bias"}
     rest = {model: {n: s for n, s in shape.items() if not n.startswith(cell)} for model, shape in shapes.items()}
     assert rest["rssm"] == rest["vsg"]
@@ -154,16 +176,31 @@ def _fit_on_rrc(gate_scale: float, updates: int = 120) -> list[dict[str, float]]
     is_first = torch.zeros(256, 11, dtype=torch.bool)
     is_first[:, 0] = True
     torch.manual_seed(0)
-    config = dataclasses.replace(tiny("vsg"), deter=32, hidden=32, stoch=8, classes=8, mlp_units=32,
-                                 gate_prior=0.1, gate_scale=gate_scale, discount_head=False)
+    config = dataclasses.replace(
+        tiny("vsg"),
+        deter=32,
+        hidden=32,
+        stoch=8,
+        classes=8,
+        mlp_units=32,
+        gate_prior=0.1,
+        gate_scale=gate_scale,
+        discount_head=False,
+    )
     world = WorldModel(config, (4,), 2)
     optimizer = torch.optim.Adam(world.parameters(), lr=3e-3)
     history = []
     for _ in range(updates):
         index = torch.randint(0, 256, (32,))
-        loss, _, metrics = world.loss({"observation": observations[index], "action": actions[index],
-                                       "reward": torch.zeros(32, 11), "discount": torch.ones(32, 11),
-                                       "is_first": is_first[index]})
+        loss, _, metrics = world.loss(
+            {
+                "observation": observations[index],
+                "action": actions[index],
+                "reward": torch.zeros(32, 11),
+                "discount": torch.ones(32, 11),
+                "is_first": is_first[index],
+            }
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -199,9 +236,13 @@ def test_replay_windows_are_seeded_and_start_fresh():
     def filled(seed):
         replay = Replay(seed)
         for length in (5, 12, 30):
-            replay.add({"observation": np.arange(length, dtype=np.float32)[:, None],
-                        "reward": np.arange(length, dtype=np.float32),
-                        "is_first": np.eye(1, length, dtype=bool)[0]})
+            replay.add(
+                {
+                    "observation": np.arange(length, dtype=np.float32)[:, None],
+                    "reward": np.arange(length, dtype=np.float32),
+                    "is_first": np.eye(1, length, dtype=bool)[0],
+                }
+            )
         return replay
 
     first, again = filled(0).sample(8, 10), filled(0).sample(8, 10)
@@ -224,10 +265,22 @@ def test_presets_and_config_checks():
 @pytest.mark.parametrize("model", MODELS)
 def test_tiny_dreamer_run_on_rrc_writes_its_outputs_and_is_deterministic(model, tmp_path):
     def run(out):
-        config = DreamerConfig(env_id="pomdp_envs/RobotRemoteControl-v0", world=tiny(model), total_steps=160,
-                               prefill=60, train_every=20, batch_size=4, sequence_length=8, log_every=80,
-                               actor_units=16, actor_layers=1, imagine_horizon=4, threads=1, out_dir=out,
-                               progress=False)
+        config = DreamerConfig(
+            env_id="pomdp_envs/RobotRemoteControl-v0",
+            world=tiny(model),
+            total_steps=160,
+            prefill=60,
+            train_every=20,
+            batch_size=4,
+            sequence_length=8,
+            log_every=80,
+            actor_units=16,
+            actor_layers=1,
+            imagine_horizon=4,
+            threads=1,
+            out_dir=out,
+            progress=False,
+        )
         return train(config)
 
     scores = run(tmp_path / "a")
@@ -254,9 +307,22 @@ def test_probe_scores_cover_every_hidden_factor():
 
 
 def _tiny_dreamer(model: str, out, **overrides) -> DreamerConfig:
-    options = dict(env_id="pomdp_envs/RobotRemoteControl-v0", world=tiny(model), total_steps=160, prefill=60,
-                   train_every=20, batch_size=4, sequence_length=8, log_every=80, actor_units=16, actor_layers=1,
-                   imagine_horizon=4, threads=1, out_dir=out, progress=False)
+    options = dict(
+        env_id="pomdp_envs/RobotRemoteControl-v0",
+        world=tiny(model),
+        total_steps=160,
+        prefill=60,
+        train_every=20,
+        batch_size=4,
+        sequence_length=8,
+        log_every=80,
+        actor_units=16,
+        actor_layers=1,
+        imagine_horizon=4,
+        threads=1,
+        out_dir=out,
+        progress=False,
+    )
     return DreamerConfig(**{**options, **overrides})
 
 

@@ -86,9 +86,7 @@ def make_config(config_cls: type[Config], config: Config | None, overrides: Mapp
     names = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(overrides) - names)
     if unknown:
-        raise TypeError(
-            f"unknown {config_cls.__name__} field(s) {unknown}; accepted: {sorted(names)}"
-        )
+        raise TypeError(f"unknown {config_cls.__name__} field(s) {unknown}; accepted: {sorted(names)}")
     return dataclasses.replace(config if config is not None else config_cls(), **overrides)
 
 
@@ -103,8 +101,7 @@ def as_point(value: Any, name: str, low: Any, high: Any) -> np.ndarray:
     low, high = np.broadcast_to(low, (2,)), np.broadcast_to(high, (2,))
     if not np.all(np.isfinite(point)) or np.any(point < low) or np.any(point > high):
         raise ValueError(
-            f"reset option {name!r} must lie in x [{low[0]}, {high[0]}], y [{low[1]}, {high[1]}],"
-            f" got {point.tolist()}"
+            f"reset option {name!r} must lie in x [{low[0]}, {high[0]}], y [{low[1]}, {high[1]}], got {point.tolist()}"
         )
     return point
 

@@ -93,9 +93,7 @@ class BatchedCoreVectorEnv(VectorEnv):
         info = vector_info(hidden, no_changes(hidden), self.dynamics.task_info(state))
         return self.dynamics.observe(state), info
 
-    def step(
-        self, actions: Any
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self.state is None:
             raise ResetNeeded("call reset() before step()")
         batch_action = self._check_action(actions, self.num_envs)

@@ -89,9 +89,7 @@ class BilliardBallDynamics(Dynamics[BilliardBallState, BilliardBallConfig]):
         # A start within a pocket's radius is on the table; it drops in the first step.
         return BilliardBallState(position, velocity, np.zeros(len(uniforms), dtype=bool))
 
-    def apply_reset_options(
-        self, state: BilliardBallState, options: Mapping[str, Any]
-    ) -> BilliardBallState:
+    def apply_reset_options(self, state: BilliardBallState, options: Mapping[str, Any]) -> BilliardBallState:
         limit, vmax = self.config.position_limit, self.config.max_speed
         position, velocity = state.position.copy(), state.velocity.copy()
         if "position" in options:
@@ -130,8 +128,9 @@ class BilliardBallDynamics(Dynamics[BilliardBallState, BilliardBallConfig]):
             if pocketed.any():  # a pocketed ball stays where it is (beyond the cushion lines)
                 x, y = np.where(pocketed, start_x, x), np.where(pocketed, start_y, y)
                 collided &= ~pocketed
-            dropping, pocket = _pocket_hits(start_y, travel_y, state.position, travel_x, pocketed,
-                                            self._pockets, self._pocket_radius)
+            dropping, pocket = _pocket_hits(
+                start_y, travel_y, state.position, travel_x, pocketed, self._pockets, self._pocket_radius
+            )
             if dropping.size:
                 drops[dropping] = pocketed[dropping] = True
                 x[dropping], y[dropping] = self._pockets[pocket, 0], self._pockets[pocket, 1]
@@ -164,8 +163,13 @@ def _reflect(coordinate: np.ndarray, limit: float, restitution: float) -> tuple[
 
 
 def _pocket_hits(
-    start_y: np.ndarray, travel_y: np.ndarray, start: np.ndarray, travel_x: np.ndarray, pocketed: np.ndarray,
-    pockets: np.ndarray, radius: float,
+    start_y: np.ndarray,
+    travel_y: np.ndarray,
+    start: np.ndarray,
+    travel_x: np.ndarray,
+    pocketed: np.ndarray,
+    pockets: np.ndarray,
+    radius: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose segment from ``start`` (n, 2) by (travel_x, travel_y) passes within
     ``radius`` of a pocket's centre (balls not yet pocketed), and the index of the first

@@ -179,8 +179,10 @@ class ShapeHerdWorld:
         # As published, the agent and the distractors may start anywhere in the interior,
         # the goal column included; the goal barrier pushes them out in the first frame.
         def interior(margin: float) -> tuple[float, float]:
-            return (rng.uniform(WALL + margin, config.width - WALL - margin),
-                    rng.uniform(WALL + margin, config.height - WALL - margin))
+            return (
+                rng.uniform(WALL + margin, config.width - WALL - margin),
+                rng.uniform(WALL + margin, config.height - WALL - margin),
+            )
 
         self.agent = pymunk.Body(config.agent_mass, pymunk.moment_for_circle(config.agent_mass, 0, AGENT_RADIUS))
         self.agent.position = interior(AGENT_RADIUS)

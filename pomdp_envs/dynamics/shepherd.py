@@ -79,9 +79,7 @@ class ShepherdConfig:
         if self.start_side not in START_X_RANGES:
             raise ValueError(f"start_side must be one of {sorted(START_X_RANGES)}, got {self.start_side!r}")
         if self.wall_heights not in ("train", "generalisation", "fixed"):
-            raise ValueError(
-                f"wall_heights must be 'train', 'generalisation' or 'fixed', got {self.wall_heights!r}"
-            )
+            raise ValueError(f"wall_heights must be 'train', 'generalisation' or 'fixed', got {self.wall_heights!r}")
 
 
 class ShepherdState(NamedTuple):
@@ -130,8 +128,17 @@ class ShepherdDynamics(Dynamics[ShepherdState, ShepherdConfig]):
         sheep_y = SHEEP_TOP_Y + (2.0 * uniforms[:, 7] - 1.0) * SHEEP_START_Y_JITTER
         false = np.zeros(n, dtype=bool)
         return ShepherdState(
-            agent_x, agent_y, cage_x, cage_y, ~false, sheep_x, sheep_y, false,
-            wall_heights(cfg.wall_heights, uniforms[:, 4], uniforms[:, 5]), false.copy(), false.copy(),
+            agent_x,
+            agent_y,
+            cage_x,
+            cage_y,
+            ~false,
+            sheep_x,
+            sheep_y,
+            false,
+            wall_heights(cfg.wall_heights, uniforms[:, 4], uniforms[:, 5]),
+            false.copy(),
+            false.copy(),
         )
 
     def apply_reset_options(self, state: ShepherdState, options: Mapping[str, Any]) -> ShepherdState:
@@ -176,8 +183,17 @@ class ShepherdDynamics(Dynamics[ShepherdState, ShepherdConfig]):
             gate_open & ~cage_held & (distance(cage_x, cage_y, state.sheep_x, sheep_y) < cfg.catch_reach)
         )
         new_state = ShepherdState(
-            agent_x, agent_y, cage_x, cage_y, cage_held, state.sheep_x, sheep_y, sheep_hidden,
-            state.wall_height, gate_open, caught,
+            agent_x,
+            agent_y,
+            cage_x,
+            cage_y,
+            cage_held,
+            state.sheep_x,
+            sheep_y,
+            sheep_hidden,
+            state.wall_height,
+            gate_open,
+            caught,
         )
         newly_caught = caught & ~state.sheep_caught
         reached_bottom = (sheep_y <= SHEEP_BOTTOM_Y) & (state.sheep_y > SHEEP_BOTTOM_Y)

@@ -232,7 +232,11 @@ class FetchPickAndPlacePOEnv(gym.Env):
 
     def _info(self, upstream_info: dict[str, Any], changed: dict[str, bool]) -> dict[str, Any]:
         assert self._hidden is not None
-        return {"is_success": bool(upstream_info.get("is_success", False)), "hidden": self._hidden, "hidden_changed": changed}
+        return {
+            "is_success": bool(upstream_info.get("is_success", False)),
+            "hidden": self._hidden,
+            "hidden_changed": changed,
+        }
 
     # Pickling rebuilds the simulator from the constructor arguments, then copies in
     # the whole MjData (derived quantities too: the next action is applied relative to

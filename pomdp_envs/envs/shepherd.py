@@ -139,7 +139,9 @@ class ShepherdEnv(BatchedCoreEnv):
             action=spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32),
             hidden=spaces.Dict(
                 {
-                    "sheep_xy": spaces.Box(sheep_low.astype(np.float32), sheep_high.astype(np.float32), dtype=np.float32),
+                    "sheep_xy": spaces.Box(
+                        sheep_low.astype(np.float32), sheep_high.astype(np.float32), dtype=np.float32
+                    ),
                     "gate_open": flag,
                     "cage_held": flag,
                     "sheep_caught": flag,

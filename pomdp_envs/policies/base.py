@@ -46,7 +46,9 @@ class Policy(abc.ABC):
 
 def batch_info(info: dict) -> dict:
     """A single env's info with a leading env axis of one on every value."""
-    return {key: batch_info(value) if isinstance(value, dict) else np.asarray(value)[None] for key, value in info.items()}
+    return {
+        key: batch_info(value) if isinstance(value, dict) else np.asarray(value)[None] for key, value in info.items()
+    }
 
 
 def toward(position: np.ndarray, target: np.ndarray, step_size: float) -> np.ndarray:

@@ -113,21 +113,25 @@ class OraclePolicy(Policy):
     def _no_push(self) -> np.ndarray:
         return np.array([-1.0, -1.0]) if self.config.normalized_actions else np.zeros(2)
 
-    def _choose(self, memory: dict, agent: np.ndarray, objects: np.ndarray, radii: np.ndarray,
-                remaining: np.ndarray) -> int:
+    def _choose(
+        self, memory: dict, agent: np.ndarray, objects: np.ndarray, radii: np.ndarray, remaining: np.ndarray
+    ) -> int:
         if memory["target"] in remaining:
             return memory["target"]
         # Objects set aside come back after a while, and when nothing else is left.
         aside = memory["set_aside"]
-        fresh = [j for j in remaining if self.step_index - aside.get(j, -10**9) > 3 * PATIENCE]
+        fresh = [j for j in remaining if self.step_index - aside.get(j, -(10**9)) > 3 * PATIENCE]
         candidates = np.array(fresh if fresh else remaining)
         directions = np.array([_unit(self.goal - objects[j]) for j in candidates])
         behind = objects[candidates] - directions * (radii[candidates, None] + AGENT_RADIUS + 4.0)
         # Room behind the object (not inside a wall) matters most, then the way there
         # and the push.
         blocked = np.linalg.norm(behind - np.clip(behind, self.low, self.high), axis=1)
-        cost = (np.linalg.norm(behind - agent, axis=1) + np.linalg.norm(self.goal - objects[candidates], axis=1)
-                + 20.0 * blocked)
+        cost = (
+            np.linalg.norm(behind - agent, axis=1)
+            + np.linalg.norm(self.goal - objects[candidates], axis=1)
+            + 20.0 * blocked
+        )
         choice = int(candidates[np.argmin(cost)])
         memory.update(target=choice, best=float(np.linalg.norm(self.goal - objects[choice])), since=self.step_index)
         return choice

@@ -19,8 +19,11 @@ def _table(config: BilliardBallConfig) -> Canvas:
     length, width = config.table_half_length, config.table_half_width
     x_range, y_range = (-length - CUSHION, length + CUSHION), (-width - CUSHION, width + CUSHION)
     canvas = Canvas(
-        round(PX_PER_UNIT * (x_range[1] - x_range[0])), round(PX_PER_UNIT * (y_range[1] - y_range[0])),
-        x_range, y_range, background=RAIL,
+        round(PX_PER_UNIT * (x_range[1] - x_range[0])),
+        round(PX_PER_UNIT * (y_range[1] - y_range[0])),
+        x_range,
+        y_range,
+        background=RAIL,
     )
     canvas.rect(-length, -width, length, width, FELT)
     for x, y in config.pockets:

@@ -94,7 +94,11 @@ class Canvas:
         pc, pr = np.meshgrid(cols, rows)
         d = b - a
         length_sq = float(d @ d)
-        t = np.zeros_like(pc) if length_sq == 0 else np.clip(((pc - a[0]) * d[0] + (pr - a[1]) * d[1]) / length_sq, 0, 1)
+        t = (
+            np.zeros_like(pc)
+            if length_sq == 0
+            else np.clip(((pc - a[0]) * d[0] + (pr - a[1]) * d[1]) / length_sq, 0, 1)
+        )
         dist = np.hypot(pc - (a[0] + t * d[0]), pr - (a[1] + t * d[1]))
         cover = np.clip(half + 0.5 - dist, 0.0, 1.0)
         self._blend(slice(r_lo, r_hi), slice(c_lo, c_hi), cover, color, alpha)

@@ -83,8 +83,9 @@ def render_arena(world: ShapeHerdWorld, pixels_per_px: float = 0.75) -> np.ndarr
     origin = offset / scale - margin  # world px at the surface's left and top edges
     _draw_bodies(surface, world, origin, origin, scale)
     x0, y0, x1, y1 = ((value - origin) * scale for value in view_window(world))
-    pygame.draw.rect(surface, WINDOW_RGB, pygame.Rect(round(x0), round(y0), round(x1 - x0), round(y1 - y0)),
-                     width=2 * SUPERSAMPLE)
+    pygame.draw.rect(
+        surface, WINDOW_RGB, pygame.Rect(round(x0), round(y0), round(x1 - x0), round(y1 - y0)), width=2 * SUPERSAMPLE
+    )
     return _pixels(pygame.transform.smoothscale(surface, (pixels_x, pixels_y)))
 
 
@@ -103,8 +104,11 @@ def _static_layer(config: ShapeHerdConfig, scale: float) -> tuple[pygame.Surface
     surface.fill(OUTSIDE)
     # Opaque fills in order, so the physics' (overlapping) wall blocks serve as they are.
     top, bottom = config.goal_y_range
-    boxes = [((0, 0, w, h), FLOOR), *((box, WALL_RGB) for box in config.wall_boxes()),
-             ((config.goal_x, top, w - WALL, bottom), GOAL_RGB)]
+    boxes = [
+        ((0, 0, w, h), FLOOR),
+        *((box, WALL_RGB) for box in config.wall_boxes()),
+        ((config.goal_x, top, w - WALL, bottom), GOAL_RGB),
+    ]
     for (x0, y0, x1, y1), colour in boxes:
         left, right = round((x0 + margin) * scale), round((x1 + margin) * scale)
         upper, lower = round((y0 + margin) * scale), round((y1 + margin) * scale)
