@@ -65,7 +65,7 @@ SUITES = {
         dreamer_steps=3_500,
         dreamer_random_episodes=3,
     ),
-    # 2,000 updates per predictor, 200 Dreamer updates; no MPC (its claims need predictors trained far longer,
+    # 2,000 updates per predictor, 100 Dreamer updates; no MPC (its claims need predictors trained far longer,
     # see benchmarks/results/longer); MemoryS7 needs ~1e7 frames, so PPO runs DoorKey only.
     "standard": Suite(
         "standard",
@@ -78,7 +78,7 @@ SUITES = {
         ppo_tasks=("DoorKey-5x5",),
         ppo_steps=200_000,
         dreamer_models=("vsg", "svsg", "rssm"),
-        dreamer_steps=4_500,
+        dreamer_steps=3_500,
         dreamer_random_episodes=10,
     ),
     # The GateL0RD paper trains predictors for 250k-500k updates and PPO for 1e7 frames;
