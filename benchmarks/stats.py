@@ -150,12 +150,13 @@ def bootstrap_difference(
     other: tuple[str, Sequence[float]],
     higher_is_better: bool = True,
     non_inferior: bool = False,
+    margin: float = 0.0,
     seed: int = 0,
 ) -> Verdict:
     """RL scores: the 95 % bootstrap interval of mean(ours) − mean(other). A claim that
     ours is better is supported when the interval lies above 0 (below 0 for lower is
-    better); a claim that ours is at least as good (``non_inferior``) is not supported
-    only when the interval lies wholly on the worse side."""
+    better); a claim that ours is at least as good (``non_inferior``) when the interval
+    lies above −``margin``: ours is at worst ``margin`` worse."""
     from scipy import stats
 
     mine, theirs = finite(ours[1]), finite(other[1])
@@ -178,11 +179,11 @@ def bootstrap_difference(
         low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     gain_low, gain_high = sorted((sign * low, sign * high))
     if non_inferior:
-        verdict = NOT_SUPPORTED if gain_high < 0 else SUPPORTED
+        verdict = SUPPORTED if gain_low > -margin else NOT_SUPPORTED
     else:
         verdict = SUPPORTED if gain_low > 0 else NOT_SUPPORTED
     return Verdict(
         verdict,
         f"{_listing(groups)}. {ours[0]} − {other[0]} = {_number(difference)}, "
-        f"95 % bootstrap CI [{_number(low)}, {_number(high)}]",
+        f"95 % bootstrap CI [{_number(low)}, {_number(high)}]" + (f", margin {margin:g}" if non_inferior else ""),
     )

@@ -125,7 +125,10 @@ def test_bootstrap_interval_for_rl_scores():
     assert win.verdict == SUPPORTED and "95 % bootstrap CI" in win.measured
     overlap = (("gatel0rd", [0.7, 0.9, 0.8]), ("lstm", [0.8, 0.9, 0.7]))
     assert bootstrap_difference(*overlap).verdict == NOT_SUPPORTED
-    assert bootstrap_difference(*overlap, non_inferior=True).verdict == SUPPORTED
+    # At least as good: the interval must exclude being worse by more than the margin.
+    assert bootstrap_difference(*overlap, non_inferior=True, margin=0.05).verdict == NOT_SUPPORTED
+    close = (("gatel0rd", [0.99, 0.995, 1.0]), ("lstm", [0.99, 1.0, 0.995]))
+    assert bootstrap_difference(*close, non_inferior=True, margin=0.05).verdict == SUPPORTED
     worse = bootstrap_difference(("gatel0rd", [0.1, 0.12, 0.11]), ("lstm", [0.9, 0.92, 0.91]), non_inferior=True)
     assert worse.verdict == NOT_SUPPORTED
     # Fewer frames is better.
