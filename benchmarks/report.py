@@ -475,8 +475,19 @@ def _sections(out: Path, tables: Tables) -> list[str]:
     if "dreamer" in tables:
         if "dreamer_curves" in tables:
             dreamer.plot_curves(tables["dreamer_curves"], tables["dreamer"], out / "dreamer_objects.png")
+        steps = sorted(
+            {
+                int(as_float(row.get("env_steps")))
+                for row in tables["dreamer"]
+                if np.isfinite(as_float(row.get("env_steps")))
+            }
+        )
+        budget = ", ".join(f"{step:,} env steps ({4 * step:,} frames at action repeat 4)" for step in steps)
         lines += [
             "## Dreamer-style agents on ShapeHerd",
+            "",
+            f"Budget per agent: {budget or 'not recorded'}; the VSG paper trains 2,500,000 frames. `random` and "
+            "`oracle` are the uniform random and the scripted policy (full episodes), the bottom and top of the scale.",
             "",
             dreamer.format_table(tables["dreamer"]),
             "",
