@@ -222,11 +222,12 @@ def _agents_beat_rssm(model: str):
             ("rssm", values(rows, "final_objects_scored", model="rssm")),
         )
         scale = ", ".join(
-            f"{name} {mean_stderr(values(rows, 'final_objects_scored', model=name))}"
-            for name in dreamer.SCRIPTED
-            if any(row.get("model") == name for row in rows)
+            f"{row['model']} {as_float(row.get('final_objects_scored')):.2f} ± "
+            f"{as_float(row.get('final_objects_stderr')):.2f} over {int(as_float(row.get('final_episodes')))} episodes"
+            for row in rows
+            if row.get("model") in dreamer.SCRIPTED
         )
-        return Verdict(verdict.verdict, verdict.measured + (f"; scale: {scale} episodes" if scale else ""))
+        return Verdict(verdict.verdict, verdict.measured + (f"; scale: {scale}" if scale else ""))
 
     return check
 
