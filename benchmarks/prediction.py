@@ -56,6 +56,18 @@ def run_one(config: TrainConfig) -> list[Row]:
     return rows
 
 
+def _budget(epochs: int, batches_per_epoch: int, num_train: int, num_test: int) -> dict:
+    """The TrainConfig fields every benchmark job shares."""
+    return dict(
+        epochs=epochs,
+        batches_per_epoch=batches_per_epoch,
+        num_train=num_train,
+        num_test=num_test,
+        eval_every=max(1, epochs // 10),
+        progress=False,
+    )
+
+
 def make_jobs(
     envs: list[str],
     cores: list[str],
@@ -70,6 +82,7 @@ def make_jobs(
 ) -> list[TrainConfig]:
     """One job per (env, regime, core), each training seeds 0..``seeds``-1 together
     (and on Billiard Ball GateL0RD every lambda of ``LAMBDA_SWEEP`` when ``lambda_sweep``)."""
+    budget = _budget(epochs, batches_per_epoch, num_train, num_test)
     jobs = []
     for env in envs:
         regimes = (False, True) if teacher_forcing and env in TEACHER_FORCING_ENVS else (False,)
@@ -83,13 +96,8 @@ def make_jobs(
                         seeds=tuple(range(seeds)),
                         reg_lambdas=LAMBDA_SWEEP if sweep else (),
                         teacher_forcing=forced,
-                        epochs=epochs,
-                        batches_per_epoch=batches_per_epoch,
-                        num_train=num_train,
-                        num_test=num_test,
-                        eval_every=max(1, epochs // 10),
                         out_dir=out / env / ("tf" if forced else "ss") / core,
-                        progress=False,
+                        **budget,
                     )
                 )
     return jobs
@@ -107,19 +115,9 @@ def make_configs(
 ) -> list[TrainConfig]:
     """One single-run config per (env, seed, core), scheduled sampling, the paper's
     lambda: the predictors the MPC benchmark trains on its own."""
+    budget = _budget(epochs, batches_per_epoch, num_train, num_test)
     return [
-        TrainConfig(
-            env=env,
-            core=core,
-            seeds=(seed,),
-            epochs=epochs,
-            batches_per_epoch=batches_per_epoch,
-            num_train=num_train,
-            num_test=num_test,
-            eval_every=max(1, epochs // 10),
-            out_dir=out / env / core / f"seed{seed}",
-            progress=False,
-        )
+        TrainConfig(env=env, core=core, seeds=(seed,), out_dir=out / env / core / f"seed{seed}", **budget)
         for env in envs
         for seed in range(seeds)
         for core in cores

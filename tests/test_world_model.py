@@ -265,23 +265,7 @@ def test_presets_and_config_checks():
 @pytest.mark.parametrize("model", MODELS)
 def test_tiny_dreamer_run_on_rrc_writes_its_outputs_and_is_deterministic(model, tmp_path):
     def run(out):
-        config = DreamerConfig(
-            env_id="pomdp_envs/RobotRemoteControl-v0",
-            world=tiny(model),
-            total_steps=160,
-            prefill=60,
-            train_every=20,
-            batch_size=4,
-            sequence_length=8,
-            log_every=80,
-            actor_units=16,
-            actor_layers=1,
-            imagine_horizon=4,
-            threads=1,
-            out_dir=out,
-            progress=False,
-        )
-        return train(config)
+        return train(_tiny_dreamer(model, out))
 
     scores = run(tmp_path / "a")
     assert scores["updates"] == 6 and scores["env_steps"] == 160
