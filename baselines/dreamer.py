@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
-from baselines.runlog import Tracker, config_dict, episode_mean, save_figure, write_csv
+from baselines.runlog import Tracker, check_device, config_dict, episode_mean, save_figure, write_csv
 from baselines.world_model import LatentState, WorldModel, WorldModelConfig, elu_mlp, for_model
 from pomdp_envs import scoring
 from pomdp_envs.datasets import Sequences
@@ -327,8 +327,6 @@ def make_env(config: DreamerConfig, render_mode: str | None = None) -> gym.Env:
 def check_budget(config: DreamerConfig, episode_limit: int | None) -> None:
     """``ValueError`` when no update could happen: updates need a finished episode in
     the replay, so the budget must outlast the prefill and the first episode."""
-    if config.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {config.device!r} asked for, but torch sees no CUDA device")
     first_update = max(config.prefill, episode_limit or 0) + config.train_every
     if config.total_steps < first_update:
         raise ValueError(
@@ -342,6 +340,7 @@ def train(config: DreamerConfig) -> dict[str, float]:
     """Train one agent; return the final scores (also written to ``scores.json``)."""
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
+    check_device(config.device)
     env = make_env(config, render_mode="rgb_array" if config.capture_video else None)
     check_budget(config, env.spec.max_episode_steps if env.spec else None)
     out_dir = Path(config.out_dir)

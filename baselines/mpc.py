@@ -29,6 +29,7 @@ import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.icem import ICEM, ICEMConfig
 from baselines.predictor import Predictor
 from baselines.train_predictor import load_checkpoint
+from baselines.runlog import check_device
 from pomdp_envs.cli_errors import existing_file, run_command
 from pomdp_envs.dynamics.robot_remote_control import ROBOT_FRAME_SHIFT
 from pomdp_envs.dynamics.shepherd import ShepherdConfig, observed_positions
@@ -233,8 +234,7 @@ def run_mpc(
         raise ValueError(f"episodes and episode_steps must be >= 1, got {episodes} and {episode_steps}")
     if str(model) != "true":
         existing_file(model, "checkpoint (give a predictor's checkpoint.pt, or --model true)")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device")
+    check_device(device)
     spec = TASKS[task]
     icem = ICEMConfig(horizon=spec.horizon) if icem is None else icem
     steps = spec.episode_steps if episode_steps is None else episode_steps

@@ -32,7 +32,7 @@ from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.cells import GateL0RDCell, State, TorchRNNCell, gate_activity
-from baselines.runlog import Tracker, config_dict, episode_mean, write_csv
+from baselines.runlog import Tracker, check_device, config_dict, episode_mean, write_csv
 from pomdp_envs.cli_errors import run_command, writable_dir
 
 # Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
@@ -179,9 +179,11 @@ def train(config: PPOConfig) -> dict[str, float]:
             f"PPO needs a MiniGrid id (7x7x3 view, discrete actions); {config.env_id} has "
             f"observations {view} and actions {envs.single_action_space}"
         )
-    if config.device.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        check_device(config.device)
+    except ValueError:
         envs.close()
-        raise ValueError(f"device {config.device!r} asked for, but torch sees no CUDA device")
+        raise
     out_dir = writable_dir(config.out_dir)
     device = torch.device(config.device)
     tracker = Tracker(out_dir) if config.track else None

@@ -62,3 +62,11 @@ class Tracker:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def check_device(device: str) -> None:
+    """``ValueError`` when ``device`` names CUDA but torch sees none (before any work)."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device")

@@ -38,10 +38,10 @@ def check(device: str, quick: bool, out: Path) -> list[dict]:
     from baselines.mpc import run_mpc
     from baselines.ppo import PPOConfig, train as train_ppo
     from baselines.train_predictor import StackedTrainer, TrainConfig, load_data, train_runs
+    from baselines.runlog import check_device
     from baselines.world_model import for_model
 
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device")
+    check_device(device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     rows = []
     count = 2 if quick else 20

@@ -87,13 +87,20 @@ def make_configs(
     return configs
 
 
-def print_estimate(configs: list[DreamerConfig], workers: int) -> float:
-    """Print (and return) about how long the runs take here, from timing the first
-    updates of each model."""
-    per_model = {}
+def estimate_per_model(configs: list[DreamerConfig]) -> dict[str, float]:
+    """About how long one run of each model in ``configs`` takes here (``estimate_seconds``
+    of its first config; the seeds of a model cost the same)."""
+    per_model: dict[str, float] = {}
     for config in configs:
         if config.world.model not in per_model:
             per_model[config.world.model] = estimate_seconds(config)
+    return per_model
+
+
+def print_estimate(configs: list[DreamerConfig], workers: int) -> float:
+    """Print (and return) about how long the runs take here, from timing the first
+    updates of each model."""
+    per_model = estimate_per_model(configs)
     total = sum(per_model[config.world.model] for config in configs)
     print(
         "dreamer: estimated "

@@ -169,7 +169,6 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
 
     import torch
 
-    from baselines.dreamer import estimate_seconds
     from baselines.ppo import train as train_ppo
     from baselines.train_predictor import StackedTrainer, load_data
 
@@ -209,10 +208,7 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
             configs = dreamer.make_configs(
                 list(suite.dreamer_models), seeds, suite.dreamer_steps, out / "dreamer", preset
             )
-            per_model = {}
-            for config in configs:
-                if config.world.model not in per_model:
-                    per_model[config.world.model] = estimate_seconds(config)
+            per_model = dreamer.estimate_per_model(configs)
             rows.append(
                 {
                     "stage": "dreamer",
