@@ -14,13 +14,7 @@ import numpy as np
 
 from pomdp_envs.core.hidden import without_masks
 from pomdp_envs.policies.base import Policy
-
-# Keys of env settings that end episodes early; sequences need them off.
-_NO_EARLY_END = {
-    "pomdp_envs/BilliardBall-v0": {"terminate_on_pocket": False},
-    "pomdp_envs/RobotRemoteControl-v0": {"terminate_on_success": False},
-    "pomdp_envs/Shepherd-v0": {"terminate_on_catch": False},
-}
+from pomdp_envs.registration import find_entry
 
 
 @dataclasses.dataclass
@@ -121,7 +115,8 @@ def collect_sequences(
     """
     if num_sequences < 1 or num_steps < 1 or num_envs < 1:
         raise ValueError("num_sequences, num_steps and num_envs must be >= 1")
-    kwargs = {**_NO_EARLY_END.get(env_id, {}), **env_kwargs}
+    entry = find_entry(env_id)
+    kwargs = {**(entry.no_early_end if entry is not None else {}), **env_kwargs}
     envs = gym.make_vec(env_id, num_envs=num_envs, max_episode_steps=num_steps, **kwargs)
     parts: list[Sequences] = []
     collected = 0

@@ -1,15 +1,36 @@
-"""Every environment id of the package, registered in this one place."""
+"""Every environment of the package, registered in this one place.
+
+An env's entry holds every fact about it that code elsewhere needs: its classes, its
+short name, the settings that switch off its early episode ends, and its policies.
+Everything else (the CLI, the dataset collectors, the policy factory, the tests) reads
+them from here, so adding an env is one entry.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.util
+from typing import Any
 
 import gymnasium as gym
 
 from pomdp_envs.envs.minigrid_memory import TASKS as MINIGRID_TASKS
 
 NAMESPACE = "pomdp_envs"
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyEntry:
+    """A named policy of an env: ``entry_point`` ("module:Class") is built as
+    ``Class(seed=seed, **kwargs)``."""
+
+    entry_point: str
+    kwargs: dict = dataclasses.field(default_factory=dict)
+
+    def load(self) -> Any:
+        module, _, name = self.entry_point.partition(":")
+        return getattr(importlib.import_module(module), name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +46,15 @@ class EnvEntry:
     requires: tuple[str, ...] = ()  # modules of the optional extra the env needs
     extra: str | None = None  # pip extra that installs them
     upstream_id: str | None = None  # the wrapped upstream env, for speed comparisons
+    short_name: str = ""  # the name benchmarks and baselines use (default: derived from ``name``)
+    no_early_end: dict = dataclasses.field(default_factory=dict)  # kwargs that keep episodes to their time limit
+    policies: dict[str, PolicyEntry] = dataclasses.field(default_factory=dict)  # besides "random"
+
+    def __post_init__(self) -> None:
+        if not self.short_name:
+            object.__setattr__(self, "short_name", self.name.removesuffix("-v0").lower())
+        if "random" in self.policies:
+            raise ValueError(f"{self.name}: 'random' is every env's uniform policy and cannot be redefined")
 
     @property
     def id(self) -> str:
@@ -43,6 +73,8 @@ ENTRIES: tuple[EnvEntry, ...] = (
         vector_entry_point="pomdp_envs.envs.billiard_ball:BilliardBallVectorEnv",
         max_episode_steps=200,
         description="Ball on a low-friction table; position observed, velocity hidden (changes at cushions).",
+        short_name="billiard",
+        no_early_end={"terminate_on_pocket": False},
     ),
     EnvEntry(
         name="RobotRemoteControl-v0",
@@ -50,6 +82,13 @@ ENTRIES: tuple[EnvEntry, ...] = (
         vector_entry_point="pomdp_envs.envs.robot_remote_control:RobotRemoteControlVectorEnv",
         max_episode_steps=50,
         description="Visit a terminal to take control of a robot next door; control is hidden.",
+        short_name="rrc",
+        no_early_end={"terminate_on_success": False},
+        policies={
+            "oracle": PolicyEntry("pomdp_envs.policies.robot_remote_control:OraclePolicy"),
+            "biased": PolicyEntry("pomdp_envs.policies.robot_remote_control:BiasedPolicy"),
+            "uniform": PolicyEntry("pomdp_envs.policies.robot_remote_control:UniformPolicy"),
+        },
     ),
     EnvEntry(
         name="Shepherd-v0",
@@ -57,6 +96,12 @@ ENTRIES: tuple[EnvEntry, ...] = (
         vector_entry_point="pomdp_envs.envs.shepherd:ShepherdVectorEnv",
         max_episode_steps=100,
         description="Remember where a sheep hid behind a wall, place a cage, open the gate.",
+        short_name="shepherd",
+        no_early_end={"terminate_on_catch": False},
+        policies={
+            "oracle": PolicyEntry("pomdp_envs.policies.shepherd:OraclePolicy"),
+            "paper": PolicyEntry("pomdp_envs.policies.shepherd:RandomPolicy"),
+        },
     ),
     *(
         EnvEntry(
@@ -68,6 +113,8 @@ ENTRIES: tuple[EnvEntry, ...] = (
             kwargs={"arena_scale": scale},
             requires=("pymunk", "pygame"),
             extra="shapeherd",
+            short_name=f"shapeherd{suffix.lower()}",
+            policies={"oracle": PolicyEntry("pomdp_envs.policies.shape_herd:OraclePolicy", {"arena_scale": scale})},
         )
         for suffix, size, scale in (
             ("", "Basic", 1.0),
@@ -85,6 +132,13 @@ ENTRIES: tuple[EnvEntry, ...] = (
         requires=("gymnasium_robotics", "mujoco"),
         extra="fetch",
         upstream_id="FetchPickAndPlace-v4",
+        short_name="fetch",
+        policies={
+            "oracle": PolicyEntry("pomdp_envs.policies.fetch_pick_and_place:ReachGraspTransportPolicy"),
+            "grasp-later": PolicyEntry(
+                "pomdp_envs.policies.fetch_pick_and_place:ReachGraspTransportPolicy", {"grasp_step": 18}
+            ),
+        },
     ),
     *(
         EnvEntry(
@@ -121,3 +175,16 @@ def env_ids(available_only: bool = False) -> list[str]:
     """Registered ids of this package in registration order (optionally only those
     whose optional dependencies are installed)."""
     return [entry.id for entry in ENTRIES if entry.available or not available_only]
+
+
+def find_entry(env_id: str) -> EnvEntry | None:
+    """The entry of an id of this package (None for any other id)."""
+    return next((candidate for candidate in ENTRIES if candidate.id == env_id), None)
+
+
+def entry_by_short_name(short_name: str) -> EnvEntry:
+    """The entry whose ``short_name`` is given; ``ValueError`` lists the choices."""
+    for candidate in ENTRIES:
+        if candidate.short_name == short_name:
+            return candidate
+    raise ValueError(f"no env is called {short_name!r}; choose from {[e.short_name for e in ENTRIES]}")

@@ -44,7 +44,7 @@ class ReachGraspTransportPolicy(Policy):
         super().reset(observations)
         self.closing_since = np.full(len(observations), -1)
 
-    def _act(self, observations: np.ndarray) -> np.ndarray:
+    def _act(self, observations: np.ndarray, info: dict | None) -> np.ndarray:
         gripper, obj, goal = observations[:, 0:3], observations[:, 3:6], observations[:, 11:14]
         xy_error = np.linalg.norm(gripper[:, :2] - obj[:, :2], axis=1)
         lift = HOVER * np.clip((xy_error - ALIGNED_AT) / (ALIGNED_FROM - ALIGNED_AT), 0.0, 1.0)

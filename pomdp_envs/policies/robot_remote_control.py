@@ -20,7 +20,7 @@ class BiasedPolicy(Policy):
         super().__init__(seed)
         self.magnitudes = np.linspace(1e-4, 1.0, episode_length)
 
-    def _act(self, observations: np.ndarray) -> np.ndarray:
+    def _act(self, observations: np.ndarray, info: dict | None) -> np.ndarray:
         angle = self.rng.uniform(0.0, 2.0 * np.pi, size=len(observations))
         magnitude = self.magnitudes[min(self.step_index, len(self.magnitudes) - 1)]
         return magnitude * np.stack([np.sin(angle), np.cos(angle)], axis=1)
@@ -29,7 +29,7 @@ class BiasedPolicy(Policy):
 class UniformPolicy(Policy):
     """The paper's generalisation-set policy: each action component uniform in [-1, 1]."""
 
-    def _act(self, observations: np.ndarray) -> np.ndarray:
+    def _act(self, observations: np.ndarray, info: dict | None) -> np.ndarray:
         return self.rng.uniform(-1.0, 1.0, size=(len(observations), 2))
 
 
@@ -49,7 +49,7 @@ class OraclePolicy(Policy):
         super().reset(observations)
         self.visited_terminal = np.zeros(len(observations), dtype=bool)
 
-    def _act(self, observations: np.ndarray) -> np.ndarray:
+    def _act(self, observations: np.ndarray, info: dict | None) -> np.ndarray:
         cfg = self.config
         agent = observations[:, 0:2]
         robot = observations[:, 2:4] + ROBOT_FRAME_SHIFT

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from pomdp_envs.core.dynamics import make_config
 from pomdp_envs.dynamics.shape_herd import (
     AGENT_RADIUS,
     CENTROIDS,
@@ -42,9 +45,10 @@ class OraclePolicy(Policy):
     (``python -m benchmarks.shape_herd_scores``).
     """
 
-    def __init__(self, config: ShapeHerdConfig | None = None, seed: int | None = None) -> None:
+    def __init__(self, config: ShapeHerdConfig | None = None, seed: int | None = None, **config_overrides: Any) -> None:
         super().__init__(seed)
-        self.config = cfg = config or ShapeHerdConfig()
+        # The env's keyword arguments (``arena_scale``, ...) give the arena it plans in.
+        self.config = cfg = make_config(ShapeHerdConfig, config, config_overrides)
         top, bottom = cfg.goal_y_range
         self.goal = np.array([cfg.goal_x + GOAL_WIDTH / 2, (top + bottom) / 2])
         margin = AGENT_RADIUS + 2.0
@@ -58,10 +62,10 @@ class OraclePolicy(Policy):
             {"target": -1, "best": np.inf, "since": 0, "set_aside": {}, "paused": False} for _ in observations
         ]
 
-    def _act(self, observations: np.ndarray) -> np.ndarray:
-        if self.info is None:
+    def _act(self, observations: np.ndarray, info: dict | None) -> np.ndarray:
+        if info is None:
             raise ValueError("the ShapeHerd oracle needs the env's info: call act(observations, info)")
-        hidden = self.info["hidden"]
+        hidden = info["hidden"]
         if len(self.memory) != len(observations):
             self.reset(observations)
         return np.stack([self._one(hidden, i) for i in range(len(observations))])

@@ -60,14 +60,14 @@ class RandomPolicy(Policy):
         self.walk_up = np.zeros(n, dtype=bool)
         self.walk_left = np.zeros(n, dtype=bool)
 
-    def _act(self, observations: np.ndarray) -> np.ndarray:
+    def _act(self, observations: np.ndarray, info: dict | None) -> np.ndarray:
         n = len(observations)
         flip = self.rng.random(n) < self.flip_probability
         self.intent = np.where(flip, -self.intent, self.intent)
         grasp = self.rng.uniform(-0.5, 0.5, n) + 0.5 * self.intent
         moves = self.rng.uniform(-1.0, 1.0, (n, 2))
         if self.walk_bias:
-            gate_closed = _gate_open(self.info, n) == 0
+            gate_closed = _gate_open(info, n) == 0
             # A switch that turns on now biases the moves from the next step on.
             up_now = self.walk_up & gate_closed
             left_now = self.walk_left & gate_closed
@@ -108,8 +108,8 @@ class LeverSeekingPolicy(RandomPolicy):
         self.switch_at = self.rng.integers(low, high + 1, size=len(observations))
         self.pulled = np.zeros(len(observations), dtype=bool)
 
-    def _act(self, observations: np.ndarray) -> np.ndarray:
-        actions = super()._act(observations)
+    def _act(self, observations: np.ndarray, info: dict | None) -> np.ndarray:
+        actions = super()._act(observations, info)
         agent = observed_positions(observations).agent_xy
         lever = np.asarray(self.config.lever_xy)
         self.pulled |= np.linalg.norm(agent - lever, axis=1) < 0.5 * self.config.lever_reach
@@ -150,7 +150,7 @@ class OraclePolicy(Policy):
         self.cage_target = np.stack([sheep_x, self.rng.uniform(*self.cage_y_range, size=n)], axis=1)
         self.phase = np.full(n, CARRY)
 
-    def _act(self, observations: np.ndarray) -> np.ndarray:
+    def _act(self, observations: np.ndarray, info: dict | None) -> np.ndarray:
         cfg = self.config
         seen = observed_positions(observations)
         agent, cage = seen.agent_xy, seen.cage_xy
