@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.dreamer import PRESETS, DreamerConfig, estimate_seconds, make_env, train
-from baselines.world_model import MODELS, for_model
+from baselines.agents.dreamer import PRESETS, DreamerConfig, estimate_seconds, make_env, train
+from baselines.agents.world_model import MODELS, for_model
 from benchmarks.common import Row, as_float, fan_out, markdown_table, save_figure, tagged_rows, write_final_and_curves
 
 

@@ -1,7 +1,7 @@
 """MPC benchmark: iCEM success rate with GateL0RD, GRU and LSTM predictors against the
 true simulator, on Robot Remote Control and Shepherd.
 
-Per (task, core, seed) a predictor is trained (``baselines.train_predictor``, or its
+Per (task, core, seed) a predictor is trained (``baselines.predictors.train``, or its
 checkpoint reused with ``--reuse``) and then drives ``--episodes`` seeded MPC episodes;
 the true model runs the same episodes once per seed. Success rate +- std over seeds
 (and the binomial standard error of one seed's episodes in ``runs.csv``).
@@ -15,8 +15,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from baselines.mpc import TASKS, run_mpc
-from baselines.train_predictor import TrainConfig, train
+from baselines.control.mpc import TASKS, run_mpc
+from baselines.predictors.train import TrainConfig, train
 from benchmarks.common import Row, fan_out, markdown_table, write_runs
 from benchmarks.prediction import make_configs, prepare_data
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.ppo import PPOConfig, train
+from baselines.agents.ppo import CORES as PPO_CORES
+from baselines.agents.ppo import PPOConfig, train
 from benchmarks.common import Row, as_float, fan_out, markdown_table, save_figure, tagged_rows, write_final_and_curves
 
-PPO_CORES = ("gatel0rd", "lstm")
 DEFAULT_TASKS = ("DoorKey-5x5", "MemoryS7")
 
 

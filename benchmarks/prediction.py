@@ -1,7 +1,7 @@
 """Prediction benchmark: GateL0RD against LSTM, GRU and Elman RNNs on each env.
 
 Each job trains every seed of one (env, core, input regime) together with
-``baselines.train_predictor``'s batched trainer; on Billiard Ball GateL0RD is trained
+``baselines.predictors.train``'s batched trainer; on Billiard Ball GateL0RD is trained
 for each lambda of the paper's sweep (Fig. 3c/d) in the same batch, and the whole
 comparison runs twice, with scheduled sampling (``ss``) and teacher forcing (``tf``,
 Fig. 3a). Every run reports, on held-out data: autoregressive MSE on the test and the
@@ -20,10 +20,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from baselines.data import load_split
-from baselines.extrapolation import copy_last_mse, reflecting_mse
-from baselines.predictor import CORES
-from baselines.train_predictor import ENV_DEFAULTS, TrainConfig, load_data, run_dirs, train_runs
+from baselines.predictors.data import load_split
+from baselines.predictors.extrapolation import copy_last_mse, reflecting_mse
+from baselines.predictors.predictor import CORES
+from baselines.predictors.envs import PREDICTOR_ENVS
+from baselines.predictors.train import TrainConfig, load_data, run_dirs, train_runs
 from benchmarks.common import Row, fan_out, markdown_table, write_runs
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
 
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--envs", nargs="+", default=sorted(ENV_DEFAULTS), choices=sorted(ENV_DEFAULTS))
+    parser.add_argument("--envs", nargs="+", default=sorted(PREDICTOR_ENVS), choices=sorted(PREDICTOR_ENVS))
     parser.add_argument("--cores", nargs="+", default=list(CORES), choices=CORES)
     parser.add_argument("--seeds", type=positive_int, default=3, help="seeds per job, trained together")
     parser.add_argument("--epochs", type=positive_int, default=200)

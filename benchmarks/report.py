@@ -55,9 +55,9 @@ def _predicted(tables: Tables, env: str) -> list[Row] | None:
 
 
 def _paper_lambda(env: str) -> float:
-    from baselines.train_predictor import ENV_DEFAULTS
+    from baselines.predictors.envs import PREDICTOR_ENVS
 
-    return ENV_DEFAULTS[env].reg_lambda
+    return PREDICTOR_ENVS[env].defaults.reg_lambda
 
 
 def _lowest(env: str, key: str, regime: str = "ss", others: tuple[str, ...] = RNNS):

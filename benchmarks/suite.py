@@ -16,6 +16,9 @@ import platform
 import time
 from pathlib import Path
 
+from baselines.control.mpc import TASKS as MPC_TASK_TABLE
+from baselines.predictors.envs import PREDICTOR_ENVS
+from baselines.predictors.predictor import CORES
 from benchmarks import dreamer, env_speed, mpc, ppo, prediction
 from benchmarks.common import Row, write_csv
 
@@ -29,9 +32,8 @@ ENV_GROUPS = {
     "fetch": ["pomdp_envs/FetchPickAndPlacePO-v0"],
     "minigrid": ["pomdp_envs/MiniGrid-DoorKey-5x5-v0", "pomdp_envs/MiniGrid-MemoryS7-v0"],
 }
-PREDICTION_ENVS = ("billiard", "rrc", "shepherd", "fetch")
-PREDICTION_CORES = ("gatel0rd", "lstm", "gru", "elman")
-MPC_TASKS = ("rrc", "shepherd")
+PREDICTION_ENVS = tuple(PREDICTOR_ENVS)
+MPC_TASKS = tuple(MPC_TASK_TABLE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,8 +171,8 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
 
     import torch
 
-    from baselines.ppo import train as train_ppo
-    from baselines.train_predictor import StackedTrainer, load_data
+    from baselines.agents.ppo import train as train_ppo
+    from baselines.predictors.train import StackedTrainer, load_data
 
     seeds = suite.seeds if seeds is None else seeds
     rows: list[Row] = []
@@ -249,7 +251,7 @@ def _write(out: Path, name: str, rows: list[Row]) -> None:
 def _prediction_jobs(suite: Suite, envs: list[str], seeds: int, out: Path) -> list:
     return prediction.make_jobs(
         envs,
-        list(PREDICTION_CORES),
+        list(CORES),
         seeds,
         suite.prediction_epochs,
         out / "runs" / "prediction",

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from baselines.train_predictor import PlainTrainer, StackedTrainer, TrainConfig, load_data
+from baselines.predictors.train import PlainTrainer, StackedTrainer, TrainConfig, load_data
 
 CASES = ("rrc/gatel0rd", "rrc/gru", "billiard/gatel0rd")
 

@@ -182,6 +182,14 @@ def find_entry(env_id: str) -> EnvEntry | None:
     return next((candidate for candidate in ENTRIES if candidate.id == env_id), None)
 
 
+def entry_by_id(env_id: str) -> EnvEntry:
+    """The entry of an id of this package; ``ValueError`` for any other id."""
+    found = find_entry(env_id)
+    if found is None:
+        raise ValueError(f"{env_id!r} is not an id of this package; choose from {env_ids()}")
+    return found
+
+
 def entry_by_short_name(short_name: str) -> EnvEntry:
     """The entry whose ``short_name`` is given; ``ValueError`` lists the choices."""
     for candidate in ENTRIES:

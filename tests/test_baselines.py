@@ -7,15 +7,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines import metrics  # noqa: E402
+from baselines.predictors import metrics  # noqa: E402
+from baselines.predictors.checkpoint import load_checkpoint  # noqa: E402
+from baselines.predictors.envs import PREDICTOR_ENVS  # noqa: E402
 from baselines.cells import GateL0RDCell, HeavisideST, TorchRNNCell, gate_activity  # noqa: E402
-from baselines.predictor import CORES, Predictor, PredictorConfig  # noqa: E402
-from baselines.train_predictor import (  # noqa: E402
-    ENV_DEFAULTS,
+from baselines.predictors.predictor import CORES, Predictor, PredictorConfig  # noqa: E402
+from baselines.predictors.train import (  # noqa: E402
     TrainConfig,
     build_model,
     load_data,
-    load_checkpoint,
     real_input_probability,
     train,
 )
@@ -126,7 +126,12 @@ def test_paper_learning_rates_and_lambdas():
     assert TrainConfig(env="billiard", core="gatel0rd").resolved_lrs() == (5e-4,)
     assert TrainConfig(env="rrc", core="lstm").resolved_lrs() == (5e-3,)
     assert TrainConfig(env="shepherd").resolved_lambdas() == (1e-4,)
-    assert [ENV_DEFAULTS[env].start_steps for env in ("billiard", "rrc", "shepherd", "fetch")] == [2, 1, 2, 1]
+    assert [PREDICTOR_ENVS[env].defaults.start_steps for env in ("billiard", "rrc", "shepherd", "fetch")] == [
+        2,
+        1,
+        2,
+        1,
+    ]
     runs = TrainConfig(seeds=(0, 1), reg_lambdas=(0.0, 1e-3)).runs()
     assert [(r.seed, r.reg_lambda) for r in runs] == [(0, 0.0), (0, 1e-3), (1, 0.0), (1, 1e-3)]
     assert len({r.name for r in runs}) == 4
@@ -193,7 +198,7 @@ def test_gate_penalty_reduces_gate_openings_on_rrc(tmp_path):
 def test_overlay_writes_png_and_mp4(tmp_path):
     import imageio.v2 as imageio
 
-    from baselines.overlay import save_overlay
+    from baselines.predictors.overlay import save_overlay
 
     _, config = _tiny_run(tmp_path, "gatel0rd", None, epochs=2, name="overlay")
     png, mp4 = save_overlay(config.out_dir / "checkpoint.pt", tmp_path / "out", index=2, fps=10)

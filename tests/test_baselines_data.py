@@ -7,7 +7,7 @@ import pytest
 
 import torch
 
-from baselines.data import BILLIARD_SUBSETS, balanced_batch_index, load_split
+from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, load_split
 
 
 def test_splits_are_cached_and_reloaded(tmp_path):
@@ -20,7 +20,7 @@ def test_splits_are_cached_and_reloaded(tmp_path):
 
 
 def test_the_cache_key_changes_with_the_code_that_makes_the_data(tmp_path, monkeypatch):
-    from baselines import data
+    from baselines.predictors import data
 
     load_split("billiard", "train", 20, cache_dir=tmp_path)
     [cached] = tmp_path.glob("*.npz")
@@ -89,7 +89,7 @@ def test_bad_names_are_rejected(tmp_path):
 def test_export_to_minari(tmp_path, monkeypatch):
     pytest.importorskip("minari")
     pytest.importorskip("h5py")
-    from baselines.data import export_minari
+    from baselines.predictors.data import export_minari
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     data = load_split("shepherd", "test", 4, cache_dir=tmp_path)

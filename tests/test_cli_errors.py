@@ -17,19 +17,22 @@ CASES = {
         "output folder",
     ),
     "render at negative fps": (["pomdp_envs.cli", "render", "Shepherd-v0", "--fps", "-5"], "--fps"),
-    "train for 0 epochs": (["baselines.train_predictor", "--epochs", "0"], "epochs"),
-    "plan with a missing checkpoint": (["baselines.mpc", "--model", "runs/nope/checkpoint.pt"], "no such checkpoint"),
-    "plan negative episodes": (["baselines.mpc", "--episodes", "-3"], "episodes"),
+    "train for 0 epochs": (["baselines.predictors.train", "--epochs", "0"], "epochs"),
+    "plan with a missing checkpoint": (
+        ["baselines.control.mpc", "--model", "runs/nope/checkpoint.pt"],
+        "no such checkpoint",
+    ),
+    "plan negative episodes": (["baselines.control.mpc", "--episodes", "-3"], "episodes"),
     "PPO on a non-MiniGrid env": (
-        ["baselines.ppo", "--env-id", "pomdp_envs/BilliardBall-v0", "--no-progress"],
+        ["baselines.agents.ppo", "--env-id", "pomdp_envs/BilliardBall-v0", "--no-progress"],
         "MiniGrid",
     ),
     "suite to an unwritable folder": (["benchmarks", "run", "--out", "/proc/x"], "output folder"),
     "report of a missing run": (["benchmarks", "report", "MISSING_DIR"], "run.json"),
     "suite with negative seeds": (["benchmarks", "run", "--seeds", "-1"], "--seeds"),
-    "plan with the horizon in the wrong place": (["baselines.mpc", "--icem.horizon", "12"], "--horizon"),
+    "plan with the horizon in the wrong place": (["baselines.control.mpc", "--icem.horizon", "12"], "--horizon"),
     "Dreamer with too small a budget": (
-        ["baselines.dreamer", "cpu-small", "--total-steps", "100"],
+        ["baselines.agents.dreamer", "cpu-small", "--total-steps", "100"],
         "too small to train",
     ),
 }

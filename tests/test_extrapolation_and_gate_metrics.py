@@ -7,9 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines import metrics  # noqa: E402
-from baselines.data import load_split  # noqa: E402
-from baselines.extrapolation import copy_last_mse, reflecting_extrapolation, reflecting_mse  # noqa: E402
+from baselines.predictors import metrics  # noqa: E402
+from baselines.predictors.data import load_split  # noqa: E402
+from baselines.predictors.extrapolation import copy_last_mse, reflecting_extrapolation, reflecting_mse  # noqa: E402
 
 
 def test_reflecting_extrapolation_mirrors_at_the_cushions():

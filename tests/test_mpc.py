@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.icem import ICEM, ICEMConfig, colored_noise  # noqa: E402
-from baselines.mpc import LearnedModel, TrueModel, rrc_cost, run_mpc, shepherd_cost  # noqa: E402
-from baselines.predictor import Predictor, PredictorConfig  # noqa: E402
-from baselines.train_predictor import TrainConfig, save_checkpoint  # noqa: E402
+from baselines.control.icem import ICEM, ICEMConfig, colored_noise  # noqa: E402
+from baselines.control.mpc import LearnedModel, TrueModel, rrc_cost, run_mpc, shepherd_cost  # noqa: E402
+from baselines.predictors.predictor import Predictor, PredictorConfig  # noqa: E402
+from baselines.predictors.checkpoint import save_checkpoint  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -144,7 +144,7 @@ def test_learned_model_reads_the_first_k_real_inputs_before_planning_from_its_st
 def test_mpc_episodes_never_start_solved():
     import gymnasium as gym
 
-    from baselines.mpc import TASKS, unsolved_starts
+    from baselines.control.mpc import TASKS, unsolved_starts
 
     spec = TASKS["rrc"]
     envs = gym.make_vec(spec.env_id, num_envs=500, vectorization_mode="vector_entry_point", **spec.env_kwargs)
@@ -157,7 +157,7 @@ def test_mpc_episodes_never_start_solved():
 def test_run_mpc_with_a_checkpoint_and_clear_errors(tmp_path):
     predictor = Predictor(4, 2, PredictorConfig(core="gatel0rd")).eval()
     path = tmp_path / "checkpoint.pt"
-    save_checkpoint(path, predictor, TrainConfig(env="rrc"), "pomdp_envs/RobotRemoteControl-v0")
+    save_checkpoint(path, predictor, "pomdp_envs/RobotRemoteControl-v0", start_steps=1, train_config={})
     result = run_mpc(
         "rrc", path, episodes=2, seed=0, icem=ICEMConfig(horizon=5, population=12, elites=4), episode_steps=3
     )

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("minigrid")
 
-from baselines.ppo import PPOConfig, RecurrentAgent, _gae, train  # noqa: E402
+from baselines.agents.ppo import PPOConfig, RecurrentAgent, _gae, train  # noqa: E402
 
 torch.set_num_threads(1)
 

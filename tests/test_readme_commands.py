@@ -29,7 +29,7 @@ TINY = {  # command prefix -> flags appended
     "pomdp-envs render": ["--max-steps", "3", "--no-progress"],
     "pomdp-envs score": [],
     "python -m benchmarks.paper_fidelity": ["--runs", "64"],
-    "python -m baselines.train_predictor": [
+    "python -m baselines.predictors.train": [
         "--epochs",
         "1",
         "--batches-per-epoch",
@@ -39,7 +39,7 @@ TINY = {  # command prefix -> flags appended
         "--no-progress",
         *TINY_DATA,
     ],
-    "python -m baselines.overlay": [],
+    "python -m baselines.predictors.overlay": [],
     "python -m benchmarks.prediction": [
         "--epochs",
         "1",
@@ -57,9 +57,9 @@ TINY = {  # command prefix -> flags appended
     "python -m benchmarks.train_speed": ["--runs", "1", "--threads", "1", "--seconds", "0.05", "--cases", "rrc/gru"],
     "python -m benchmarks.cell_speed": ["--repeats", "1", "--steps", "5"],
     "python -m benchmarks.shape_herd_scores": ["--episodes", "1"],
-    "python -m baselines.mpc": ["--episodes", "2", "--episode-steps", "2"],
+    "python -m baselines.control.mpc": ["--episodes", "2", "--episode-steps", "2"],
     "python -m benchmarks.mpc": ["--episodes", "2", "--epochs", "1", "--seeds", "1", "--workers", "1"],
-    "python -m baselines.ppo": [
+    "python -m baselines.agents.ppo": [
         "--total-steps",
         "64",
         "--num-envs",
@@ -71,7 +71,14 @@ TINY = {  # command prefix -> flags appended
         "--no-progress",
     ],
     "python -m benchmarks.ppo": ["--steps", "64", "--seeds", "1", "--workers", "1"],
-    "python -m baselines.dreamer": [*TINY_DREAMER, "--batch-size", "2", "--sequence-length", "8", "--no-progress"],
+    "python -m baselines.agents.dreamer": [
+        *TINY_DREAMER,
+        "--batch-size",
+        "2",
+        "--sequence-length",
+        "8",
+        "--no-progress",
+    ],
     "python -m benchmarks.dreamer": [
         "--steps",
         "770",

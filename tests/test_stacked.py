@@ -6,9 +6,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.predictor import CORES, Predictor, PredictorConfig  # noqa: E402
-from baselines.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run  # noqa: E402
-from baselines.train_predictor import (  # noqa: E402
+from baselines.predictors.predictor import CORES, Predictor, PredictorConfig  # noqa: E402
+from baselines.predictors.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run  # noqa: E402
+from baselines.predictors.train import (  # noqa: E402
     PlainTrainer,
     StackedTrainer,
     TrainConfig,
@@ -116,7 +116,7 @@ def test_stacked_forward_equals_each_plain_forward():
 
 
 def test_several_runs_write_one_folder_each(tmp_path):
-    from baselines.train_predictor import train_runs
+    from baselines.predictors.train import train_runs
 
     config = _config(tmp_path, seeds=(0, 1), epochs=1, batches_per_epoch=2, eval_every=1, out_dir=tmp_path / "out")
     results = train_runs(config)

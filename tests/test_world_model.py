@@ -11,9 +11,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.data import load_split  # noqa: E402
-from baselines.dreamer import PRESETS, DreamerConfig, Replay, lambda_returns, probe_scores, train  # noqa: E402
-from baselines.world_model import (  # noqa: E402
+from baselines.predictors.data import load_split  # noqa: E402
+from baselines.agents.dreamer import PRESETS, DreamerConfig, Replay, lambda_returns, probe_scores, train  # noqa: E402
+from baselines.agents.world_model import (  # noqa: E402
     MODELS,
     RecurrentCell,
     WorldModel,
@@ -319,7 +319,7 @@ def test_a_budget_too_small_to_train_fails_up_front(tmp_path):
 
 
 def test_truncated_normal_actor_stays_in_the_box_with_the_right_entropy():
-    from baselines.dreamer import TruncatedNormal
+    from baselines.agents.dreamer import TruncatedNormal
 
     torch.manual_seed(0)
     mean = torch.tensor([0.9, -0.2, 0.0], requires_grad=True)
@@ -338,7 +338,7 @@ def test_truncated_normal_actor_stays_in_the_box_with_the_right_entropy():
 
 
 def test_weight_decay_track_video_and_estimate(tmp_path):
-    from baselines.dreamer import Dreamer, estimate_seconds
+    from baselines.agents.dreamer import Dreamer, estimate_seconds
 
     config = _tiny_dreamer("rssm", tmp_path / "run", track=True, capture_video=True)
     agent = Dreamer(config, (4,), 2)

@@ -89,7 +89,7 @@ class BilliardBallEnv(BatchedCoreEnv):
     :func:`pomdp_envs.datasets.collect_billiard_kind` draws the paper's six kinds of
     201-step sequences by rejection sampling (``pocket_drop_50/100/150``: the ball drops
     within steps (X - 50, X]; ``no_pocket_drop_1/2/3``: it never drops);
-    :mod:`baselines.data` has the paper's 16-way balanced loader over them.
+    :mod:`baselines.predictors.data` has the paper's 16-way balanced loader over them.
 
     ## Arguments
 

@@ -11,8 +11,8 @@ residual: next_observation = observation_t + output_scale * f_post(core output).
   o of size F) or ``rnn_layers`` stacked LSTM / GRU / Elman cells (input F, hidden H);
 * f_post: one linear layer from F (GateL0RD's output) or H (the RNN's hidden state).
 
-The parameter counts of the paper's configurations (``ENV_DEFAULTS`` in
-``baselines.train_predictor``) are tested against the fact sheet.
+The parameter counts of the paper's configurations (``PREDICTOR_ENVS`` in
+``baselines.predictors.train``) are tested against the fact sheet.
 """
 
 from __future__ import annotations

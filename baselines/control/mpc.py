@@ -1,12 +1,12 @@
 """Model-predictive control with iCEM on Robot Remote Control and Shepherd.
 
-    python -m baselines.mpc --task rrc --model true                 # ground-truth simulator
-    python -m baselines.mpc --task shepherd --model runs/predictor/checkpoint.pt
+    python -m baselines.control.mpc --task rrc --model true                 # ground-truth simulator
+    python -m baselines.control.mpc --task shepherd --model runs/predictor/checkpoint.pt
 
 Every episode of a run steps in one native vector env, so the planner scores the
 candidate sequences of all episodes in one batched call. A model is either the true
 simulator (the env's own batched dynamics from the current true state: an upper
-bound) or a trained predictor (``baselines.train_predictor``), which is fed the real
+bound) or a trained predictor (``baselines.predictors.train``), which is fed the real
 observations and actions as the episode goes on and rolls its latent state forward
 through each candidate sequence. Both are scored by the same cost on predicted
 observations, so the comparison isolates the model.
@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 import pomdp_envs  # noqa: F401  (registers the ids)
-from baselines.icem import ICEM, ICEMConfig
-from baselines.predictor import Predictor
-from baselines.train_predictor import load_checkpoint
+from baselines.control.icem import ICEM, ICEMConfig
+from baselines.predictors.predictor import Predictor
+from baselines.predictors.checkpoint import load_checkpoint
 from baselines.runlog import check_device
 from pomdp_envs.cli_errors import existing_file, run_command
 from pomdp_envs.dynamics.robot_remote_control import ROBOT_FRAME_SHIFT
+from pomdp_envs.registration import entry_by_short_name
 from pomdp_envs.dynamics.shepherd import ShepherdConfig, observed_positions
 
 #: (B, N, H, O) predicted observations -> (B, N) cost summed over the horizon.
@@ -84,18 +85,22 @@ TASKS = {
     # set-up: 1.5 times the env's goal reach for RRC, 1.2 times the cage and lever
     # reaches for Shepherd.
     "rrc": MPCTask(
-        "pomdp_envs/RobotRemoteControl-v0", rrc_cost, 100, 30, {"terminate_on_success": False, "goal_reach": 0.15}
+        entry_by_short_name("rrc").id,
+        rrc_cost,
+        100,
+        30,
+        {**entry_by_short_name("rrc").no_early_end, "goal_reach": 0.15},
     ),
     # As in the paper's planning set-up: agent and cage start at the right edge, so the
     # cage has to be dropped where the sheep will come down before the agent walks to
     # the lever on the far left. That chain takes 40-50 steps, so the horizon is 50.
     "shepherd": MPCTask(
-        "pomdp_envs/Shepherd-v0",
+        entry_by_short_name("shepherd").id,
         shepherd_cost,
         150,
         50,
         {
-            "terminate_on_catch": False,
+            **entry_by_short_name("shepherd").no_early_end,
             "start_side": "right",
             "grasp_reach": 0.12,
             "catch_reach": 0.12,
@@ -104,6 +109,7 @@ TASKS = {
         {"agent_xy": (2.9, -0.5)},
     ),
 }
+Task = Literal[tuple(TASKS)]  # type: ignore[valid-type]  # the command-line choices
 
 
 class Model(Protocol):
@@ -309,9 +315,9 @@ def unsolved_starts(
 
 @dataclasses.dataclass
 class MPCConfig:
-    """Command-line options of ``python -m baselines.mpc``."""
+    """Command-line options of ``python -m baselines.control.mpc``."""
 
-    task: Literal["rrc", "shepherd"] = "rrc"
+    task: Task = "rrc"
     model: str = "true"  # "true" or a predictor checkpoint path
     episodes: int = 50
     seed: int = 0
@@ -344,7 +350,7 @@ def main() -> int:
         )
         print(json.dumps(result.as_dict(), indent=2))
 
-    return run_command("python -m baselines.mpc", run)
+    return run_command("python -m baselines.control.mpc", run)
 
 
 if __name__ == "__main__":

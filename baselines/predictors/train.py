@@ -1,18 +1,18 @@
 """Train sequence predictors (GateL0RD, LSTM, GRU or Elman) on one environment, many
 runs at once.
 
-    python -m baselines.train_predictor --env rrc --core gatel0rd
-    python -m baselines.train_predictor --env rrc --core gatel0rd --seeds 0 1 2 --reg-lambdas 0 1e-3 1e-2
-    python -m baselines.train_predictor --env shepherd --core gru --epochs 50 --help
+    python -m baselines.predictors.train --env rrc --core gatel0rd
+    python -m baselines.predictors.train --env rrc --core gatel0rd --seeds 0 1 2 --reg-lambdas 0 1e-3 1e-2
+    python -m baselines.predictors.train --env shepherd --core gru --epochs 50 --help
 
 Every combination of ``--seeds``, ``--reg-lambdas`` and ``--lrs`` is one run; the runs
-train together in one batched graph (``baselines.stacked``), each with its own weights,
+train together in one batched graph (``baselines.predictors.stacked``), each with its own weights,
 data order, noise, optimiser state and clipping. A single run writes ``metrics.csv``
 (one row per evaluation: test and generalisation error, task loss and gate penalty),
 ``checkpoint.pt`` and ``scores.json`` to ``out_dir``; several runs write one folder each
 below it, named after the run.
 
-The defaults per environment are the GateL0RD paper's (``ENV_DEFAULTS``): model sizes,
+The defaults per environment are the GateL0RD paper's (``baselines.predictors.envs.PREDICTOR_ENVS``): model sizes,
 the objective MSE(predicted next observation, next observation) + lambda * mean(Theta)
 in observation units, Adam (eps 1e-4), gradient-norm clipping at 0.1 per run, the
 learning rates, sequence lengths, and the scheduled-sampling schedule
@@ -34,50 +34,25 @@ from typing import Literal, Optional
 
 import torch
 
-from baselines import metrics
-from baselines.data import BILLIARD_SUBSETS, balanced_batch_index, load_split, window
-from baselines.predictor import CORES, Predictor, PredictorConfig, sample_real_inputs
+from baselines.predictors import metrics
+from baselines.predictors.checkpoint import save_checkpoint
+from baselines.predictors.envs import PREDICTOR_ENVS, EnvDefaults
+from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, load_split, window
+from baselines.predictors.predictor import CORES, Predictor, PredictorConfig, sample_real_inputs
 from baselines.runlog import Tracker, config_dict, write_csv
-from baselines.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run
+from baselines.predictors.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run
 from pomdp_envs.cli_errors import run_command, writable_dir
 from pomdp_envs.datasets import Sequences
 
 ADAM_EPS = 1e-4
 
 
-@dataclasses.dataclass(frozen=True)
-class EnvDefaults:
-    """The paper's per-environment settings (``settings/*`` of its code)."""
-
-    latent_size: int  # H
-    feature_size: int  # F
-    internal_layers: int  # GateL0RD's g and r
-    rnn_layers: int  # the RNN baselines' stacked cells
-    init_layers: int  # W
-    init_inputs: int  # K, also the steps that always see real inputs
-    num_steps: int  # transitions per training sequence
-    reg_lambda: float
-    ss_lr: float  # learning rate with scheduled sampling (all cores)
-    ss_floor: float
-    paper_epochs: int
-    batches_per_epoch: int
-
-    @property
-    def start_steps(self) -> int:
-        return self.init_inputs
-
-
-ENV_DEFAULTS = {
-    "billiard": EnvDefaults(8, 16, 3, 3, 3, 2, 50, 1e-3, 5e-4, 0.0, 4900, 100),
-    "rrc": EnvDefaults(8, 8, 1, 1, 2, 1, 49, 1e-3, 5e-3, 0.02, 10000, 50),
-    "shepherd": EnvDefaults(8, 16, 1, 1, 3, 2, 100, 1e-4, 1e-3, 0.05, 10000, 100),
-    "fetch": EnvDefaults(16, 16, 1, 1, 2, 1, 25, 1e-4, 5e-3, 0.05, 19900, 25),
-}
 #: The paper's teacher-forcing learning rates (its Billiard Ball configs), per core.
 TEACHER_FORCING_LR = {"gatel0rd": 1e-3, "gru": 1e-3, "lstm": 1e-3, "elman": 5e-4}
 SS_DECAY = 0.998  # per paper epoch
-Env = Literal["billiard", "rrc", "shepherd", "fetch"]
-Core = Literal["gatel0rd", "lstm", "gru", "elman"]
+# Command-line choices, derived from the env table and the cores.
+Env = Literal[tuple(PREDICTOR_ENVS)]  # type: ignore[valid-type]
+Core = Literal[CORES]  # type: ignore[valid-type]
 
 
 @dataclasses.dataclass
@@ -113,8 +88,8 @@ class TrainConfig:
         """``ValueError`` with what to change, for options no run can use (called by
         ``train_runs`` before any work; not at construction, so that the command line
         reports it in one line)."""
-        if self.env not in ENV_DEFAULTS:
-            raise ValueError(f"unknown env {self.env!r}; choose from {sorted(ENV_DEFAULTS)}")
+        if self.env not in PREDICTOR_ENVS:
+            raise ValueError(f"unknown env {self.env!r}; choose from {sorted(PREDICTOR_ENVS)}")
         if self.core not in CORES:
             raise ValueError(f"unknown core {self.core!r}; choose from {CORES}")
         if not self.seeds:
@@ -128,7 +103,7 @@ class TrainConfig:
 
     @property
     def defaults(self) -> EnvDefaults:
-        return ENV_DEFAULTS[self.env]
+        return PREDICTOR_ENVS[self.env].defaults
 
     @property
     def start_steps(self) -> int:
@@ -301,7 +276,7 @@ class StackedTrainer:
             self.config.start_steps,
         )
         with warnings.catch_warnings():
-            # The gradients are views into one flat buffer, on purpose (see baselines.stacked).
+            # The gradients are views into one flat buffer, on purpose (see baselines.predictors.stacked).
             warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
             (task + penalty).sum().backward()
         clip_grad_norm_per_run(self.stacked, self.config.grad_clip)
@@ -370,13 +345,20 @@ def train_runs(config: TrainConfig) -> list[RunResult]:
     for r, (spec, out_dir) in enumerate(zip(specs, out_dirs)):
         model = trainer.trained_model(r)
         write_csv(out_dir / "metrics.csv", rows[r])
-        save_checkpoint(out_dir / "checkpoint.pt", model, config, data["train"].env_id, spec)
+        save_checkpoint(
+            out_dir / "checkpoint.pt",
+            model,
+            data["train"].env_id,
+            config.start_steps,
+            config_dict(config),
+            dataclasses.asdict(spec),
+        )
         scores = dict(rows[r][-1])
         # The curves' minima: an error that rises during training ends above them.
         scores.update({f"{name}_min": min(row[name] for row in rows[r]) for name in ("test_mse", "gen_mse")})
         model = model.cpu()
         scores.update(metrics.latent_scores(model, data["test"], config.start_steps))
-        for name, score in metrics.ENV_SCORES.get(config.env, {}).items():
+        for name, score in PREDICTOR_ENVS[config.env].scores.items():
             scores[name] = score(model, data["test"], config.start_steps)
         (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
         results.append(RunResult(spec, out_dir, scores))
@@ -460,33 +442,6 @@ class PlainTrainer:
         return task.detach(), penalty.detach()
 
 
-def save_checkpoint(
-    path: Path, model: Predictor, config: TrainConfig, env_id: str, spec: Optional[RunSpec] = None
-) -> None:
-    torch.save(
-        {
-            "model_state": {k: v.cpu() for k, v in model.state_dict().items()},
-            "predictor_config": dataclasses.asdict(model.config),
-            "obs_size": model.obs_size,
-            "action_size": model.action_size,
-            "env_id": env_id,
-            "start_steps": config.start_steps,
-            "train_config": config_dict(config),
-            "run": None if spec is None else dataclasses.asdict(spec),
-        },
-        path,
-    )
-
-
-def load_checkpoint(path: str | Path) -> tuple[Predictor, dict]:
-    """The trained predictor (in eval mode, on the CPU) and the checkpoint's metadata."""
-    data = torch.load(path, map_location="cpu", weights_only=True)
-    model = Predictor(data["obs_size"], data["action_size"], PredictorConfig(**data["predictor_config"]))
-    model.load_state_dict(data["model_state"])
-    model.eval()
-    return model, data
-
-
 def main() -> int:
     import tyro
 
@@ -500,7 +455,7 @@ def main() -> int:
             )
             print(f"  wrote {result.out_dir}/metrics.csv, checkpoint.pt, scores.json")
 
-    return run_command("python -m baselines.train_predictor", run)
+    return run_command("python -m baselines.predictors.train", run)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 trajectory, and its latent state over time with gate openings and true hidden-factor
 changes marked. Saves a PNG of the whole sequence and an mp4 that builds it up.
 
-    python -m baselines.overlay runs/predictor/checkpoint.pt --index 3 --out videos
+    python -m baselines.predictors.overlay runs/predictor/checkpoint.pt --index 3 --out videos
 """
 
 from __future__ import annotations
@@ -12,19 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines import metrics
-from baselines.data import load_split, window
-from baselines.train_predictor import ENV_DEFAULTS, load_checkpoint
+from baselines.predictors import metrics
+from baselines.predictors.data import load_split, window
+from baselines.predictors.envs import PREDICTOR_ENVS
+from baselines.predictors.checkpoint import load_checkpoint
 from pomdp_envs.datasets import Sequences
-
-# Observation indices of the (x, y) points drawn for each env, by name.
-POINTS = {
-    "pomdp_envs/BilliardBall-v0": {"ball": (0, 1)},
-    "pomdp_envs/RobotRemoteControl-v0": {"agent": (0, 1), "robot (x - 2)": (2, 3)},
-    "pomdp_envs/Shepherd-v0": {"agent": (0, 1), "cage": (2, 3), "sheep (x - 2)": (4, 5)},
-    "pomdp_envs/FetchPickAndPlacePO-v0": {"gripper (x, z)": (0, 2), "object (x, z)": (3, 5)},
-}
-MASKED_POINT = {"pomdp_envs/Shepherd-v0": {"sheep (x - 2)": (0.0, 0.0)}}  # hidden, not a position
+from pomdp_envs.registration import entry_by_id
 
 
 def predictor_rollout(checkpoint: str | Path, sequences: Sequences, index: int) -> dict[str, np.ndarray]:
@@ -52,11 +45,12 @@ def draw(rollout: dict[str, np.ndarray], env_id: str, upto: int | None = None):
     figure, (ax_xy, ax_latent) = plt.subplots(1, 2, figsize=(11, 4.6), dpi=80)
     figure.patch.set_facecolor("white")
     gate_steps = np.flatnonzero(rollout["gate_open"][:upto])
-    for name, (ix, iy) in POINTS[env_id].items():
-        real = _masked(observations[: upto + 1, [ix, iy]], MASKED_POINT.get(env_id, {}).get(name))
+    env = PREDICTOR_ENVS[entry_by_id(env_id).short_name]
+    for name, (ix, iy) in env.points.items():
+        mask = env.masked_points.get(name)
+        real = _masked(observations[: upto + 1, [ix, iy]], mask)
         ax_xy.plot(real[:, 0], real[:, 1], "-o", color="0.6", ms=3, lw=1, label=f"{name}: real" if name else None)
         ax_xy.plot(real[:start, 0], real[:start, 1], "o", color="tab:blue", ms=6, label="inputs given")
-        mask = MASKED_POINT.get(env_id, {}).get(name)
         pred = _masked(predictions[:upto, [ix, iy]], mask)
         shades = np.linspace(0.3, 1.0, num_steps)[start - 1 : upto]
         colors = np.stack([np.ones_like(shades), 1.0 - shades, 1.0 - shades], axis=1)
@@ -100,7 +94,7 @@ def save_overlay(checkpoint: str | Path, out_dir: str | Path, index: int = 0, fp
         int(config["data_seed"]),
         config["cache_dir"] if config["cache_dir"] not in (None, "None") else None,
     )
-    steps = ENV_DEFAULTS[config["env"]].num_steps
+    steps = PREDICTOR_ENVS[config["env"]].defaults.num_steps
     if sequences.num_steps > steps:  # the length the predictor was trained on
         sequences = window(sequences, 0, steps)
     if not 0 <= index < len(sequences):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from baselines.predictor import Predictor
+from baselines.predictors.predictor import Predictor
 from pomdp_envs import scoring
 from pomdp_envs.datasets import Sequences
 
@@ -129,7 +129,3 @@ def sheep_reappearance_error(model: Predictor, sequences: Sequences, start_steps
 def has_gates(model: Predictor) -> bool:
     """Whether the model's core has update gates (GateL0RD); gate metrics need them."""
     return model.config.core == "gatel0rd"
-
-
-#: Scores that only one environment's data defines, by env name: name -> score(model, test data, start_steps).
-ENV_SCORES = {"shepherd": {"sheep_reappearance_error": sheep_reappearance_error}}

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from baselines.cells import GateL0RDCell, HeavisideST
-from baselines.predictor import Predictor
+from baselines.predictors.predictor import Predictor
 
 
 def _tanh(x: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Recurrent PPO on the MiniGrid memory tasks, with a GateL0RD or LSTM memory.
 
-    python -m baselines.ppo --env-id pomdp_envs/MiniGrid-DoorKey-5x5-v0 --core gatel0rd
-    python -m baselines.ppo --core lstm --total-steps 300000 --help
+    python -m baselines.agents.ppo --env-id pomdp_envs/MiniGrid-DoorKey-5x5-v0 --core gatel0rd
+    python -m baselines.agents.ppo --core lstm --total-steps 300000 --help
 
 One file, plain torch. The agent: a small conv encoder of the 7x7x3 view, a recurrent
 core (GateL0RD, whose L0 gate penalty ``reg_lambda`` is added to the loss, or an LSTM),
@@ -39,6 +39,9 @@ from pomdp_envs.cli_errors import run_command, writable_dir
 _VIEW_SCALE = torch.tensor([10.0, 5.0, 2.0])
 
 
+CORES = ("gatel0rd", "lstm")  # the memories the agent offers
+
+
 @dataclasses.dataclass
 class PPOConfig:
     """Options of a PPO run (defaults: the GateL0RD paper's MiniGrid set-up). GateL0RD
@@ -46,7 +49,7 @@ class PPOConfig:
     log-probabilities it acted with."""
 
     env_id: str = "pomdp_envs/MiniGrid-DoorKey-5x5-v0"  # a pomdp_envs/MiniGrid-* id (7x7x3 view)
-    core: Literal["gatel0rd", "lstm"] = "gatel0rd"  # the agent's memory
+    core: Literal[CORES] = "gatel0rd"  # type: ignore[valid-type]  # the agent's memory
     total_steps: int = 200_000  # env steps over all envs
     num_envs: int = 16  # parallel envs
     num_steps: int = 128  # rollout length per env and update
@@ -363,7 +366,7 @@ def main() -> int:
         print(json.dumps(train(config), indent=2))
         print(f"wrote {config.out_dir}/metrics.csv, checkpoint.pt, scores.json")
 
-    return run_command("python -m baselines.ppo", run)
+    return run_command("python -m baselines.agents.ppo", run)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Reinforcement-learning agents: recurrent PPO and Dreamer-style world-model agents."""

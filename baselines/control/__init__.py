@@ -1,0 +1,1 @@
+"""Planning with iCEM and model-predictive control."""
