@@ -26,7 +26,7 @@ from pathlib import Path
 import gymnasium as gym
 
 import pomdp_envs
-from pomdp_envs.registration import ENTRIES
+from pomdp_envs import registration
 
 REFERENCE_ID = "CartPole-v1"
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.repeats, args.num_envs = 0.5, 1, [1, 1024]
-    entries = {entry.id: entry for entry in ENTRIES}
+    entries = {entry.id: entry for entry in registration.ENTRIES}
     unknown = [env_id for env_id in args.ids if env_id not in entries]
     if unknown:
         parser.error(f"unknown ids {unknown}")

@@ -17,7 +17,7 @@ from pomdp_envs.cli_errors import (
     run_command,
     writable_dir,
 )
-from pomdp_envs.registration import ENTRIES
+from pomdp_envs import registration
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,8 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _list() -> int:
-    width = max(len(entry.id) for entry in ENTRIES)
-    for entry in ENTRIES:
+    width = max(len(entry.id) for entry in registration.ENTRIES)
+    for entry in registration.ENTRIES:
         print(f"{entry.id:<{width}}  {entry.description}")
     return 0
 
@@ -119,7 +119,7 @@ def _render(args: argparse.Namespace) -> int:
     from pomdp_envs.policies import policy_names
     from pomdp_envs.recording import RecordOptions, record_episodes, record_grid
 
-    ids = [entry.id for entry in ENTRIES] if args.all else [_known_id(args.env_id)]
+    ids = [entry.id for entry in registration.ENTRIES] if args.all else [_known_id(args.env_id)]
     writable_dir(args.out)
     for env_id in ids:  # check every policy name before rendering anything
         if args.policy not in policy_names(env_id):
@@ -175,7 +175,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _known_id(env_id: str) -> str:
-    ids = {entry.id for entry in ENTRIES}
+    ids = {entry.id for entry in registration.ENTRIES}
     if env_id in ids:
         return env_id
     if f"pomdp_envs/{env_id}" in ids:

@@ -15,7 +15,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from pomdp_envs.envs.minigrid_memory import TASKS as MINIGRID_TASKS
+from pomdp_envs.wrappers.minigrid_memory import TASKS as MINIGRID_TASKS
 
 NAMESPACE = "pomdp_envs"
 
@@ -125,7 +125,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
     ),
     EnvEntry(
         name="FetchPickAndPlacePO-v0",
-        entry_point="pomdp_envs.envs.fetch_pick_and_place_po:FetchPickAndPlacePOEnv",
+        entry_point="pomdp_envs.wrappers.fetch_pick_and_place_po:FetchPickAndPlacePOEnv",
         vector_entry_point=None,
         max_episode_steps=50,
         description="Fetch Pick&Place without velocities or rotation; whether the block is grasped is hidden.",
@@ -143,7 +143,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
     *(
         EnvEntry(
             name=f"MiniGrid-{task}-v0",
-            entry_point="pomdp_envs.envs.minigrid_memory:MiniGridMemoryEnv",
+            entry_point="pomdp_envs.wrappers.minigrid_memory:MiniGridMemoryEnv",
             vector_entry_point=None,
             max_episode_steps=None,  # MiniGrid truncates at its own max_steps
             description=f"MiniGrid {task} seen through the 7x7 egocentric view; carried object, doors hidden.",

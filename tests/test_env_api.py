@@ -103,6 +103,17 @@ def test_hidden_factors_in_info_and_space(env_id):
             env.reset()
 
 
+def test_editing_an_info_leaves_the_next_change_flags_alone(env_id):
+    env = gym.make(env_id)
+    env.action_space.seed(1)
+    _, info = env.reset(seed=1)
+    for _ in range(3):
+        info["hidden"].clear()  # a caller's edit; the env's own record must not be it
+        *_, info = env.step(env.action_space.sample())
+        assert set(info["hidden"]) == set(info["hidden_changed"]) == set(env.unwrapped.hidden_space.spaces)
+    env.close()
+
+
 def test_vector_hidden_factors_in_batched_space(env_id):
     skip_without_native_vector(env_id)
     vec = gym.make_vec(env_id, num_envs=4, vectorization_mode="vector_entry_point")

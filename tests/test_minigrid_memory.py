@@ -10,7 +10,7 @@ pytest.importorskip("minigrid")
 
 from minigrid.core.world_object import Key  # noqa: E402
 
-from pomdp_envs.envs.minigrid_memory import ABSENT, GOAL_OBJECT, LOCKED, TASKS  # noqa: E402
+from pomdp_envs.wrappers.minigrid_memory import ABSENT, GOAL_OBJECT, LOCKED, TASKS  # noqa: E402
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
@@ -65,7 +65,7 @@ def test_success_flag_on_rewarded_termination():
 
 
 def test_unknown_task_is_an_error():
-    from pomdp_envs.envs.minigrid_memory import MiniGridMemoryEnv
+    from pomdp_envs.wrappers.minigrid_memory import MiniGridMemoryEnv
 
     with pytest.raises(ValueError, match="DoorKey-5x5"):
         MiniGridMemoryEnv(task="Maze")

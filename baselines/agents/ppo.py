@@ -3,7 +3,8 @@
     python -m baselines.agents.ppo --env-id pomdp_envs/MiniGrid-DoorKey-5x5-v0 --core gatel0rd
     python -m baselines.agents.ppo --core lstm --total-steps 300000 --help
 
-One file, plain torch. The agent: a small conv encoder of the 7x7x3 view, a recurrent
+The algorithm is in this one file, in torch; the memory cells come from ``baselines.cells`` and
+the run folder from ``baselines.runlog``. The agent: a small conv encoder of the 7x7x3 view, a recurrent
 core (GateL0RD, whose L0 gate penalty ``reg_lambda`` is added to the loss, or an LSTM),
 and actor and critic heads. Rollouts of ``num_steps`` per env come from a
 ``SyncVectorEnv`` in same-step autoreset mode, so the observation after a finished

@@ -169,7 +169,7 @@ class LearnedModel:
         self.state, self.real_inputs = None, []
 
     def advance(self, actions: np.ndarray, observations: np.ndarray) -> None:
-        assert self.observation is not None
+        self._check_begun()
         action = torch.as_tensor(actions, dtype=torch.float32, device=self.device)
         if self.state is None:
             self.real_inputs.append(torch.cat([action, self.observation], dim=-1))
@@ -178,6 +178,10 @@ class LearnedModel:
         else:
             _, self.state, _ = self.predictor.step(self.observation, action, self.state)
         self.observation = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
+
+    def _check_begun(self) -> None:
+        if self.observation is None:
+            raise RuntimeError("call begin(observations) with the episodes' first observations first")
 
     def _replay(self, inputs: list[torch.Tensor], first_inputs: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """The state after stepping through ``inputs`` (B, A + O) each, from f_init of
@@ -189,7 +193,7 @@ class LearnedModel:
         return state
 
     def predict(self, actions: torch.Tensor) -> torch.Tensor:
-        assert self.observation is not None
+        self._check_begun()
         batch, num_candidates, horizon, _ = actions.shape
         flat = actions.to(self.device, torch.float32).reshape(batch * num_candidates, horizon, -1)
         observation = self.observation.repeat_interleave(num_candidates, dim=0)

@@ -40,6 +40,8 @@ def code_fingerprint() -> str:
             *root.glob("core/*.py"),
             *root.glob("dynamics/*.py"),
             *root.glob("envs/*.py"),
+            *root.glob("worlds/*.py"),
+            *root.glob("wrappers/*.py"),
             *root.glob("policies/*.py"),
             root / "datasets.py",
             Path(__file__),

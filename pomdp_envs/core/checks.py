@@ -90,6 +90,11 @@ def check_reset_options(options: Mapping[str, Any] | None, allowed: tuple[str, .
     return dict(options)
 
 
+def check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
+    if render_mode is not None and render_mode not in allowed:
+        raise ValueError(f"render_mode must be None or one of {allowed}, got {render_mode!r}")
+
+
 def _as_scalar_if_uniform(bound: np.ndarray) -> float | np.ndarray:
     first = bound.flat[0]
     return float(first) if np.all(bound == first) else bound

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pomdp_envs.core.checks import ActionChecker, check_reset_options
+from pomdp_envs.core.checks import ActionChecker, check_render_mode, check_reset_options
 from pomdp_envs.core.dynamics import Dynamics, make_config
 from pomdp_envs.core.hidden import no_changes, single_info
 
@@ -90,8 +90,3 @@ class BatchedCoreEnv(gym.Env):
         if self.state is None:
             raise gym.error.ResetNeeded("call reset() before render()")
         return self.render_state(self.config, self.state)
-
-
-def check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
-    if render_mode is not None and render_mode not in allowed:
-        raise ValueError(f"render_mode must be None or one of {allowed}, got {render_mode!r}")

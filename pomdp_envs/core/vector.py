@@ -15,7 +15,8 @@ from gymnasium.vector.utils import batch_space
 from pomdp_envs.core.checks import ActionChecker, check_reset_options
 from pomdp_envs.core.dynamics import make_config, take_state
 from pomdp_envs.core.hidden import no_changes, vector_info
-from pomdp_envs.core.single import BatchedCoreEnv, check_render_mode
+from pomdp_envs.core.checks import check_render_mode
+from pomdp_envs.core.single import BatchedCoreEnv
 
 
 class BatchedCoreVectorEnv(VectorEnv):

@@ -8,14 +8,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pomdp_envs.core.checks import ActionChecker, check_reset_options
 from pomdp_envs.core.dynamics import make_config
-from pomdp_envs.core.single import check_render_mode
+from pomdp_envs.core.stateful import SimulationStep, StatefulEnv
 
 SPEED_BOUND = 5000.0  # px/s, bound of reported velocities
 
 
-class ShapeHerdEnv(gym.Env):
+class ShapeHerdEnv(StatefulEnv):
     """An agent disc pushes five objects into a goal recess, seeing only a 250 x 250 px
     window around itself (the VSG paper's environment, published as BringBackShapes).
 
@@ -116,15 +115,14 @@ class ShapeHerdEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
     def __init__(self, render_mode: str | None = None, config: Any = None, **config_overrides: Any) -> None:
-        check_render_mode(render_mode, self.metadata["render_modes"])
+        super().__init__(render_mode)
         try:
-            from pomdp_envs.dynamics.shape_herd import ShapeHerdConfig
-            from pomdp_envs.rendering import shape_herd as rendering  # pygame-ce
+            from pomdp_envs.worlds.shape_herd import ShapeHerdConfig
+            from pomdp_envs.worlds import shape_herd_drawing as rendering  # pygame-ce
         except ImportError as error:
             raise gym.error.DependencyNotInstalled(
                 'ShapeHerd needs pymunk and pygame-ce: pip install "pomdp-envs[shapeherd]"'
             ) from error
-        self.render_mode = render_mode
         self._render_view, self._render_arena = rendering.render_view, rendering.render_arena
         self.config = make_config(ShapeHerdConfig, config, config_overrides)
         cfg, n = self.config, self.config.num_objects
@@ -153,44 +151,28 @@ class ShapeHerdEnv(gym.Env):
                 "object_scored": spaces.MultiBinary(n),
             }
         )
-        self._check_action = ActionChecker(self.action_space)
         self.world = None
-        self._hidden: dict[str, np.ndarray] | None = None
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        from pomdp_envs.dynamics.shape_herd import ShapeHerdWorld
+    def _reset_simulation(self, seed: int | None, options: dict[str, Any]) -> np.ndarray:
+        from pomdp_envs.worlds.shape_herd import ShapeHerdWorld
 
-        super().reset(seed=seed)
-        check_reset_options(options, ())
         self.world = ShapeHerdWorld(self.config, self.np_random)
         self._object_shape = np.array([o.shape_index for o in self.world.objects], dtype=np.int64)
         self._object_colour = np.array([o.colour_index for o in self.world.objects], dtype=np.int64)
-        self._hidden = self._read_hidden()
-        changed = {name: False for name in self._hidden}
-        return self._render_view(self.world), {"is_success": False, "hidden": self._hidden, "hidden_changed": changed}
+        return self._render_view(self.world)
 
-    def step(self, action: Any):
-        if self.world is None or self._hidden is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        angle, force = self._check_action(action)[0].tolist()
+    def _step_simulation(self, action: np.ndarray) -> SimulationStep:
+        angle, force = action.tolist()
         if self.config.normalized_actions:
             angle, force = (angle + 1.0) * np.pi, (force + 1.0) / 2.0 * self.config.max_force
-        previous = self._hidden
         scored = self.world.step(angle, force)
-        self._hidden = self._read_hidden()
         reward = float(scored)
         if scored and self.config.dense_reward:
             reward += max(0.0, 1.5 - self.world.frames / 1000.0)
         terminated = self.world.remaining == 0
-        info = {"is_success": terminated, "hidden": self._hidden, "hidden_changed": self._changes(previous)}
-        return self._render_view(self.world), reward, terminated, False, info
+        return SimulationStep(self._render_view(self.world), reward, terminated, False, terminated)
 
-    def render(self):
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
-            return None
-        if self.world is None:
-            raise gym.error.ResetNeeded("call reset() before render()")
+    def _render_frame(self) -> np.ndarray:
         return self._render_arena(self.world)
 
     def _read_hidden(self) -> dict[str, np.ndarray]:
@@ -209,9 +191,8 @@ class ShapeHerdEnv(gym.Env):
             "object_scored": snapshot.scored.copy(),
         }
 
-    def _changes(self, previous: dict[str, np.ndarray]) -> dict[str, bool]:
-        hidden = self._hidden
-        assert hidden is not None
+    def _hidden_changed(self, previous: dict[str, np.ndarray], hidden: dict[str, np.ndarray]) -> dict[str, bool]:
+        # Objects drift and slow down continuously; only a speed change beyond damping is an event.
         surprise = (hidden["object_velocity"] - previous["object_velocity"] * self._free_flight).tolist()
         pushed = any(vx * vx + vy * vy > 1.0 for vx, vy in surprise)
         return {

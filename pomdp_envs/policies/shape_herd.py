@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from pomdp_envs.core.dynamics import make_config
-from pomdp_envs.dynamics.shape_herd import (
+from pomdp_envs.worlds.shape_herd import (
     AGENT_RADIUS,
     CENTROIDS,
     GOAL_WIDTH,

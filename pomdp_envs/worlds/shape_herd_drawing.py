@@ -11,16 +11,19 @@ surfaces are 24-bit with R, G, B bytes in memory order, so a frame leaves as one
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import math
-import os
 
 import numpy as np
 
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-import pygame  # noqa: E402
+# pygame prints a greeting when first imported; swallowed here rather than switched off
+# through an environment variable, which would change the whole process.
+with contextlib.redirect_stdout(io.StringIO()):
+    import pygame
 
-from pomdp_envs.dynamics.shape_herd import (  # noqa: E402
+from pomdp_envs.worlds.shape_herd import (
     AGENT_RADIUS,
     COLOUR_RGB,
     COLOURS,

@@ -8,8 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pomdp_envs.core.checks import ActionChecker, check_reset_options
-from pomdp_envs.core.single import check_render_mode
+from pomdp_envs.core.stateful import SimulationStep, StatefulEnv
 
 # Our name -> upstream MiniGrid id.
 TASKS = {
@@ -32,7 +31,7 @@ NUM_OBJECT_TYPES, NUM_COLORS = 11, 6  # minigrid.core.constants OBJECT_TO_IDX, C
 GOAL_OBJECT = {None: 0, "ball": 1, "key": 2}
 
 
-class MiniGridMemoryEnv(gym.Env):
+class MiniGridMemoryEnv(StatefulEnv):
     """A MiniGrid task seen only through the agent's 7x7 egocentric view.
 
     Wraps the upstream MiniGrid env (the ``minigrid`` extra) without changing its
@@ -75,7 +74,7 @@ class MiniGridMemoryEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, task: str = "DoorKey-5x5", render_mode: str | None = None, **upstream_kwargs: Any) -> None:
-        check_render_mode(render_mode, self.metadata["render_modes"])
+        super().__init__(render_mode)
         if task not in TASKS:
             raise ValueError(f"unknown MiniGrid task {task!r}; choose from {sorted(TASKS)}")
         try:
@@ -84,7 +83,7 @@ class MiniGridMemoryEnv(gym.Env):
             raise gym.error.DependencyNotInstalled(
                 'MiniGrid tasks need minigrid: pip install "pomdp-envs[minigrid]"'
             ) from error
-        self.task, self.render_mode = task, render_mode
+        self.task = task
         self.upstream = gym.make(TASKS[task], render_mode=render_mode, **upstream_kwargs).unwrapped
         self.observation_space = self.upstream.observation_space["image"]
         self.action_space = self.upstream.action_space
@@ -98,39 +97,24 @@ class MiniGridMemoryEnv(gym.Env):
                 "goal_object": spaces.Discrete(len(GOAL_OBJECT)),
             }
         )
-        self._check_action = ActionChecker(self.action_space)
         from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
         self._object_index, self._color_index = OBJECT_TO_IDX, COLOR_TO_IDX
-        self._hidden: dict[str, Any] | None = None
-        self._key: tuple = ()
         self._doors: list[Any] = []
         self._goal_object = np.int64(0)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        check_reset_options(options, ())
+    def _reset_simulation(self, seed: int | None, options: dict[str, Any]) -> np.ndarray:
         obs, _ = self.upstream.reset(seed=seed)
         # Doors and the Memory cue never move within an episode: find them once.
         self._doors = [cell for cell in self.upstream.grid.grid if cell is not None and cell.type == "door"]
         self._goal_object = np.int64(GOAL_OBJECT[self._memory_cue()])
-        self._hidden = self._read_hidden()
-        return obs["image"], self._info(False, {name: False for name in self._hidden})
+        return obs["image"]
 
-    def step(self, action: Any):
-        if self._hidden is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        action = int(self._check_action(action)[0])
-        obs, reward, terminated, truncated, _ = self.upstream.step(action)
-        previous_key = self._key
-        self._hidden = self._read_hidden()
-        changed = {name: old != new for name, old, new in zip(self._hidden, previous_key, self._key)}
-        success = bool(terminated and reward > 0)
-        return obs["image"], float(reward), bool(terminated), bool(truncated), self._info(success, changed)
+    def _step_simulation(self, action: np.ndarray) -> SimulationStep:
+        obs, reward, terminated, truncated, _ = self.upstream.step(int(action))
+        return SimulationStep(obs["image"], reward, terminated, truncated, terminated and reward > 0)
 
-    def render(self):
-        if self._hidden is None:
-            raise gym.error.ResetNeeded("call reset() before render()")
+    def _render_frame(self) -> np.ndarray:
         return self.upstream.render()
 
     def close(self) -> None:
@@ -140,11 +124,9 @@ class MiniGridMemoryEnv(gym.Env):
         env = self.upstream
         carried = env.carrying
         carrying = (0, 0) if carried is None else (self._object_index[carried.type], self._color_index[carried.color])
-        states = tuple(OPEN if d.is_open else LOCKED if d.is_locked else CLOSED for d in self._doors[:MAX_DOORS])
-        # Plain tuples, in hidden_space order, for cheap change detection.
-        self._key = (carrying, states, tuple(env.agent_pos), int(env.agent_dir), int(self._goal_object))
         door_states = np.full(MAX_DOORS, ABSENT, dtype=np.int64)
-        door_states[: len(states)] = states
+        for index, door in enumerate(self._doors[:MAX_DOORS]):
+            door_states[index] = OPEN if door.is_open else LOCKED if door.is_locked else CLOSED
         return {
             "carrying": np.array(carrying, dtype=np.int64),
             "door_states": door_states,
@@ -159,7 +141,3 @@ class MiniGridMemoryEnv(gym.Env):
             return None
         cue = self.upstream.grid.get(1, self.upstream.height // 2 - 1)
         return cue.type
-
-    def _info(self, success: bool, changed: dict[str, bool]) -> dict[str, Any]:
-        assert self._hidden is not None
-        return {"is_success": success, "hidden": dict(self._hidden), "hidden_changed": changed}

@@ -12,8 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pomdp_envs.core.checks import ActionChecker, check_reset_options
-from pomdp_envs.core.single import check_render_mode
+from pomdp_envs.core.stateful import SimulationStep, StatefulEnv
 
 # Upstream 25-d observation indices kept (GateL0RD paper, footnote 4).
 KEPT = slice(0, 11)  # upstream indices 0-10 are kept
@@ -22,13 +21,17 @@ MOVING_SPEED = 0.01  # m/s: the object counts as moving above this speed
 WORKSPACE_BOUND = 5.0  # m, bound of every observed coordinate
 
 
-def _ensure_headless_gl() -> None:
-    """Use EGL when no backend is chosen and there is no display to open a window on."""
-    if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
-        os.environ["MUJOCO_GL"] = "egl"
+def _check_gl_backend(render_mode: str | None) -> None:
+    """A clear error, instead of MuJoCo's, when frames are asked for with no display to
+    draw on and no headless backend chosen (the ``pomdp-envs`` commands choose EGL)."""
+    if render_mode is not None and "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+        raise gym.error.DependencyNotInstalled(
+            "rendering FetchPickAndPlacePO without a display needs a headless OpenGL backend: "
+            "set MUJOCO_GL=egl (or osmesa) in the environment before mujoco is imported"
+        )
 
 
-class FetchPickAndPlacePOEnv(gym.Env):
+class FetchPickAndPlacePOEnv(StatefulEnv):
     """Gymnasium-Robotics ``FetchPickAndPlace-v4`` with velocities and rotation removed.
 
     A Fetch arm must move a block to a goal (on the table or in the air). Only
@@ -105,8 +108,8 @@ class FetchPickAndPlacePOEnv(gym.Env):
         width: int = 480,
         height: int = 480,
     ) -> None:
-        check_render_mode(render_mode, self.metadata["render_modes"])
-        _ensure_headless_gl()
+        super().__init__(render_mode)
+        _check_gl_backend(render_mode)
         try:
             from gymnasium_robotics.envs.fetch.pick_and_place import MujocoFetchPickAndPlaceEnv
         except ImportError as error:
@@ -114,13 +117,12 @@ class FetchPickAndPlacePOEnv(gym.Env):
                 'FetchPickAndPlacePO needs gymnasium-robotics and mujoco: pip install "pomdp-envs[fetch]"'
             ) from error
         self._args = dict(flat_observation=flat_observation, reward_type=reward_type, width=width, height=height)
-        self.render_mode = render_mode
         self.flat_observation = flat_observation
         self.upstream = MujocoFetchPickAndPlaceEnv(
             reward_type=reward_type, render_mode=render_mode, width=width, height=height
         )
         self._closed = False
-        _OPEN_ENVS.add(self)
+        self._exit_hook = False
         import mujoco
 
         model = self.upstream.model
@@ -152,37 +154,37 @@ class FetchPickAndPlacePOEnv(gym.Env):
                 "object_grasped": spaces.Discrete(2),
             }
         )
-        self._check_action = ActionChecker(self.action_space)
-        self._hidden: dict[str, Any] | None = None
+        self._upstream_obs: dict[str, np.ndarray] | None = None
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        check_reset_options(options, ())
-        upstream_obs, info = self.upstream.reset(seed=seed)
-        self._hidden = self._read_hidden(upstream_obs)
-        changed = {name: False for name in self._hidden}
-        return self._observe(upstream_obs), self._info(info, changed)
+    def _reset_simulation(self, seed: int | None, options: dict[str, Any]):
+        self._upstream_obs, _ = self.upstream.reset(seed=seed)
+        return self._observe(self._upstream_obs)
 
-    def step(self, action: Any):
-        if self._hidden is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        action = self._check_action(action)[0]  # float32, as upstream gets it unwrapped
-        upstream_obs, reward, terminated, truncated, info = self.upstream.step(action)
-        previous, self._hidden = self._hidden, self._read_hidden(upstream_obs)
-        moved = _moving(previous) != _moving(self._hidden)
-        changed = {
+    def _step_simulation(self, action: np.ndarray) -> SimulationStep:
+        # ``action`` is float32, as upstream gets it unwrapped.
+        self._upstream_obs, reward, terminated, truncated, info = self.upstream.step(action)
+        success = bool(info.get("is_success", False))
+        return SimulationStep(self._observe(self._upstream_obs), reward, terminated, truncated, success)
+
+    def _hidden_changed(self, previous: dict[str, Any], hidden: dict[str, Any]) -> dict[str, bool]:
+        # Velocities change every step; an event is the object starting or stopping to move.
+        moved = _moving(previous) != _moving(hidden)
+        return {
             "object_velocity": moved,
             "object_angular_velocity": moved,
             "object_rotation": False,
-            "object_grasped": bool(previous["object_grasped"] != self._hidden["object_grasped"]),
+            "object_grasped": bool(previous["object_grasped"] != hidden["object_grasped"]),
         }
-        return self._observe(upstream_obs), float(reward), bool(terminated), bool(truncated), self._info(info, changed)
 
-    def render(self):
-        if self._hidden is None:
-            raise gym.error.ResetNeeded("call reset() before render()")
+    def _render_frame(self) -> np.ndarray:
         frame = self.upstream.render()
-        _close_open_envs_at_exit()
+        if not self._exit_hook:
+            # MuJoCo's EGL backend registers an exit hook that frees its display when it
+            # creates its first context, at the first render. Exit hooks run last-registered
+            # first, so one registered after that render closes this env while its GL
+            # context can still be freed.
+            self._exit_hook = True
+            atexit.register(_close_if_alive, weakref.ref(self))
         return frame
 
     def close(self) -> None:
@@ -211,12 +213,12 @@ class FetchPickAndPlacePOEnv(gym.Env):
             "desired_goal": upstream_obs["desired_goal"],
         }
 
-    def _read_hidden(self, upstream_obs: dict[str, np.ndarray]) -> dict[str, Any]:
+    def _read_hidden(self) -> dict[str, Any]:
         qvel = self.upstream.data.qvel[self._object_qvel].copy()
         return {
             "object_velocity": qvel[:3],
             "object_angular_velocity": qvel[3:],
-            "object_rotation": upstream_obs["observation"][11:14].copy(),
+            "object_rotation": self._upstream_obs["observation"][11:14].copy(),
             "object_grasped": np.int64(self._fingers_touch_object()),
         }
 
@@ -229,14 +231,6 @@ class FetchPickAndPlacePOEnv(gym.Env):
             elif second == self._object_geom:
                 touching.add(first)
         return self._finger_geoms <= touching
-
-    def _info(self, upstream_info: dict[str, Any], changed: dict[str, bool]) -> dict[str, Any]:
-        assert self._hidden is not None
-        return {
-            "is_success": bool(upstream_info.get("is_success", False)),
-            "hidden": self._hidden,
-            "hidden_changed": changed,
-        }
 
     # Pickling rebuilds the simulator from the constructor arguments, then copies in
     # the whole MjData (derived quantities too: the next action is applied relative to
@@ -268,25 +262,9 @@ class FetchPickAndPlacePOEnv(gym.Env):
         self._hidden = state["hidden"]
 
 
-_OPEN_ENVS: weakref.WeakSet = weakref.WeakSet()
-_exit_hook_registered = False
-
-
-def _close_open_envs_at_exit() -> None:
-    """Close envs still open at exit while their GL context can still be freed.
-
-    MuJoCo's EGL backend registers an exit hook that terminates its display when it
-    creates its first context, at the first render. Exit hooks run last-registered
-    first, so ours is registered after that render, and runs before it.
-    """
-    global _exit_hook_registered
-    if not _exit_hook_registered:
-        atexit.register(_close_open_envs)
-        _exit_hook_registered = True
-
-
-def _close_open_envs() -> None:
-    for env in list(_OPEN_ENVS):
+def _close_if_alive(env_ref: weakref.ref) -> None:
+    env = env_ref()
+    if env is not None:
         env.close()
 
 
