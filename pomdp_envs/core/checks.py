@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
+from gymnasium import logger, spaces
+from gymnasium.error import ResetNeeded
 
 
 class ActionChecker:
@@ -93,6 +94,17 @@ def check_reset_options(options: Mapping[str, Any] | None, allowed: tuple[str, .
 def check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
     if render_mode is not None and render_mode not in allowed:
         raise ValueError(f"render_mode must be None or one of {allowed}, got {render_mode!r}")
+
+
+def can_render(render_mode: str | None, has_state: bool) -> bool:
+    """Whether ``render()`` should draw: with no render mode it warns and returns False
+    (as Gymnasium's envs do); before the first reset it raises ``ResetNeeded``."""
+    if render_mode is None:
+        logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+        return False
+    if not has_state:
+        raise ResetNeeded("call reset() before render()")
+    return True
 
 
 def _as_scalar_if_uniform(bound: np.ndarray) -> float | np.ndarray:

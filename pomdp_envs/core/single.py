@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pomdp_envs.core.checks import ActionChecker, check_render_mode, check_reset_options
+from pomdp_envs.core.checks import ActionChecker, can_render, check_render_mode, check_reset_options
 from pomdp_envs.core.dynamics import Dynamics, make_config
 from pomdp_envs.core.hidden import no_changes, single_info
 
@@ -84,9 +84,6 @@ class BatchedCoreEnv(gym.Env):
         return obs, float(transition.reward[0]), bool(transition.terminated[0]), False, info
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
-            return None
-        if self.state is None:
-            raise gym.error.ResetNeeded("call reset() before render()")
-        return self.render_state(self.config, self.state)
+        return (
+            self.render_state(self.config, self.state) if can_render(self.render_mode, self.state is not None) else None
+        )

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from pomdp_envs.core.checks import ActionChecker, check_render_mode, check_reset_options
+from pomdp_envs.core.checks import ActionChecker, can_render, check_render_mode, check_reset_options
 
 
 class SimulationStep(NamedTuple):
@@ -90,12 +90,7 @@ class StatefulEnv(gym.Env):
         return result.observation, float(result.reward), bool(result.terminated), bool(result.truncated), info
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
-            return None
-        if self._hidden is None:
-            raise gym.error.ResetNeeded("call reset() before render()")
-        return self._render_frame()
+        return self._render_frame() if can_render(self.render_mode, self._hidden is not None) else None
 
     def _info(self, success: bool, changed: dict[str, bool]) -> dict[str, Any]:
         # A copy, so that a caller editing the info cannot corrupt the next change flags.

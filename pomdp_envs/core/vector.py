@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium import logger
 from gymnasium.error import ResetNeeded
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -15,7 +14,7 @@ from gymnasium.vector.utils import batch_space
 from pomdp_envs.core.checks import ActionChecker, check_reset_options
 from pomdp_envs.core.dynamics import make_config, take_state
 from pomdp_envs.core.hidden import no_changes, vector_info
-from pomdp_envs.core.checks import check_render_mode
+from pomdp_envs.core.checks import can_render, check_render_mode
 from pomdp_envs.core.single import BatchedCoreEnv
 
 
@@ -122,11 +121,8 @@ class BatchedCoreVectorEnv(VectorEnv):
     def render(self) -> tuple[np.ndarray, ...] | None:
         """One frame per sub-env (``rgb_array``), as ``SyncVectorEnv`` returns them."""
         # As the single env: a warning without a render mode, an error before reset.
-        if self.render_mode is None:
-            logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+        if not can_render(self.render_mode, self.state is not None):
             return None
-        if self.state is None:
-            raise ResetNeeded("call reset() before render()")
         render = self.single_env_cls.render_state
         return tuple(render(self.config, take_state(self.state, i)) for i in range(self.num_envs))
 
