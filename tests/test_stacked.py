@@ -14,6 +14,7 @@ from baselines.predictors.train import (  # noqa: E402
     TrainConfig,
     load_data,
     real_input_probability,
+    train_runs,
 )
 
 torch.set_num_threads(1)
@@ -125,3 +126,22 @@ def test_several_runs_write_one_folder_each(tmp_path):
         assert {p.name for p in result.out_dir.iterdir()} == {"metrics.csv", "checkpoint.pt", "scores.json"}
         header = (result.out_dir / "metrics.csv").read_text().splitlines()[0].split(",")
         assert {"train_task_loss", "train_gate_penalty", "test_mse", "gen_mse", "gate_openings"} <= set(header)
+
+
+def test_runs_split_across_worker_processes_match_one_batch(tmp_path):
+    import csv
+
+    def metrics(config):
+        results = train_runs(config)
+        return [r.spec.name for r in results], [list(csv.DictReader(open(r.out_dir / "metrics.csv"))) for r in results]
+
+    options = dict(seeds=(0, 1, 2), epochs=2, eval_every=1)
+    one_names, one_rows = metrics(_config(tmp_path, out_dir=tmp_path / "one", **options))
+    split_names, split_rows = metrics(_config(tmp_path, out_dir=tmp_path / "split", workers=2, **options))
+    assert split_names == one_names
+    for one, split in zip(one_rows, split_rows):
+        for row_one, row_split in zip(one, split):
+            for key in ("test_mse", "gen_mse", "train_task_loss", "gate_openings"):
+                assert abs(float(row_one[key]) - float(row_split[key])) <= 1e-5 * abs(float(row_one[key])) + 1e-8
+    with pytest.raises(ValueError, match="workers"):
+        _config(tmp_path, workers=0).check()

@@ -102,20 +102,27 @@ class StackedPredictor(nn.Module):
         # applied once, and its observation part, applied per step.
         (first_w, first_b), pre_rest = layout.pre[0], layout.pre[1:]
         obs_weight = p[first_w][:, -self.obs_size :]
-        # unbind, not [:, :, t]: indexing's backward writes a full-size gradient per step.
+        # Per-step slices of time-major copies: contiguous, so every step's ops and their
+        # gradients run on dense memory (unbind, not indexing: indexing's backward writes a
+        # full-size gradient per step).
         action_parts = (
-            None if actions is None else _apply(actions, p[first_w][:, : self.action_size], p[first_b]).unbind(2)
+            None if actions is None else _time_major(_apply(actions, p[first_w][:, : self.action_size], p[first_b]))
         )
-        previous = observations[:, :, 0]
+        real_inputs = _time_major(observations)
+        use_real_steps = _time_major(use_real.unsqueeze(-1))
+        noise_steps = None if noise is None else _time_major(noise)
+        previous = real_inputs[0]
         predictions, latents, gates = [], [], []
         for t in range(num_steps):
-            real = observations[:, :, t]
-            step_input = real if t < start_steps else torch.where(use_real[:, :, t, None], real, previous)
+            real = real_inputs[t]
+            step_input = real if t < start_steps else torch.where(use_real_steps[t], real, previous)
             base = p[first_b] if action_parts is None else action_parts[t]
             features = _tanh(torch.baddbmm(base, step_input, obs_weight))
             features = _mlp(features, p, pre_rest)
             if cfg.core == "gatel0rd":
-                output, state, gate = self._gatel0rd(features, state, None if noise is None else noise[:, :, t], p)
+                output, state, gate = self._gatel0rd(
+                    features, state, None if noise_steps is None else noise_steps[t], p
+                )
                 gates.append(gate)
             else:
                 output, state = self._rnn(features, state, p)
@@ -208,6 +215,11 @@ def _linear(x: torch.Tensor, params: dict[str, torch.Tensor], names: tuple[str, 
     """x (R, B, in) or (R, B, T, in) through a stacked layer whose weight is (R, in, out)
     and bias (R, 1, out)."""
     return _apply(x, params[names[0]], params[names[1]])
+
+
+def _time_major(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(R, B, T, ...) as T contiguous (R, B, ...) steps."""
+    return x.movedim(2, 0).contiguous().unbind(0)
 
 
 def _apply(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
