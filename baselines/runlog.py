@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import csv
 import dataclasses
 from collections.abc import Mapping, Sequence
@@ -62,6 +64,17 @@ class Tracker:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def write_run(
+    out_dir: Path, rows: Sequence[Mapping[str, Any]], checkpoint: Mapping[str, Any], scores: Mapping[str, Any]
+) -> None:
+    """A finished run's files: ``metrics.csv``, ``checkpoint.pt`` and ``scores.json``."""
+    import torch
+
+    write_csv(out_dir / "metrics.csv", rows)
+    torch.save(dict(checkpoint), out_dir / "checkpoint.pt")
+    (out_dir / "scores.json").write_text(json.dumps(dict(scores), indent=2))
 
 
 def check_device(device: str) -> None:

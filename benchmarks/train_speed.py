@@ -5,10 +5,13 @@ length, forward, backward, clipping and Adam) of the plain ``Predictor`` trainer
 the batched trainer at R runs at once, on 1 and 2 threads, and prints per-run updates/s,
 the speed-up over the plain trainer, GFLOP/s (FLOPs of one update counted by
 ``torch.utils.flop_counter``) and their share of the machine's measured fp32 matmul peak
-(a 1024 x 1024 matmul on the same threads).
+(a 1024 x 1024 matmul on the same threads). ``--processes P`` adds rows for the largest R
+split across P one-thread processes that train at the same time (``--workers`` of the
+trainer), with their per-run rates summed.
 
     python -m benchmarks.train_speed                      # RRC GateL0RD, RRC GRU, Billiard GateL0RD
     python -m benchmarks.train_speed --runs 1 8 --seconds 2 --cases rrc/gru
+    python -m benchmarks.train_speed --cases rrc/gatel0rd --runs 48 --processes 2
 """
 
 from __future__ import annotations
@@ -51,6 +54,25 @@ def updates_per_second(trainer, seconds: float, p_real: float = 0.5) -> float:
     return count / (time.perf_counter() - start)
 
 
+def _timed_share(config: TrainConfig, seconds: float) -> float:
+    """Per-run updates/s of ``config``'s runs as one batch on one thread (a worker process)."""
+    torch.set_num_threads(1)
+    return updates_per_second(StackedTrainer(config, load_data(config)), seconds) * len(config.runs())
+
+
+def split_across_processes(config: TrainConfig, runs: int, processes: int, seconds: float) -> float:
+    """Per-run updates/s of ``runs`` runs split across ``processes`` one-thread processes
+    timed at the same time (each times its own window after its warm-up)."""
+    import concurrent.futures
+    import multiprocessing
+
+    shares = [tuple(range(runs))[p::processes] for p in range(processes)]
+    configs = [dataclasses.replace(config, seeds=share, threads=1) for share in shares]
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
+        return sum(pool.map(_timed_share, configs, [seconds] * processes))
+
+
 def flops_per_update(trainer, p_real: float = 0.5) -> float:
     with FlopCounterMode(display=False) as counter:
         trainer.update(p_real)
@@ -63,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", nargs="+", type=int, default=[1, 8, 32, 48], help="R values of the batched trainer")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--seconds", type=float, default=4.0, help="timed seconds per measurement")
+    parser.add_argument("--processes", type=int, default=0, help="also split the largest R across this many processes")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is present")
     parser.add_argument("--cache-dir", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -102,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{gflops:.2f} | {gflops / peaks[threads]:.1%} |",
                     flush=True,
                 )
+        if args.processes > 1:
+            runs = max(args.runs)
+            per_run = split_across_processes(base, runs, args.processes, args.seconds)
+            print(
+                f"| {case} | batched, {args.processes} processes | {runs} | 1 each | {per_run:.1f} | "
+                f"{per_run / plain_rate:.2f} | - | - |",
+                flush=True,
+            )
     return 0
 
 

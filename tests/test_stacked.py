@@ -145,3 +145,11 @@ def test_runs_split_across_worker_processes_match_one_batch(tmp_path):
                 assert abs(float(row_one[key]) - float(row_split[key])) <= 1e-5 * abs(float(row_one[key])) + 1e-8
     with pytest.raises(ValueError, match="workers"):
         _config(tmp_path, workers=0).check()
+
+
+def test_speed_benchmark_times_runs_split_across_processes(tmp_path):
+    from benchmarks.train_speed import split_across_processes
+
+    config = _config(tmp_path)
+    load_data(config)  # fill the cache the processes read
+    assert split_across_processes(config, runs=2, processes=2, seconds=0.05) > 0

@@ -33,7 +33,7 @@ from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.cells import GateL0RDCell, State, TorchRNNCell, gate_activity
-from baselines.runlog import Tracker, check_device, config_dict, episode_mean, write_csv
+from baselines.runlog import Tracker, check_device, config_dict, episode_mean, write_run
 from pomdp_envs.cli_errors import run_command, writable_dir
 
 # Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
@@ -258,17 +258,13 @@ def train(config: PPOConfig) -> dict[str, float]:
     envs.close()
     if tracker is not None:
         tracker.close()
-    write_csv(out_dir / "metrics.csv", rows)
-    torch.save(
-        {
-            "agent_state": agent.state_dict(),
-            "config": config_dict(config),
-            "num_actions": int(envs.single_action_space.n),
-        },
-        out_dir / "checkpoint.pt",
-    )
+    checkpoint = {
+        "agent_state": agent.state_dict(),
+        "config": config_dict(config),
+        "num_actions": int(envs.single_action_space.n),
+    }
     scores = final_scores(rows)
-    (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
+    write_run(out_dir, rows, checkpoint, scores)
     return scores
 
 

@@ -109,13 +109,19 @@ class StackedPredictor(nn.Module):
             None if actions is None else _time_major(_apply(actions, p[first_w][:, : self.action_size], p[first_b]))
         )
         real_inputs = _time_major(observations)
-        use_real_steps = _time_major(use_real.unsqueeze(-1))
+        # The real-or-predicted choice as a blend with 0/1 weights (exact for finite
+        # values, as torch.where is, and several times cheaper here on broadcast masks).
+        keep_real = use_real.unsqueeze(-1).to(observations.dtype)
+        keep_real_steps, keep_previous_steps = _time_major(keep_real), _time_major(1.0 - keep_real)
         noise_steps = None if noise is None else _time_major(noise)
         previous = real_inputs[0]
         predictions, latents, gates = [], [], []
         for t in range(num_steps):
             real = real_inputs[t]
-            step_input = real if t < start_steps else torch.where(use_real_steps[t], real, previous)
+            if t < start_steps:
+                step_input = real
+            else:
+                step_input = real * keep_real_steps[t] + previous * keep_previous_steps[t]
             base = p[first_b] if action_parts is None else action_parts[t]
             features = _tanh(torch.baddbmm(base, step_input, obs_weight))
             features = _mlp(features, p, pre_rest)

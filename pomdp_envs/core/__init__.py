@@ -1,1 +1,3 @@
-"""Shared machinery: the dynamics contract, the single and vector shells, the hidden-factor protocol."""
+"""Shared machinery: the dynamics contract, the single and vector shells over batched
+dynamics, the shell of the stateful (unbatched) envs, input checks, and the hidden-factor
+protocol."""

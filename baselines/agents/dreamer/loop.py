@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from baselines.agents.dreamer.actor import ActionMap, Actor
 from baselines.agents.dreamer.agent import Dreamer
 from baselines.agents.dreamer.config import DreamerConfig
 from baselines.agents.dreamer.replay import Episode, Replay
-from baselines.runlog import Tracker, check_device, config_dict, episode_mean, save_figure, write_csv
+from baselines.runlog import Tracker, check_device, config_dict, episode_mean, save_figure, write_run
 
 
 def make_env(config: DreamerConfig, render_mode: str | None = None) -> gym.Env:
@@ -97,18 +96,14 @@ def train(config: DreamerConfig) -> dict[str, float]:
     env.close()
     if tracker is not None:
         tracker.close()
-    write_csv(out_dir / "metrics.csv", rows)
-    torch.save(
-        {
-            "world": agent.world.state_dict(),
-            "actor": agent.actor.state_dict(),
-            "critic": agent.critic.state_dict(),
-            "config": config_dict(config),
-        },
-        out_dir / "checkpoint.pt",
-    )
+    checkpoint = {
+        "world": agent.world.state_dict(),
+        "actor": agent.actor.state_dict(),
+        "critic": agent.critic.state_dict(),
+        "config": config_dict(config),
+    }
     scores = final_scores(rows, agent.num_parameters())
-    (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
+    write_run(out_dir, rows, checkpoint, scores)
     plot_curve(rows, out_dir / "curve.png", f"{config.env_id.split('/')[-1]} {config.world.model}")
     return scores
 
