@@ -13,10 +13,7 @@ import numpy as np
 
 import torch
 
-from pomdp_envs.datasets import (
-    BILLIARD_KINDS,
-    Sequences,
-)
+from pomdp_envs.datasets import BILLIARD_KINDS, Sequences
 
 SPLITS = ("train", "test", "generalisation")
 # Seeds far apart so that no split shares an episode seed with another.

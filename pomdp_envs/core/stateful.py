@@ -11,6 +11,7 @@ subclasses write only ``_gen_grid``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
@@ -46,7 +47,11 @@ class StatefulEnv(gym.Env):
         check_render_mode(render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         self._hidden: dict[str, Any] | None = None
-        self._action_checker: ActionChecker | None = None
+
+    @functools.cached_property
+    def _action_checker(self) -> ActionChecker:
+        # Built on first use: a subclass sets its action space after this shell's __init__.
+        return ActionChecker(self.action_space)
 
     # What a subclass writes.
 
@@ -82,8 +87,6 @@ class StatefulEnv(gym.Env):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if self._hidden is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        if self._action_checker is None:
-            self._action_checker = ActionChecker(self.action_space)
         result = self._step_simulation(self._action_checker(action)[0])
         previous, self._hidden = self._hidden, self._read_hidden()
         info = self._info(result.success, self._hidden_changed(previous, self._hidden))

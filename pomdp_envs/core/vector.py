@@ -11,10 +11,9 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from pomdp_envs.core.checks import ActionChecker, check_reset_options
+from pomdp_envs.core.checks import ActionChecker, can_render, check_render_mode, check_reset_options
 from pomdp_envs.core.dynamics import make_config, take_state
 from pomdp_envs.core.hidden import no_changes, vector_info
-from pomdp_envs.core.checks import can_render, check_render_mode
 from pomdp_envs.core.single import BatchedCoreEnv
 
 
