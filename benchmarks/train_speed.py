@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from baselines.predictors.train import PlainTrainer, StackedTrainer, TrainConfig, load_data
+from baselines.predictors.train import PlainTrainer, StackedTrainer, TrainConfig, in_processes, load_data, split_runs
 
 CASES = ("rrc/gatel0rd", "rrc/gru", "billiard/gatel0rd")
 
@@ -63,14 +63,9 @@ def _timed_share(config: TrainConfig, seconds: float) -> float:
 def split_across_processes(config: TrainConfig, runs: int, processes: int, seconds: float) -> float:
     """Per-run updates/s of ``runs`` runs split across ``processes`` one-thread processes
     timed at the same time (each times its own window after its warm-up)."""
-    import concurrent.futures
-    import multiprocessing
-
-    shares = [tuple(range(runs))[p::processes] for p in range(processes)]
-    configs = [dataclasses.replace(config, seeds=share, threads=1) for share in shares]
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
-        return sum(pool.map(_timed_share, configs, [seconds] * processes))
+    shares = split_runs(list(range(runs)), processes)
+    configs = [dataclasses.replace(config, seeds=tuple(share), threads=1) for share in shares]
+    return sum(in_processes(_timed_share, [(shared, seconds) for shared in configs]))
 
 
 def flops_per_update(trainer, p_real: float = 0.5) -> float:

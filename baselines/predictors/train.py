@@ -25,12 +25,13 @@ the real-input probability reaches its floor at the same fraction of training.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 import itertools
 import json
 import time
 import warnings
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import torch
 
@@ -309,19 +310,32 @@ def train_runs(config: TrainConfig) -> list[RunResult]:
     workers = min(config.workers, len(specs))
     if workers == 1:
         return _train_group(config, specs, out_dirs)
+    groups = split_runs(list(range(len(specs))), workers)
+    parts = in_processes(
+        _train_group,
+        [
+            (config, [specs[i] for i in group], [out_dirs[i] for i in group], position)
+            for position, group in enumerate(groups)
+        ],
+    )
+    by_index = {i: result for group, part in zip(groups, parts) for i, result in zip(group, part)}
+    return [by_index[i] for i in range(len(specs))]
+
+
+def split_runs(items: list, workers: int) -> list[list]:
+    """``items`` dealt round-robin into ``workers`` groups (sizes differ by at most one)."""
+    return [items[w::workers] for w in range(workers)]
+
+
+def in_processes(function: Callable[..., Any], arguments: list[tuple]) -> list[Any]:
+    """``function(*args)`` for each tuple of ``arguments``, each in its own spawned
+    process (not forked: a fork would copy torch's thread pools), results in order."""
     import concurrent.futures
     import multiprocessing
 
-    groups = [list(range(len(specs)))[w::workers] for w in range(workers)]
-    context = multiprocessing.get_context("spawn")  # no forked torch thread pools
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = [
-            pool.submit(_train_group, config, [specs[i] for i in group], [out_dirs[i] for i in group], position)
-            for position, group in enumerate(groups)
-        ]
-        parts = [future.result() for future in futures]
-    by_index = {i: result for group, part in zip(groups, parts) for i, result in zip(group, part)}
-    return [by_index[i] for i in range(len(specs))]
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(len(arguments), mp_context=context) as pool:
+        return list(pool.map(function, *zip(*arguments)))
 
 
 def _train_group(config: TrainConfig, specs: list[RunSpec], out_dirs: list[Path], position: int = 0) -> list[RunResult]:
