@@ -137,25 +137,15 @@ def _shepherd(split: str, num_sequences: int, seed: int) -> Sequences:
     return _interleave(parts, seed)
 
 
-FETCH_GENERALISATION_GRASP_STEP = 18
-
-
 def _fetch(split: str, num_sequences: int, seed: int) -> Sequences:
-    from pomdp_envs.policies.fetch_pick_and_place import (
-        PAPER_GRASP_STEP,
-        ReachGraspTransportPolicy,
-        grasp_accepts,
-    )
+    from pomdp_envs.policies import make_policy
+    from pomdp_envs.policies.fetch_pick_and_place import grasp_accepts
 
-    grasp_step = FETCH_GENERALISATION_GRASP_STEP if split == "generalisation" else PAPER_GRASP_STEP
+    # The registry's policies: "oracle" grasps at the paper's step 5, "grasp-later" at 18.
+    env_id = entry_by_short_name("fetch").id
+    policy = make_policy(env_id, "grasp-later" if split == "generalisation" else "oracle", seed)
     sequences = collect_sequences(
-        entry_by_short_name("fetch").id,
-        ReachGraspTransportPolicy(grasp_step, seed=seed),
-        num_sequences,
-        25,
-        seed=seed,
-        num_envs=16,
-        accept=grasp_accepts(grasp_step),
+        env_id, policy, num_sequences, 25, seed=seed, num_envs=16, accept=grasp_accepts(policy.grasp_step)
     )
     # The model sees the 11 position/finger values; the goal is not part of its input.
     sequences.observations = np.ascontiguousarray(sequences.observations[..., :11])
