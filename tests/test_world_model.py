@@ -253,6 +253,27 @@ def test_replay_windows_are_seeded_and_start_fresh():
     assert not filled(0).can_sample(31)
 
 
+def test_paper_preset_is_the_published_shapeherd_configuration():
+    # ../shared/specs/shapeherd_vsg_public_code_facts.md, section 5 (the code's BringBackShapes
+    # column) and section 6; the one deliberate difference is the paper's actor entropy.
+    paper = PRESETS["paper"]
+    assert (paper.batch_size, paper.sequence_length, paper.train_every) == (16, 50, 5)
+    assert paper.prefill * 4 == 10_000  # frames of random actions, at action repeat 4
+    assert paper.total_steps * 4 == 2_500_000  # the frames of the paper's ShapeHerd curves
+    assert (paper.model_lr, paper.critic_lr, paper.actor_lr) == (1e-4, 2e-4, 8e-5)
+    assert (paper.adam_eps, paper.grad_clip, paper.weight_decay) == (1e-5, 100.0, 1e-6)
+    assert (paper.imagine_horizon, paper.discount, paper.lambda_) == (15, 0.99, 0.95)
+    assert paper.slow_critic_every == 100 and (paper.actor_units, paper.actor_layers) == (400, 4)
+    assert paper.actor_entropy == 1e-4  # the paper's (App. B); the code's config says 2e-3
+    world = paper.world
+    assert (world.deter, world.hidden, world.stoch, world.classes) == (1024, 1024, 32, 32)
+    assert (world.cnn_depth, world.mlp_units, world.mlp_layers, world.discount_head) == (48, 400, 4, True)
+    assert (world.kl_scale, world.kl_balance, world.kl_free) == (1.0, 0.8, 0.0)
+    assert (world.gate_scale, world.gate_prior, world.gate_free) == (0.1, 0.4, 0.1)
+    svsg = PRESETS["paper-svsg"].world
+    assert (svsg.model, svsg.stoch, svsg.classes, svsg.kl_free) == ("svsg", 1024, 0, 1.0)
+
+
 def test_presets_and_config_checks():
     small = PRESETS["cpu-small"]
     assert small.world.feature_size < PRESETS["paper"].world.feature_size
