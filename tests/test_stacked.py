@@ -44,10 +44,13 @@ def _train(trainer, config):
 
 
 @pytest.mark.parametrize(
-    ("env", "core"), [("rrc", core) for core in CORES] + [("billiard", "gatel0rd"), ("shepherd", "gru")]
+    ("env", "core", "gradients"),
+    [("rrc", core, "by-hand") for core in CORES]
+    + [("rrc", "gatel0rd", "autograd"), ("billiard", "gatel0rd", "by-hand"), ("shepherd", "gru", "by-hand")],
 )
-def test_one_stacked_run_matches_the_plain_trainer(tmp_path, env, core):
-    config = _config(tmp_path, env=env, core=core)
+def test_one_stacked_run_matches_the_plain_trainer(tmp_path, env, core, gradients):
+    # GateL0RD's gradients come from the hand-written backward pass by default.
+    config = _config(tmp_path, env=env, core=core, gradients=gradients)
     data = load_data(config)
     plain = _train(PlainTrainer(config, data), config)
     stacked = _train(StackedTrainer(config, data), config)

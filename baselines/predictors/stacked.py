@@ -59,7 +59,7 @@ class StackedPredictor(nn.Module):
             self.register_parameter(name.replace(".", "__"), view)
             self.params[name] = view
             offset += size
-        self._layout = _Layout(first)
+        self.layout = ParameterLayout(first)
 
     def run_state_dict(self, run: int) -> dict[str, torch.Tensor]:
         """Run ``run``'s weights as a ``Predictor`` state dict."""
@@ -80,7 +80,7 @@ class StackedPredictor(nn.Module):
         observations (R, B, T+1, O), actions (R, B, T, A) or None, use_real (R, B, T),
         noise (R, B, T, H) or None. Returns predictions (R, B, T, O), latents, gates
         (Theta, straight-through) and gate_values (R, B, T, H)."""
-        layout, cfg = self._layout, self.config
+        layout, cfg = self.layout, self.config
         # Weights as (R, in, out), contiguous, once per call: every step reuses them.
         p = {
             name: value.transpose(1, 2).contiguous() if value.dim() == 3 else value.unsqueeze(1)
@@ -105,9 +105,8 @@ class StackedPredictor(nn.Module):
         # Per-step slices of time-major copies: contiguous, so every step's ops and their
         # gradients run on dense memory (unbind, not indexing: indexing's backward writes a
         # full-size gradient per step).
-        action_parts = (
-            None if actions is None else _time_major(_apply(actions, p[first_w][:, : self.action_size], p[first_b]))
-        )
+        action_weight = p[first_w][:, : self.action_size]
+        action_steps = None if actions is None else _time_major(actions)
         real_inputs = _time_major(observations)
         # The real-or-predicted choice as a blend with 0/1 weights (exact for finite
         # values, as torch.where is, and several times cheaper here on broadcast masks).
@@ -122,7 +121,7 @@ class StackedPredictor(nn.Module):
                 step_input = real
             else:
                 step_input = real * keep_real_steps[t] + previous * keep_previous_steps[t]
-            base = p[first_b] if action_parts is None else action_parts[t]
+            base = p[first_b] if action_steps is None else torch.baddbmm(p[first_b], action_steps[t], action_weight)
             features = _tanh(torch.baddbmm(base, step_input, obs_weight))
             features = _mlp(features, p, pre_rest)
             if cfg.core == "gatel0rd":
@@ -148,7 +147,7 @@ class StackedPredictor(nn.Module):
         }
 
     def _gatel0rd(self, x: torch.Tensor, state: list[torch.Tensor], noise: Optional[torch.Tensor], p: dict):
-        layout = self._layout
+        layout = self.layout
         (h_prev,) = state
         joint = torch.cat([x, h_prev], -1)
         if "gate_recommend.weight" in p:
@@ -169,7 +168,7 @@ class StackedPredictor(nn.Module):
         kind = self.config.core
         new_state: list[torch.Tensor] = []
         per_layer = 2 if kind == "lstm" else 1
-        for layer, (w_ih, w_hh, b_ih, b_hh) in enumerate(self._layout.cells):
+        for layer, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layout.cells):
             h = state[per_layer * layer]
             gi = torch.baddbmm(p[b_ih], x, p[w_ih])
             gh = torch.baddbmm(p[b_hh], h, p[w_hh])
@@ -193,7 +192,7 @@ class StackedPredictor(nn.Module):
         return x, new_state
 
 
-class _Layout:
+class ParameterLayout:
     """Parameter names of each part of a ``Predictor``, read off its modules."""
 
     def __init__(self, model: Predictor) -> None:

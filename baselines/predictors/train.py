@@ -38,6 +38,7 @@ import torch
 from baselines.predictors import metrics
 from baselines.predictors.checkpoint import save_checkpoint
 from baselines.predictors.envs import PREDICTOR_ENVS, EnvDefaults
+from baselines.predictors.gatel0rd_backward import GateL0RDGradients
 from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, load_split, window
 from baselines.predictors.predictor import CORES, Predictor, PredictorConfig, sample_real_inputs
 from baselines.runlog import Tracker, config_dict, write_csv
@@ -80,7 +81,10 @@ class TrainConfig:
     threads: int = 1  # small models on a busy CPU run fastest on one thread
     workers: int = 1  # processes the runs are split across, each training its share as one batch
     device: str = "cpu"  # "cuda" where a GPU is present
-    compile: bool = False  # torch.compile the batched loss (minutes of compilation per shape)
+    # GateL0RD's gradients in the batched trainer: "by-hand", a hand-written backward pass
+    # (the same gradients, several times fewer ops), or "autograd"; the RNNs use autograd.
+    gradients: Literal["by-hand", "autograd"] = "by-hand"
+    compile: bool = False  # torch.compile the autograd loss (minutes of compilation per shape)
     track: bool = False  # also write TensorBoard event files beside each run's metrics.csv
     out_dir: Path = Path("runs/predictor")
     cache_dir: Optional[Path] = None
@@ -104,6 +108,13 @@ class TrainConfig:
             raise ValueError("batches_per_epoch must be >= 1")
         if any(lr <= 0 for lr in self.lrs) or any(value < 0 for value in self.reg_lambdas):
             raise ValueError("learning rates must be > 0 and lambdas >= 0")
+        if self.gradients not in ("by-hand", "autograd"):
+            raise ValueError(f"gradients must be 'by-hand' or 'autograd', got {self.gradients!r}")
+        if self.compile and self.uses_gradients_by_hand():
+            raise ValueError("compile compiles the autograd loss: add --gradients autograd")
+
+    def uses_gradients_by_hand(self) -> bool:
+        return self.core == "gatel0rd" and self.gradients == "by-hand"
 
     @property
     def defaults(self) -> EnvDefaults:
@@ -262,6 +273,7 @@ class StackedTrainer:
             RunDraws(config, spec.seed, len(self.observations), num_steps, self.device) for spec in self.specs
         ]
         self.loss_fn = torch.compile(_stacked_loss, dynamic=False) if config.compile else _stacked_loss
+        self.by_hand = GateL0RDGradients(self.stacked) if config.uses_gradients_by_hand() else None
 
     def update(self, p_real: float) -> tuple[torch.Tensor, torch.Tensor]:
         """One step of every run; returns the (R,) task losses and gate penalties."""
@@ -269,20 +281,16 @@ class StackedTrainer:
         index = torch.stack(index)
         actions = None if self.actions is None else self.actions[index]
         noise = None if noise[0] is None else torch.stack(noise)
-        self.stacked.zero_grad()
-        task, penalty = self.loss_fn(
-            self.stacked,
-            self.observations[index],
-            actions,
-            torch.stack(use_real),
-            noise,
-            self.lambdas,
-            self.config.start_steps,
-        )
-        with warnings.catch_warnings():
-            # The gradients are views into one flat buffer, on purpose (see baselines.predictors.stacked).
-            warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
-            (task + penalty).sum().backward()
+        batch = (self.observations[index], actions, torch.stack(use_real), noise, self.lambdas, self.config.start_steps)
+        if self.by_hand is not None:
+            task, penalty = self.by_hand(*batch)  # sets the gradients
+        else:
+            self.stacked.zero_grad()
+            task, penalty = self.loss_fn(self.stacked, *batch)
+            with warnings.catch_warnings():
+                # The gradients are views into one flat buffer, on purpose (see baselines.predictors.stacked).
+                warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
+                (task + penalty).sum().backward()
         clip_grad_norm_per_run(self.stacked, self.config.grad_clip)
         self.optimizer.step()
         return task.detach(), penalty.detach()
