@@ -3,11 +3,17 @@
 For each case (env, core) it times training updates (batch 128, the paper's sequence
 length, forward, backward, clipping and Adam) of the plain ``Predictor`` trainer and of
 the batched trainer at R runs at once, on 1 and 2 threads, and prints per-run updates/s,
-the speed-up over the plain trainer, GFLOP/s (FLOPs of one update counted by
-``torch.utils.flop_counter``) and their share of the machine's measured fp32 matmul peak
-(a 1024 x 1024 matmul on the same threads). ``--processes P`` adds rows for the largest R
-split across P one-thread processes that train at the same time (``--workers`` of the
-trainer), with their per-run rates summed.
+the speed-up over the plain trainer on one thread, GFLOP/s (FLOPs of one update counted
+by ``torch.utils.flop_counter``) and their share of the machine's measured fp32 matmul
+peak (a 1024 x 1024 matmul on the same threads).
+
+A shared machine's speed drifts by up to 2x within minutes, so one window per trainer
+could put the drift into the ratio: the windows alternate in ``--rounds`` rounds (in each,
+the plain trainer on one thread, then every batched case), and a row gives the median
+rate and the median of the per-round speed-ups, with their range. GateL0RD's batched
+trainer is timed with each of ``--gradients`` (the hand-written backward pass, autograd).
+``--processes P`` adds rows for the largest R split across P one-thread processes that
+train at the same time (``--workers`` of the trainer), with their per-run rates summed.
 
     python -m benchmarks.train_speed                      # RRC GateL0RD, RRC GRU, Billiard GateL0RD
     python -m benchmarks.train_speed --runs 1 8 --seconds 2 --cases rrc/gru
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -68,7 +75,11 @@ def split_across_processes(config: TrainConfig, runs: int, processes: int, secon
     return sum(in_processes(_timed_share, [(shared, seconds) for shared in configs]))
 
 
-def flops_per_update(trainer, p_real: float = 0.5) -> float:
+def flops_per_update(trainer, data, p_real: float = 0.5) -> float:
+    """FLOPs of one update, counted on the autograd path (the hand-written backward pass
+    computes the same products, some in place, which the counter does not see)."""
+    if getattr(trainer, "by_hand", None) is not None:
+        trainer = StackedTrainer(dataclasses.replace(trainer.config, gradients="autograd"), data)
     with FlopCounterMode(display=False) as counter:
         trainer.update(p_real)
     return float(counter.get_total_flops())
@@ -79,16 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="+", default=list(CASES), help="env/core pairs")
     parser.add_argument("--runs", nargs="+", type=int, default=[1, 8, 32, 48], help="R values of the batched trainer")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--seconds", type=float, default=4.0, help="timed seconds per measurement")
+    parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per window")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of windows")
+    parser.add_argument(
+        "--gradients", nargs="+", default=["by-hand"], choices=["by-hand", "autograd"], help="GateL0RD's batched paths"
+    )
     parser.add_argument("--processes", type=int, default=0, help="also split the largest R across this many processes")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is present")
     parser.add_argument("--cache-dir", type=Path, default=None)
     args = parser.parse_args(argv)
-    if min(args.runs) < 1 or min(args.threads) < 1 or args.seconds <= 0:
-        parser.error("--runs and --threads must be >= 1 and --seconds > 0")
+    if min(args.runs) < 1 or min(args.threads) < 1 or args.seconds <= 0 or args.rounds < 1:
+        parser.error("--runs, --threads and --rounds must be >= 1 and --seconds > 0")
     cache = args.cache_dir or Path(tempfile.mkdtemp())
     peaks = {threads: matmul_peak_gflops(threads) for threads in args.threads}  # CPU peaks
     print("fp32 matmul peak (1024 x 1024): " + ", ".join(f"{t} thread(s) {g:.1f} GFLOP/s" for t, g in peaks.items()))
+    print(f"medians of {args.rounds} alternating rounds of {args.seconds:g} s windows; speed-up range in brackets")
     print("| case | trainer | runs | threads | per-run updates/s | speed-up | GFLOP/s | share of peak |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for case in args.cases:
@@ -97,35 +113,44 @@ def main(argv: list[str] | None = None) -> int:
             env=env, core=core, num_train=1024, num_test=16, cache_dir=cache, progress=False, device=args.device
         )
         data = load_data(base)
-        plain_rate = None
-        for threads in args.threads:
+        # (label, runs, threads, trainer); the first, the plain trainer on one thread, is the reference.
+        timed = [("plain", 1, 1, PlainTrainer(base, data))]
+        timed += [
+            ("plain", 1, threads, PlainTrainer(dataclasses.replace(base, threads=threads), data))
+            for threads in args.threads
+            if threads != 1
+        ]
+        paths = args.gradients if core == "gatel0rd" else ["autograd"]
+        for gradients in paths:
+            label = f"batched ({gradients})" if core == "gatel0rd" else "batched"
+            for threads in args.threads:
+                for runs in args.runs:
+                    config = dataclasses.replace(base, threads=threads, seeds=tuple(range(runs)), gradients=gradients)
+                    timed.append((label, runs, threads, StackedTrainer(config, data)))
+        rates: list[list[float]] = [[] for _ in timed]
+        for _ in range(args.rounds):
+            for rate_list, (_, runs, threads, trainer) in zip(rates, timed):
+                torch.set_num_threads(threads)
+                rate_list.append(updates_per_second(trainer, args.seconds) * runs)
+        reference_rates = rates[0]
+        for rate_list, (label, runs, threads, trainer) in zip(rates, timed):
             torch.set_num_threads(threads)
-            config = dataclasses.replace(base, threads=threads)
-            plain = PlainTrainer(config, data)
-            rate = updates_per_second(plain, args.seconds)
-            plain_rate = rate if threads == 1 else plain_rate
-            gflops = flops_per_update(plain) * rate / 1e9
+            ratios = [rate / plain for rate, plain in zip(rate_list, reference_rates)]
+            per_run = statistics.median(rate_list)
+            gflops = flops_per_update(trainer, data) * per_run / runs / 1e9
             print(
-                f"| {case} | plain | 1 | {threads} | {rate:.1f} | {rate / plain_rate:.2f} | {gflops:.2f} | "
-                f"{gflops / peaks[threads]:.1%} |",
+                f"| {case} | {label} | {runs} | {threads} | {per_run:.1f} | {statistics.median(ratios):.2f} "
+                f"[{min(ratios):.2f}-{max(ratios):.2f}] | {gflops:.2f} | {gflops / peaks[threads]:.1%} |",
                 flush=True,
             )
-            for runs in args.runs:
-                stacked_config = dataclasses.replace(config, seeds=tuple(range(runs)))
-                trainer = StackedTrainer(stacked_config, data)
-                per_run = updates_per_second(trainer, args.seconds) * runs
-                gflops = flops_per_update(trainer) * per_run / runs / 1e9
-                print(
-                    f"| {case} | batched | {runs} | {threads} | {per_run:.1f} | {per_run / plain_rate:.2f} | "
-                    f"{gflops:.2f} | {gflops / peaks[threads]:.1%} |",
-                    flush=True,
-                )
         if args.processes > 1:
             runs = max(args.runs)
             per_run = split_across_processes(base, runs, args.processes, args.seconds)
+            torch.set_num_threads(1)
+            plain = updates_per_second(timed[0][3], args.seconds)
             print(
                 f"| {case} | batched, {args.processes} processes | {runs} | 1 each | {per_run:.1f} | "
-                f"{per_run / plain_rate:.2f} | - | - |",
+                f"{per_run / plain:.2f} | - | - |",
                 flush=True,
             )
     return 0
