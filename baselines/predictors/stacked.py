@@ -8,7 +8,9 @@ gradient-norm clipping, so a run trained among R gives the numbers it gives alon
 (``tests/test_stacked.py`` checks R = 1 against the plain ``Predictor`` trainer).
 
 All parameters live in one flat (R, P) buffer, and their gradients in another, so that
-Adam and the per-run clipping are a handful of ops whatever the model.
+Adam and the per-run clipping are a handful of ops whatever the model. The forward pass
+here serves evaluation and autograd; GateL0RD's training step writes its gradients into
+the flat buffer by hand (``baselines.predictors.gatel0rd_backward``).
 """
 
 from __future__ import annotations

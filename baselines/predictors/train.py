@@ -7,7 +7,9 @@ runs at once.
 
 Every combination of ``--seeds``, ``--reg-lambdas`` and ``--lrs`` is one run; the runs
 train together in one batched graph (``baselines.predictors.stacked``), each with its own weights,
-data order, noise, optimiser state and clipping. A single run writes ``metrics.csv``
+data order, noise, optimiser state and clipping; GateL0RD's gradients come from a
+hand-written backward pass (``baselines.predictors.gatel0rd_backward``, the same numbers
+as autograd's, which ``--gradients autograd`` uses instead). A single run writes ``metrics.csv``
 (one row per evaluation: test and generalisation error, task loss and gate penalty),
 ``checkpoint.pt`` and ``scores.json`` to ``out_dir``; several runs write one folder each
 below it, named after the run.
