@@ -201,13 +201,15 @@ class GateL0RDGradients:
 
         # Time-major, feature-major inputs: (T, R, A + O, B), each step's [action, observation].
         inputs = buffer("inputs", num_steps, runs, action_size + obs_size, batch)
-        real = observations.permute(2, 0, 3, 1).contiguous()  # (T + 1, R, O, B)
+        real = buffer("real", num_steps + 1, runs, obs_size, batch).copy_(observations.permute(2, 0, 3, 1))
         inputs[:, :, action_size:].copy_(real[:-1])
         if actions is not None:
             inputs[:, :, :action_size].copy_(actions.permute(2, 0, 3, 1))
         keep = use_real.permute(2, 0, 1).unsqueeze(2).to(observations.dtype)  # (T, R, 1, B)
         keep_previous = 1.0 - keep
-        noise_steps = None if noise is None else noise.permute(2, 0, 3, 1).contiguous()
+        noise_steps = None
+        if noise is not None:
+            noise_steps = buffer("noise", num_steps, runs, latent, batch).copy_(noise.permute(2, 0, 3, 1))
         step_inputs = inputs[:, :, action_size:]  # the observation each step reads
         joint_before = buffer("joint_before", num_steps, runs, features + latent, batch)  # [x_t, h_{t-1}]
         joint_after = buffer("joint_after", num_steps, runs, features + latent, batch)  # [x_t, h_t]
