@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import csv
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any

@@ -27,11 +27,11 @@ the real-input probability reaches its floor at the same fraction of training.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 import itertools
 import json
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -40,8 +40,8 @@ import torch
 from baselines.predictors import metrics
 from baselines.predictors.checkpoint import save_checkpoint
 from baselines.predictors.envs import PREDICTOR_ENVS, EnvDefaults
-from baselines.predictors.gatel0rd_backward import GateL0RDGradients
 from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, load_split, window
+from baselines.predictors.gatel0rd_backward import GateL0RDGradients
 from baselines.predictors.predictor import CORES, Predictor, PredictorConfig, sample_real_inputs
 from baselines.runlog import Tracker, config_dict, write_csv
 from baselines.predictors.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run
