@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from baselines.predictors.data import load_split
+from baselines.predictors.splits import load_split
 from baselines.predictors.extrapolation import copy_last_mse, reflecting_mse
 from baselines.predictors.predictor import CORES
 from baselines.predictors.envs import PREDICTOR_ENVS

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,12 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     play.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     play.add_argument("--scale", type=positive_int, default=2, help="window pixels per frame pixel")
 
-    commands.add_parser(
-        "bench",
-        add_help=False,
-        help="run the benchmark suite: `pomdp-envs bench run --suite quick` "
-        "(the same as python -m benchmarks; writes below the current folder)",
-    )
     score = commands.add_parser(
         "score",
         help="score latents saved by any framework against the true hidden factors",
@@ -91,11 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     score.add_argument("--start-steps", type=int, default=0, help="leave out the first steps")
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:
-        from benchmarks.__main__ import main as bench_main
-
-        return bench_main(argv[1:])
     args = parser.parse_args(argv)
     commands_by_name = {
         "list": _list,

@@ -13,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 
 from pomdp_envs.core.hidden import without_masks
+from pomdp_envs.files import atomic_write
 from pomdp_envs.policies.base import Policy
 from pomdp_envs.registration import find_entry
 
@@ -64,8 +65,9 @@ class Sequences:
         )
 
     def save(self, path: str | os.PathLike) -> Path:
+        """Write as ``.npz`` whole or not at all (a writer killed midway leaves the
+        previous file, or none), so a shared cache never holds a truncated file."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {
             "env_id": np.array(self.env_id),
             "observations": self.observations,
@@ -74,8 +76,7 @@ class Sequences:
         }
         arrays.update({f"hidden/{k}": v for k, v in self.hidden.items()})
         arrays.update({f"hidden_changed/{k}": v for k, v in self.hidden_changed.items()})
-        np.savez_compressed(path, **arrays)
-        return path
+        return atomic_write(path, lambda handle: np.savez_compressed(handle, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Sequences:

@@ -7,7 +7,8 @@ import pytest
 
 import torch
 
-from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, load_split
+from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index
+from baselines.predictors.splits import load_split
 
 
 def test_splits_are_cached_and_reloaded(tmp_path):
@@ -20,7 +21,7 @@ def test_splits_are_cached_and_reloaded(tmp_path):
 
 
 def test_the_cache_key_changes_with_the_code_that_makes_the_data(tmp_path, monkeypatch):
-    from baselines.predictors import data
+    from baselines.predictors import splits as data
 
     load_split("billiard", "train", 20, cache_dir=tmp_path)
     [cached] = tmp_path.glob("*.npz")

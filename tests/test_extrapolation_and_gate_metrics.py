@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from baselines.predictors import metrics  # noqa: E402
-from baselines.predictors.data import load_split  # noqa: E402
+from baselines.predictors.splits import load_split  # noqa: E402
 from baselines.predictors.extrapolation import copy_last_mse, reflecting_extrapolation, reflecting_mse  # noqa: E402
 
 

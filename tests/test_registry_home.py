@@ -94,7 +94,7 @@ def test_baseline_choices_are_derived_from_their_tables():
 
 def test_a_new_predictor_env_is_loaded_through_its_collector(monkeypatch, tmp_path):
     pytest.importorskip("torch")
-    from baselines.predictors import data, envs
+    from baselines.predictors import envs, splits
 
     calls = []
 
@@ -105,7 +105,7 @@ def test_a_new_predictor_env_is_loaded_through_its_collector(monkeypatch, tmp_pa
     table = dict(envs.PREDICTOR_ENVS)
     table["throwaway"] = dataclasses.replace(envs.PREDICTOR_ENVS["rrc"], collect=collect)
     monkeypatch.setattr(envs, "PREDICTOR_ENVS", table)
-    sequences = data.load_split("throwaway", "test", 4, cache_dir=tmp_path)
+    sequences = splits.load_split("throwaway", "test", 4, cache_dir=tmp_path)
     assert len(sequences) == 4 and calls == [("test", 4, 10_000_000)]
     with pytest.raises(ValueError, match="throwaway"):
-        data.load_split("no-such-env", "test", 4, cache_dir=tmp_path)
+        splits.load_split("no-such-env", "test", 4, cache_dir=tmp_path)

@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.predictors.data import load_split  # noqa: E402
+from baselines.predictors.splits import load_split  # noqa: E402
 from baselines.agents.dreamer import PRESETS, DreamerConfig, Replay, lambda_returns, probe_scores, train  # noqa: E402
 from baselines.agents.world_model import (  # noqa: E402
     MODELS,

@@ -1,76 +1,13 @@
-"""Loading the predictors' datasets: the splits of each env (collected as
-``baselines.predictors.envs`` describes, cached as ``.npz`` and keyed by the code that
-made them), windows of sequences, the paper's balanced batches and a Minari export."""
+"""Shaping the predictors' datasets: windows of sequences, the paper's balanced
+batches and a Minari export (the splits themselves: ``baselines.predictors.splits``)."""
 
 from __future__ import annotations
-
-import functools
-import hashlib
-import os
-from pathlib import Path
 
 import numpy as np
 
 import torch
 
 from pomdp_envs.datasets import BILLIARD_KINDS, Sequences
-
-SPLITS = ("train", "test", "generalisation")
-# Seeds far apart so that no split shares an episode seed with another.
-_SPLIT_SEED_OFFSET = {"train": 0, "test": 10_000_000, "generalisation": 20_000_000}
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("POMDP_ENVS_CACHE", Path.home() / ".cache" / "pomdp_envs"))
-
-
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """A hash of the package version and of every source file that shapes a dataset (the
-    envs, their dynamics and policies, the collectors): cached data is keyed by it, so a
-    change to any of them collects afresh instead of reusing stale sequences."""
-    import pomdp_envs
-
-    root = Path(pomdp_envs.__file__).parent
-    files = sorted(
-        [
-            *root.glob("core/*.py"),
-            *root.glob("dynamics/*.py"),
-            *root.glob("envs/*.py"),
-            *root.glob("worlds/*.py"),
-            *root.glob("wrappers/*.py"),
-            *root.glob("policies/*.py"),
-            root / "datasets.py",
-            Path(__file__),
-            Path(__file__).with_name("envs.py"),
-        ]
-    )
-    digest = hashlib.sha1(pomdp_envs.__version__.encode())
-    for file in files:
-        digest.update(file.name.encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()[:10]
-
-
-def load_split(
-    env: str, split: str, num_sequences: int, seed: int = 0, cache_dir: str | os.PathLike | None = None
-) -> Sequences:
-    """The ``split`` of ``env`` with ``num_sequences`` sequences, from cache or collected."""
-    # The env table imports this module's tools, so it is looked up here, not at import.
-    from baselines.predictors.envs import PREDICTOR_ENVS
-
-    if env not in PREDICTOR_ENVS:
-        raise ValueError(f"unknown env {env!r}; choose from {sorted(PREDICTOR_ENVS)}")
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / f"{env}-{split}-n{num_sequences}-seed{seed}-{code_fingerprint()}.npz"
-    if path.exists():
-        return Sequences.load(path)
-    sequences = PREDICTOR_ENVS[env].collect(split, num_sequences, seed + _SPLIT_SEED_OFFSET[split])
-    sequences.save(path)
-    return sequences
-
 
 BILLIARD_WINDOW = 50  # steps per training window (51 positions)
 #: The paper's 16 Billiard Ball sub-datasets: (kind, first step of the window).

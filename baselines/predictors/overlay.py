@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from baselines.predictors import metrics
-from baselines.predictors.data import load_split, window
+from baselines.predictors.data import window
+from baselines.predictors.splits import load_split
 from baselines.predictors.envs import PREDICTOR_ENVS
 from baselines.predictors.checkpoint import load_checkpoint
 from pomdp_envs.datasets import Sequences

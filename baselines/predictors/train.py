@@ -40,7 +40,8 @@ import torch
 from baselines.predictors import metrics
 from baselines.predictors.checkpoint import save_checkpoint
 from baselines.predictors.envs import PREDICTOR_ENVS, EnvDefaults
-from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, load_split, window
+from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, window
+from baselines.predictors.splits import load_split
 from baselines.predictors.gatel0rd_backward import GateL0RDGradients
 from baselines.predictors.predictor import CORES, Predictor, PredictorConfig, sample_real_inputs
 from baselines.runlog import Tracker, config_dict, write_csv

@@ -12,7 +12,7 @@ from pomdp_envs.datasets import Sequences
 def probe_scores(world: WorldModel, sequences: Sequences) -> dict[str, float]:
     """``pomdp_envs.scoring`` probes from the posterior features to each true hidden
     factor (R^2, or balanced accuracy for discrete factors), on offline sequences of a
-    vector env (``baselines.predictors.data.load_split``): the same scores the GateL0RD predictors
+    vector env (``baselines.predictors.splits.load_split``): the same scores the GateL0RD predictors
     get, so the latents can be compared."""
     observations = torch.as_tensor(sequences.observations, dtype=torch.float32)
     batch, steps = observations.shape[:2]
