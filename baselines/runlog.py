@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pomdp_envs.files import atomic_write, atomic_write_text
+
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Rows as CSV, columns in order of first appearance (a missing value is left empty)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Rows as CSV, columns in order of first appearance (a missing value is left empty);
+    written whole or not at all."""
     keys: list[str] = []
     for row in rows:
         keys.extend(key for key in row if key not in keys)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
 
 
 def config_dict(config: Any) -> dict[str, Any]:
@@ -68,12 +72,13 @@ class Tracker:
 def write_run(
     out_dir: Path, rows: Sequence[Mapping[str, Any]], checkpoint: Mapping[str, Any], scores: Mapping[str, Any]
 ) -> None:
-    """A finished run's files: ``metrics.csv``, ``checkpoint.pt`` and ``scores.json``."""
+    """A finished run's files: ``metrics.csv``, ``checkpoint.pt`` and ``scores.json``,
+    each written whole; ``scores.json`` last, as it marks the run finished."""
     import torch
 
     write_csv(out_dir / "metrics.csv", rows)
-    torch.save(dict(checkpoint), out_dir / "checkpoint.pt")
-    (out_dir / "scores.json").write_text(json.dumps(dict(scores), indent=2))
+    atomic_write(out_dir / "checkpoint.pt", lambda handle: torch.save(dict(checkpoint), handle))
+    atomic_write_text(out_dir / "scores.json", json.dumps(dict(scores), indent=2))
 
 
 def check_device(device: str) -> None:
@@ -82,3 +87,15 @@ def check_device(device: str) -> None:
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device")
+
+
+def record_video(env: Any, folder: Path, name_prefix: str) -> Any:
+    """``env`` recording episodes to ``folder`` on gymnasium's capped cubic schedule, in a
+    wrapper that pickles (a resume checkpoint holds it): its triggers are module functions."""
+    import gymnasium as gym
+
+    return gym.wrappers.RecordVideo(env, str(folder), name_prefix=name_prefix, gc_trigger=_every_episode)
+
+
+def _every_episode(episode: int) -> bool:  # RecordVideo's default garbage collection, as a named function
+    return True

@@ -13,10 +13,26 @@ from pathlib import Path
 USER_ERRORS = (ValueError, OSError, KeyError, ImportError)
 
 
+class Interrupted(Exception):
+    """A long command stopped by a signal after saving its work; ``exit_code`` is the
+    shell's convention, 128 + the signal's number."""
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message, exit_code)
+        self.message, self.exit_code = message, exit_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def run_command(prog: str, command: Callable[[], int | None]) -> int:
-    """Run ``command``; a user error becomes one line on stderr and exit code 2."""
+    """Run ``command``; a user error becomes one line on stderr and exit code 2, a stop
+    by a signal (``Interrupted``) one line and 128 + the signal's number."""
     try:
         result = command()
+    except Interrupted as stop:
+        print(f"{prog}: {stop}", file=sys.stderr)
+        return stop.exit_code
     except USER_ERRORS as error:
         message = str(error) or type(error).__name__
         print(f"{prog}: error: {message.splitlines()[0]}", file=sys.stderr)

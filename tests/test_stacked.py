@@ -126,7 +126,12 @@ def test_several_runs_write_one_folder_each(tmp_path):
     results = train_runs(config)
     assert [r.out_dir.name for r in results] == ["gatel0rd-lambda0.001-seed0", "gatel0rd-lambda0.001-seed1"]
     for result in results:
-        assert {p.name for p in result.out_dir.iterdir()} == {"metrics.csv", "checkpoint.pt", "scores.json"}
+        assert {p.name for p in result.out_dir.iterdir()} == {
+            "metrics.csv",
+            "checkpoint.pt",
+            "scores.json",
+            "options.json",
+        }
         header = (result.out_dir / "metrics.csv").read_text().splitlines()[0].split(",")
         assert {"train_task_loss", "train_gate_penalty", "test_mse", "gen_mse", "gate_openings"} <= set(header)
 

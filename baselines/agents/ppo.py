@@ -21,7 +21,9 @@ and mean return of those episodes, losses, gate rate), ``checkpoint.pt`` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Literal
@@ -33,7 +35,20 @@ from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.cells import GateL0RDCell, State, TorchRNNCell, gate_activity
-from baselines.runlog import Tracker, check_device, config_dict, episode_mean, write_run
+from baselines.resume import (
+    SCORES_FILE,
+    StopSignals,
+    clear_state,
+    due,
+    generator_states,
+    is_finished,
+    load_state,
+    prepare_runs,
+    restore_generator_states,
+    run_options,
+    save_state,
+)
+from baselines.runlog import Tracker, check_device, config_dict, episode_mean, record_video, write_csv, write_run
 from pomdp_envs.cli_errors import run_command, writable_dir
 
 # Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
@@ -71,6 +86,8 @@ class PPOConfig:
     device: str = "cpu"  # "cuda" where a GPU is present (the envs step on the CPU)
     track: bool = False  # also write TensorBoard event files to out_dir
     capture_video: bool = False  # record env 0's episodes to out_dir/videos (capped cubic schedule)
+    checkpoint_every: int = 50_000  # env steps between checkpoints (0: only on SIGTERM/SIGINT)
+    fresh: bool = False  # replace the run in out_dir instead of continuing it
     out_dir: Path = Path("runs/ppo")  # where metrics.csv, checkpoint.pt and scores.json go
     progress: bool = True  # show a progress bar
 
@@ -79,6 +96,8 @@ class PPOConfig:
             raise ValueError("num_envs must be divisible by num_minibatches (minibatches are split by env)")
         if min(self.total_steps, self.num_envs, self.num_steps, self.update_epochs) < 1:
             raise ValueError("total_steps, num_envs, num_steps and update_epochs must be >= 1")
+        if self.checkpoint_every < 0:
+            raise ValueError("checkpoint_every must be >= 0 (0: no periodic checkpoints)")
 
     @property
     def num_updates(self) -> int:
@@ -147,48 +166,54 @@ class RecurrentAgent(nn.Module):
 
 
 def make_envs(config: PPOConfig) -> gym.vector.VectorEnv:
-    autoreset = gym.vector.AutoresetMode.SAME_STEP
-    if not config.capture_video:
-        return gym.make_vec(
-            config.env_id,
-            num_envs=config.num_envs,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": autoreset},
+    """``num_envs`` copies in a ``SyncVectorEnv`` that pickles (a checkpoint holds it):
+    its env makers are partials of module functions, not closures."""
+    return gym.vector.SyncVectorEnv(
+        [
+            functools.partial(_make_env, config.env_id, config.capture_video and index == 0, config.out_dir)
+            for index in range(config.num_envs)
+        ],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+
+
+def _make_env(env_id: str, record: bool, out_dir: Path) -> gym.Env:
+    if not record:
+        return gym.make(env_id)
+    return record_video(gym.make(env_id, render_mode="rgb_array"), Path(out_dir) / "videos", "env0")
+
+
+def _check_env(env_id: str) -> None:
+    """``ValueError`` unless ``env_id`` has MiniGrid's 7x7x3 view and discrete actions."""
+    env = gym.make(env_id)
+    view, action_space = env.observation_space, env.action_space
+    env.close()
+    if not isinstance(action_space, gym.spaces.Discrete) or getattr(view, "shape", None) != (7, 7, 3):
+        raise ValueError(
+            f"PPO needs a MiniGrid id (7x7x3 view, discrete actions); {env_id} has "
+            f"observations {view} and actions {action_space}"
         )
-
-    def make(index: int):
-        def build() -> gym.Env:
-            if index > 0:
-                return gym.make(config.env_id)
-            return gym.wrappers.RecordVideo(
-                gym.make(config.env_id, render_mode="rgb_array"),
-                str(Path(config.out_dir) / "videos"),
-                name_prefix="env0",
-            )
-
-        return build
-
-    return gym.vector.SyncVectorEnv([make(i) for i in range(config.num_envs)], autoreset_mode=autoreset)
 
 
 def train(config: PPOConfig) -> dict[str, float]:
-    """Train one agent; return the final scores (also written to ``scores.json``)."""
+    """Train one agent; return the final scores (also written to ``scores.json``).
+
+    Run again with the same ``out_dir`` and options, a finished run returns its scores
+    and an unfinished one continues from its checkpoint (``baselines.resume``): agent,
+    optimiser, envs, recurrent state, torch's generator and the rollout position."""
+    _check_env(config.env_id)
+    check_device(config.device)
+    out_dir = writable_dir(config.out_dir)
+    prepare_runs([(out_dir, run_options(config))], config.fresh)
+    if is_finished(out_dir):
+        print(f"{out_dir}: finished earlier, kept", file=sys.stderr)
+        return json.loads((out_dir / SCORES_FILE).read_text())
+    checkpoint_state = load_state(out_dir)
+    if checkpoint_state is not None:
+        print(f"{out_dir}: resumed at env step {checkpoint_state['global_step']}", file=sys.stderr)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    envs = make_envs(config)
-    view = envs.single_observation_space
-    if not isinstance(envs.single_action_space, gym.spaces.Discrete) or getattr(view, "shape", None) != (7, 7, 3):
-        envs.close()
-        raise ValueError(
-            f"PPO needs a MiniGrid id (7x7x3 view, discrete actions); {config.env_id} has "
-            f"observations {view} and actions {envs.single_action_space}"
-        )
-    try:
-        check_device(config.device)
-    except ValueError:
-        envs.close()
-        raise
-    out_dir = writable_dir(config.out_dir)
+    envs = make_envs(config) if checkpoint_state is None else checkpoint_state["envs"]
     device = torch.device(config.device)
     tracker = Tracker(out_dir) if config.track else None
     agent = RecurrentAgent(int(envs.single_action_space.n), config.core, config.hidden_size).to(device)
@@ -200,71 +225,118 @@ def train(config: PPOConfig) -> dict[str, float]:
     logprobs, rewards, values = (torch.zeros((T, N), device=device) for _ in range(3))
     starts = torch.zeros((T, N), device=device)
 
-    observation, _ = envs.reset(seed=config.seed)
-    next_view = torch.as_tensor(observation, device=device)
-    next_start = torch.ones(N, device=device)
-    state = agent.initial_state(N)
-    episode_return = np.zeros(N)
-    rows: list[dict[str, float]] = []
-    global_step, start_time = 0, time.perf_counter()
-    updates = range(1, config.num_updates + 1)
+    if checkpoint_state is None:
+        observation, _ = envs.reset(seed=config.seed)
+        next_view = torch.as_tensor(observation, device=device)
+        next_start = torch.ones(N, device=device)
+        state = agent.initial_state(N)
+        episode_return = np.zeros(N)
+        rows: list[dict[str, float]] = []
+        global_step, first_update, seconds_before = 0, 1, 0.0
+    else:
+        agent.load_state_dict(checkpoint_state["agent"])
+        optimizer.load_state_dict(checkpoint_state["optimizer"])
+        next_view = checkpoint_state["next_view"].to(device)
+        next_start = checkpoint_state["next_start"].to(device)
+        state = tuple(part.to(device) for part in checkpoint_state["state"])
+        episode_return, rows = checkpoint_state["episode_return"], checkpoint_state["rows"]
+        global_step, seconds_before = checkpoint_state["global_step"], checkpoint_state["seconds"]
+        first_update = checkpoint_state["update"] + 1
+        restore_generator_states(checkpoint_state["generators"])
+    start_time = time.perf_counter()
+
+    def checkpoint() -> None:
+        save_state(
+            out_dir,
+            {
+                "agent": agent.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "envs": envs,
+                "next_view": next_view,
+                "next_start": next_start,
+                "state": state,
+                "episode_return": episode_return,
+                "rows": rows,
+                "global_step": global_step,
+                "update": update,
+                "seconds": seconds_before + time.perf_counter() - start_time,
+                "generators": generator_states(),
+            },
+        )
+        write_csv(out_dir / "metrics.csv", rows)
+
+    updates = range(first_update, config.num_updates + 1)
     if config.progress:
         from tqdm import tqdm
 
-        updates = tqdm(updates, desc=f"ppo {config.env_id.split('/')[-1]}/{config.core}", unit="update")
-    for update in updates:
-        if config.anneal_lr:
-            optimizer.param_groups[0]["lr"] = config.lr * (1.0 - (update - 1.0) / config.num_updates)
-        rollout_state = tuple(part.clone() for part in state)
-        finished_returns, finished_success = [], []
-        with torch.no_grad():
-            for t in range(T):
-                views[t], starts[t] = next_view, next_start
-                output, state, _ = agent.step(agent.encode(next_view), next_start, state)
-                dist, value = agent.heads(output)
-                action = dist.sample()
-                actions[t], logprobs[t], values[t] = action, dist.log_prob(action), value
-                observation, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
-                done = terminated | truncated
-                rewards[t] = torch.as_tensor(reward, dtype=torch.float32, device=device)
-                episode_return += reward
-                for env_index in np.flatnonzero(done):
-                    finished_returns.append(episode_return[env_index])
-                    # MiniGrid rewards only success, with 1 - 0.9 * steps / max_steps > 0.
-                    finished_success.append(float(terminated[env_index] and reward[env_index] > 0))
-                episode_return[done] = 0.0
-                next_view = torch.as_tensor(observation, device=device)
-                next_start = torch.as_tensor(done, dtype=torch.float32, device=device)
-                global_step += N
-            next_value = agent.heads(agent.step(agent.encode(next_view), next_start, state)[0])[1]
-            advantages = _gae(rewards, values, starts, next_value, next_start, config.gamma, config.gae_lambda)
-            returns = advantages + values
+        updates = tqdm(
+            updates,
+            desc=f"ppo {config.env_id.split('/')[-1]}/{config.core}",
+            unit="update",
+            initial=first_update - 1,
+            total=config.num_updates,
+        )
+    with StopSignals() as stop:
+        for update in updates:
+            if config.anneal_lr:
+                optimizer.param_groups[0]["lr"] = config.lr * (1.0 - (update - 1.0) / config.num_updates)
+            rollout_state = tuple(part.clone() for part in state)
+            finished_returns, finished_success = [], []
+            with torch.no_grad():
+                for t in range(T):
+                    views[t], starts[t] = next_view, next_start
+                    output, state, _ = agent.step(agent.encode(next_view), next_start, state)
+                    dist, value = agent.heads(output)
+                    action = dist.sample()
+                    actions[t], logprobs[t], values[t] = action, dist.log_prob(action), value
+                    observation, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
+                    done = terminated | truncated
+                    rewards[t] = torch.as_tensor(reward, dtype=torch.float32, device=device)
+                    episode_return += reward
+                    for env_index in np.flatnonzero(done):
+                        finished_returns.append(episode_return[env_index])
+                        # MiniGrid rewards only success, with 1 - 0.9 * steps / max_steps > 0.
+                        finished_success.append(float(terminated[env_index] and reward[env_index] > 0))
+                    episode_return[done] = 0.0
+                    next_view = torch.as_tensor(observation, device=device)
+                    next_start = torch.as_tensor(done, dtype=torch.float32, device=device)
+                    global_step += N
+                next_value = agent.heads(agent.step(agent.encode(next_view), next_start, state)[0])[1]
+                advantages = _gae(rewards, values, starts, next_value, next_start, config.gamma, config.gae_lambda)
+                returns = advantages + values
 
-        losses = _update(agent, optimizer, config, views, starts, actions, logprobs, advantages, returns, rollout_state)
-        row = {
-            "update": update,
-            "global_step": global_step,
-            "episodes": len(finished_returns),
-            "success_rate": float(np.mean(finished_success)) if finished_success else float("nan"),
-            "mean_return": float(np.mean(finished_returns)) if finished_returns else float("nan"),
-            "seconds": time.perf_counter() - start_time,
-            **losses,
-        }
-        rows.append(row)
-        if tracker is not None:
-            tracker.write(row, global_step)
-        if config.progress:
-            updates.set_postfix(success=f"{row['success_rate']:.2f}", ret=f"{row['mean_return']:.2f}")
+            losses = _update(
+                agent, optimizer, config, views, starts, actions, logprobs, advantages, returns, rollout_state
+            )
+            row = {
+                "update": update,
+                "global_step": global_step,
+                "episodes": len(finished_returns),
+                "success_rate": float(np.mean(finished_success)) if finished_success else float("nan"),
+                "mean_return": float(np.mean(finished_returns)) if finished_returns else float("nan"),
+                "seconds": seconds_before + time.perf_counter() - start_time,
+                **losses,
+            }
+            rows.append(row)
+            if tracker is not None:
+                tracker.write(row, global_step)
+            if config.progress:
+                updates.set_postfix(success=f"{row['success_rate']:.2f}", ret=f"{row['mean_return']:.2f}")
+            if update < config.num_updates:
+                if due(global_step, global_step - T * N, config.checkpoint_every):
+                    checkpoint()
+                stop.stop_if_requested(checkpoint, str(out_dir))
     envs.close()
     if tracker is not None:
         tracker.close()
-    checkpoint = {
+    checkpoint_file = {
         "agent_state": agent.state_dict(),
         "config": config_dict(config),
         "num_actions": int(envs.single_action_space.n),
     }
     scores = final_scores(rows)
-    write_run(out_dir, rows, checkpoint, scores)
+    write_run(out_dir, rows, checkpoint_file, scores)
+    clear_state(out_dir)
     return scores
 
 

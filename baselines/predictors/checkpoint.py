@@ -9,6 +9,7 @@ from typing import Any, Optional
 import torch
 
 from baselines.predictors.predictor import Predictor, PredictorConfig
+from pomdp_envs.files import atomic_write
 
 
 def save_checkpoint(
@@ -22,19 +23,17 @@ def save_checkpoint(
     """Write ``model`` (its weights moved to the CPU) with the metadata that
     :func:`load_checkpoint` and the planners need: the env id, the steps that see real
     inputs, the training options and the run (seed, lambda, learning rate)."""
-    torch.save(
-        {
-            "model_state": {k: v.cpu() for k, v in model.state_dict().items()},
-            "predictor_config": dataclasses.asdict(model.config),
-            "obs_size": model.obs_size,
-            "action_size": model.action_size,
-            "env_id": env_id,
-            "start_steps": start_steps,
-            "train_config": train_config,
-            "run": run,
-        },
-        path,
-    )
+    contents = {
+        "model_state": {k: v.cpu() for k, v in model.state_dict().items()},
+        "predictor_config": dataclasses.asdict(model.config),
+        "obs_size": model.obs_size,
+        "action_size": model.action_size,
+        "env_id": env_id,
+        "start_steps": start_steps,
+        "train_config": train_config,
+        "run": run,
+    }
+    atomic_write(path, lambda handle: torch.save(contents, handle))
 
 
 def load_checkpoint(path: str | Path) -> tuple[Predictor, dict]:

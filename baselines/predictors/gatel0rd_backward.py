@@ -247,7 +247,12 @@ class GateL0RDGradients:
 
         errors = buffer("errors", num_steps, runs, obs_size, batch)
         torch.sub(predictions, real[1:], out=errors)
-        task = errors.square().sum(dim=(0, 2, 3)) / (batch * num_steps * obs_size)
+        # Summed per run over a run-major copy: each run's sum then takes the same order of
+        # additions whatever the other runs in the batch (a run resumed in another batch
+        # reports the same loss to the last bit).
+        squares = buffer("squares", runs, num_steps, obs_size, batch)
+        torch.square(errors.transpose(0, 1), out=squares)
+        task = squares.view(runs, -1).sum(dim=1) / (batch * num_steps * obs_size)
         openings = gates.sign().sum(dim=(0, 2, 3))  # gates >= 0: the count of open ones, exactly
         penalty = lambdas * openings / (batch * num_steps * latent)
         grad_predictions = errors.mul_(2.0 / (batch * num_steps * obs_size))

@@ -59,7 +59,9 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:10]
 
 
-def split_path(env: str, split: str, num_sequences: int, seed: int = 0, cache_dir: str | os.PathLike | None = None) -> Path:
+def split_path(
+    env: str, split: str, num_sequences: int, seed: int = 0, cache_dir: str | os.PathLike | None = None
+) -> Path:
     """Where ``load_split`` caches that split."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return cache / f"{env}-{split}-n{num_sequences}-seed{seed}-{code_fingerprint()}.npz"

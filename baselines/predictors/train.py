@@ -44,10 +44,22 @@ from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, wi
 from baselines.predictors.splits import load_split
 from baselines.predictors.gatel0rd_backward import GateL0RDGradients
 from baselines.predictors.predictor import CORES, Predictor, PredictorConfig, sample_real_inputs
+from baselines import resume
+from baselines.resume import (
+    SCORES_FILE,
+    StopSignals,
+    clear_state,
+    due,
+    is_finished,
+    load_state,
+    prepare_runs,
+    save_state,
+)
 from baselines.runlog import Tracker, config_dict, write_csv
 from baselines.predictors.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run
 from pomdp_envs.cli_errors import run_command, writable_dir
 from pomdp_envs.datasets import Sequences
+from pomdp_envs.files import atomic_write_text
 
 ADAM_EPS = 1e-4
 
@@ -89,6 +101,8 @@ class TrainConfig:
     gradients: Literal["by-hand", "autograd"] = "by-hand"
     compile: bool = False  # torch.compile the autograd loss (minutes of compilation per shape)
     track: bool = False  # also write TensorBoard event files beside each run's metrics.csv
+    checkpoint_every: int = 20  # epochs between checkpoints (0: only at the end and on SIGTERM/SIGINT)
+    fresh: bool = False  # replace the runs in out_dir instead of continuing them
     out_dir: Path = Path("runs/predictor")
     cache_dir: Optional[Path] = None
     progress: bool = True
@@ -107,6 +121,8 @@ class TrainConfig:
             raise ValueError("workers and threads must be >= 1")
         if min(self.epochs, self.batch_size, self.num_train, self.num_test, self.eval_every) < 1:
             raise ValueError("epochs, batch_size, num_train, num_test and eval_every must be >= 1")
+        if self.checkpoint_every < 0:
+            raise ValueError("checkpoint_every must be >= 0 (0: no periodic checkpoints)")
         if self.batches_per_epoch is not None and self.batches_per_epoch < 1:
             raise ValueError("batches_per_epoch must be >= 1")
         if any(lr <= 0 for lr in self.lrs) or any(value < 0 for value in self.reg_lambdas):
@@ -247,6 +263,7 @@ class RunResult:
     spec: RunSpec
     out_dir: Path
     scores: dict[str, float]
+    status: str = "new"  # "new", "resumed at epoch E, batch B" or "finished earlier"
 
 
 def train(config: TrainConfig) -> dict[str, float]:
@@ -303,6 +320,24 @@ class StackedTrainer:
         model.load_state_dict(self.stacked.run_state_dict(run))
         return model
 
+    def run_state(self, run: int) -> dict[str, Any]:
+        """What decides run ``run``'s future updates: weights, Adam state, its generator."""
+        return {
+            "weights": self.stacked.flat[run].clone().cpu(),
+            "exp_avg": self.optimizer.exp_avg[run].clone().cpu(),
+            "exp_avg_sq": self.optimizer.exp_avg_sq[run].clone().cpu(),
+            "adam_steps": self.optimizer.steps,
+            "generator": self.draws[run].generator.get_state(),
+        }
+
+    def load_run_state(self, run: int, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            self.stacked.flat[run].copy_(state["weights"])
+            self.optimizer.exp_avg[run].copy_(state["exp_avg"])
+            self.optimizer.exp_avg_sq[run].copy_(state["exp_avg_sq"])
+        self.optimizer.steps = state["adam_steps"]
+        self.draws[run].generator.set_state(state["generator"])
+
 
 def train_runs(config: TrainConfig) -> list[RunResult]:
     """Train every run of ``config``, as one batch or split across ``config.workers``
@@ -311,26 +346,56 @@ def train_runs(config: TrainConfig) -> list[RunResult]:
     A run's numbers do not depend on the runs it is batched with, so the split changes
     only the speed: on a CPU, two one-thread processes of R / 2 runs each make more
     updates per second than one process of R runs on two threads.
+
+    Run again with the same ``out_dir`` and options, finished runs are kept (their
+    ``status`` says so) and unfinished ones continue from their checkpoints
+    (``baselines.resume``); runs checkpointed at different points train in separate batches.
     """
     config.check()
     writable_dir(config.out_dir)
     specs, out_dirs = config.runs(), run_dirs(config)
-    for out_dir in out_dirs:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    load_data(config)  # collect the splits once, before the workers read them from the cache
-    workers = min(config.workers, len(specs))
-    if workers == 1:
-        return _train_group(config, specs, out_dirs)
-    groups = split_runs(list(range(len(specs))), workers)
-    parts = in_processes(
-        _train_group,
-        [
-            (config, [specs[i] for i in group], [out_dirs[i] for i in group], position)
-            for position, group in enumerate(groups)
-        ],
-    )
-    by_index = {i: result for group, part in zip(groups, parts) for i, result in zip(group, part)}
-    return [by_index[i] for i in range(len(specs))]
+    prepare_runs([(out_dir, run_options(config, spec)) for spec, out_dir in zip(specs, out_dirs)], config.fresh)
+    results: dict[int, RunResult] = {}
+    positions: dict[tuple[int, int], list[int]] = {}
+    for i, out_dir in enumerate(out_dirs):
+        if is_finished(out_dir):
+            scores = json.loads((out_dir / SCORES_FILE).read_text())
+            results[i] = RunResult(specs[i], out_dir, scores, "finished earlier")
+        else:
+            state = load_state(out_dir)
+            position = (0, 0) if state is None else (state["epoch"], state["batch"])
+            positions.setdefault(position, []).append(i)
+    if positions:
+        load_data(config)  # collect the splits once, before the workers read them from the cache
+    work = []
+    for group in positions.values():
+        for part in split_runs(group, min(config.workers, len(group))):
+            work.append(part)
+    if len(work) == 1:
+        parts = [_train_group(config, [specs[i] for i in work[0]], [out_dirs[i] for i in work[0]])]
+    elif work:
+        with StopSignals(forward=True) as stop:
+            parts = in_processes(
+                _train_group,
+                [
+                    (config, [specs[i] for i in group], [out_dirs[i] for i in group], position)
+                    for position, group in enumerate(work)
+                ],
+            )
+        stop.raise_if_requested(str(config.out_dir))
+    else:
+        parts = []
+    for group, part in zip(work, parts):
+        results.update(zip(group, part))
+    return [results[i] for i in range(len(specs))]
+
+
+def run_options(config: TrainConfig, spec: RunSpec) -> dict[str, Any]:
+    """What decides one run's numbers: the job's options less the other runs of the job
+    (so a job may grow seeds and keep the runs it has), and the run's own."""
+    options = resume.run_options(config, also_ignore=("seeds", "reg_lambdas", "lrs"))
+    options["run"] = dataclasses.asdict(spec)
+    return options
 
 
 def split_runs(items: list, workers: int) -> list[list]:
@@ -350,74 +415,134 @@ def in_processes(function: Callable[..., Any], arguments: list[tuple]) -> list[A
 
 
 def _train_group(config: TrainConfig, specs: list[RunSpec], out_dirs: list[Path], position: int = 0) -> list[RunResult]:
-    """Train ``specs`` as one batch, writing run ``i``'s results to ``out_dirs[i]``."""
+    """Train ``specs`` as one batch, writing run ``i``'s results to ``out_dirs[i]``; runs
+    with a checkpoint (all at the same point) continue from it."""
     torch.set_num_threads(config.threads)
     data = load_data(config)
     trainer = StackedTrainer(config, data, specs)
     device = trainer.device
-    trackers = [Tracker(out_dir) for out_dir in out_dirs] if config.track else []
-
+    states = [load_state(out_dir) for out_dir in out_dirs]
     rows: list[list[dict[str, float]]] = [[] for _ in specs]
+    epoch, batch, seconds_before = 1, 0, 0.0
+    task_sum = torch.zeros(len(specs), device=device)
+    penalty_sum = torch.zeros(len(specs), device=device)
+    if states[0] is not None:
+        epoch, batch, seconds_before = states[0]["epoch"], states[0]["batch"], states[0]["seconds"]
+        for r, state in enumerate(states):
+            trainer.load_run_state(r, state["run"])
+            rows[r] = state["rows"]
+            task_sum[r], penalty_sum[r] = state["task_sum"], state["penalty_sum"]
+    status = "new" if states[0] is None else f"resumed at epoch {epoch}, batch {batch}"
+    trackers = [Tracker(out_dir) for out_dir in out_dirs] if config.track else []
     batches = config.resolved_batches_per_epoch()
-    epochs = range(1, config.epochs + 1)
+    bar = None
     if config.progress:
         from tqdm import tqdm
 
-        epochs = tqdm(epochs, desc=f"{config.env}/{config.core} x{len(specs)}", unit="epoch", position=position)
+        bar = tqdm(
+            total=config.epochs,
+            initial=epoch - 1,
+            desc=f"{config.env}/{config.core} x{len(specs)}",
+            unit="epoch",
+            position=position,
+        )
     start = time.perf_counter()
-    task_sum = torch.zeros(len(specs), device=device)
-    penalty_sum = torch.zeros(len(specs), device=device)
-    for epoch in epochs:
-        p_real = real_input_probability(config, epoch)
-        task_sum.zero_()
-        penalty_sum.zero_()
-        for _ in range(batches):
-            task, penalty = trainer.update(p_real)
-            task_sum += task
-            penalty_sum += penalty
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            evaluation = _evaluate(trainer.stacked, config, data)
-            seconds = time.perf_counter() - start
-            task_mean, penalty_mean = (task_sum / batches).tolist(), (penalty_sum / batches).tolist()
-            for r, row in enumerate(evaluation):
-                row.update(
-                    epoch=epoch,
-                    train_task_loss=task_mean[r],
-                    train_gate_penalty=penalty_mean[r],
-                    real_input_prob=p_real,
-                    seconds=seconds,
-                )
-                rows[r].append(row)
-                if trackers:
-                    trackers[r].write(row, epoch)
-            if config.progress:
-                best = min(range(len(specs)), key=lambda r: evaluation[r]["test_mse"])
-                epochs.set_postfix(best_test_mse=f"{evaluation[best]['test_mse']:.2e}")
+    where = str(out_dirs[0].parent if len(out_dirs) > 1 else out_dirs[0])
 
+    def checkpoint() -> None:
+        seconds = seconds_before + time.perf_counter() - start
+        for r, out_dir in enumerate(out_dirs):
+            state = {
+                "epoch": epoch,
+                "batch": batch,
+                "seconds": seconds,
+                "run": trainer.run_state(r),
+                "rows": rows[r],
+                "task_sum": float(task_sum[r]),
+                "penalty_sum": float(penalty_sum[r]),
+            }
+            save_state(out_dir, state)
+            write_csv(out_dir / "metrics.csv", rows[r])
+
+    with StopSignals() as stop:
+        while epoch <= config.epochs:
+            p_real = real_input_probability(config, epoch)
+            while batch < batches:
+                task, penalty = trainer.update(p_real)
+                task_sum += task
+                penalty_sum += penalty
+                batch += 1
+                if batch < batches:
+                    stop.stop_if_requested(checkpoint, where)
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                evaluation = _evaluate(trainer.stacked, config, data)
+                seconds = seconds_before + time.perf_counter() - start
+                task_mean, penalty_mean = (task_sum / batches).tolist(), (penalty_sum / batches).tolist()
+                for r, row in enumerate(evaluation):
+                    row.update(
+                        epoch=epoch,
+                        train_task_loss=task_mean[r],
+                        train_gate_penalty=penalty_mean[r],
+                        real_input_prob=p_real,
+                        seconds=seconds,
+                    )
+                    rows[r].append(row)
+                    if trackers:
+                        trackers[r].write(row, epoch)
+                if bar is not None:
+                    best = min(range(len(specs)), key=lambda r: evaluation[r]["test_mse"])
+                    bar.set_postfix(best_test_mse=f"{evaluation[best]['test_mse']:.2e}")
+            # The next epoch starts here: a checkpoint taken now resumes at its first batch.
+            finished, epoch, batch = epoch, epoch + 1, 0
+            task_sum.zero_()
+            penalty_sum.zero_()
+            if bar is not None:
+                bar.update()
+            if due(finished, finished - 1, config.checkpoint_every) or finished == config.epochs:
+                checkpoint()  # at the end too, so a stop while scoring does not retrain
+            stop.stop_if_requested(checkpoint, where)
+    if bar is not None:
+        bar.close()
     for tracker in trackers:
         tracker.close()
-    results = []
-    for r, (spec, out_dir) in enumerate(zip(specs, out_dirs)):
-        model = trainer.trained_model(r)
-        write_csv(out_dir / "metrics.csv", rows[r])
-        save_checkpoint(
-            out_dir / "checkpoint.pt",
-            model,
-            data["train"].env_id,
-            config.start_steps,
-            config_dict(config),
-            dataclasses.asdict(spec),
-        )
-        scores = dict(rows[r][-1])
-        # The curves' minima: an error that rises during training ends above them.
-        scores.update({f"{name}_min": min(row[name] for row in rows[r]) for name in ("test_mse", "gen_mse")})
-        model = model.cpu()
-        scores.update(metrics.latent_scores(model, data["test"], config.start_steps))
-        for name, score in PREDICTOR_ENVS[config.env].scores.items():
-            scores[name] = score(model, data["test"], config.start_steps)
-        (out_dir / "scores.json").write_text(json.dumps(scores, indent=2))
-        results.append(RunResult(spec, out_dir, scores))
-    return results
+    return [
+        _finish(config, data, trainer, r, spec, out_dir, rows[r], status)
+        for r, (spec, out_dir) in enumerate(zip(specs, out_dirs))
+    ]
+
+
+def _finish(
+    config: TrainConfig,
+    data: dict[str, Sequences],
+    trainer: StackedTrainer,
+    run: int,
+    spec: RunSpec,
+    out_dir: Path,
+    rows: list[dict[str, float]],
+    status: str,
+) -> RunResult:
+    """Write a trained run's metrics, model and scores (``scores.json`` last: it marks the
+    run finished), then drop its resume checkpoint."""
+    model = trainer.trained_model(run)
+    write_csv(out_dir / "metrics.csv", rows)
+    save_checkpoint(
+        out_dir / "checkpoint.pt",
+        model,
+        data["train"].env_id,
+        config.start_steps,
+        config_dict(config),
+        dataclasses.asdict(spec),
+    )
+    scores = dict(rows[-1])
+    # The curves' minima: an error that rises during training ends above them.
+    scores.update({f"{name}_min": min(row[name] for row in rows) for name in ("test_mse", "gen_mse")})
+    model = model.cpu()
+    scores.update(metrics.latent_scores(model, data["test"], config.start_steps))
+    for name, score in PREDICTOR_ENVS[config.env].scores.items():
+        scores[name] = score(model, data["test"], config.start_steps)
+    atomic_write_text(out_dir / SCORES_FILE, json.dumps(scores, indent=2))
+    clear_state(out_dir)
+    return RunResult(spec, out_dir, scores, status)
 
 
 def _stacked_loss(
@@ -505,9 +630,12 @@ def main() -> int:
         for result in results:
             shown = {k: v for k, v in result.scores.items() if not k.startswith("probe/")}
             print(
-                result.spec.name, json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in shown.items()})
+                result.spec.name,
+                f"({result.status})",
+                json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in shown.items()}),
             )
-            print(f"  wrote {result.out_dir}/metrics.csv, checkpoint.pt, scores.json")
+            done = "kept" if result.status == "finished earlier" else "wrote"
+            print(f"  {done} {result.out_dir}/metrics.csv, checkpoint.pt, scores.json")
         print(f"wrote {len(results)} run(s) to {config.out_dir}")
 
     return run_command("python -m baselines.predictors.train", run)

@@ -28,6 +28,22 @@ class Dreamer:
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, **adam)
         self.updates = 0
 
+    def state(self) -> dict:
+        """Everything that decides the next updates: the networks, the slow critic, the
+        three optimisers and the update count."""
+        modules = {"world": self.world, "actor": self.actor, "critic": self.critic, "slow_critic": self.slow_critic}
+        optimizers = {"model_opt": self.model_opt, "actor_opt": self.actor_opt, "critic_opt": self.critic_opt}
+        return {
+            **{name: module.state_dict() for name, module in modules.items()},
+            **{name: optimizer.state_dict() for name, optimizer in optimizers.items()},
+            "updates": self.updates,
+        }
+
+    def load_state(self, state: dict) -> None:
+        for name in ("world", "actor", "critic", "slow_critic", "model_opt", "actor_opt", "critic_opt"):
+            getattr(self, name).load_state_dict(state[name])
+        self.updates = state["updates"]
+
     def num_parameters(self) -> int:
         return sum(p.numel() for module in (self.world, self.actor, self.critic) for p in module.parameters())
 

@@ -40,6 +40,8 @@ class DreamerConfig:
     amp: bool = False  # bfloat16 autocast of the forward passes (CUDA only)
     track: bool = False  # also write TensorBoard event files to out_dir
     capture_video: bool = False  # record the last training episode to out_dir/videos
+    checkpoint_every: int = 10_000  # env steps between checkpoints (0: only on SIGTERM/SIGINT)
+    fresh: bool = False  # replace the run in out_dir instead of continuing it
     out_dir: Path = Path("runs/dreamer")
     progress: bool = True
 
@@ -50,6 +52,8 @@ class DreamerConfig:
             raise ValueError("prefill must cover at least one sequence_length")
         if not 0.0 <= self.weight_decay < 1.0:
             raise ValueError("weight_decay must lie in [0, 1)")
+        if self.checkpoint_every < 0:
+            raise ValueError("checkpoint_every must be >= 0 (0: no periodic checkpoints)")
         if self.amp and not self.device.startswith("cuda"):
             raise ValueError("amp needs a CUDA device (--device cuda); on the CPU it gives nothing")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +17,30 @@ from baselines.agents.dreamer.actor import ActionMap, Actor
 from baselines.agents.dreamer.agent import Dreamer
 from baselines.agents.dreamer.config import DreamerConfig
 from baselines.agents.dreamer.replay import Episode, Replay
-from baselines.runlog import Tracker, check_device, config_dict, episode_mean, save_figure, write_run
+from baselines.resume import (
+    SCORES_FILE,
+    StopSignals,
+    clear_state,
+    due,
+    generator_states,
+    is_finished,
+    load_state,
+    prepare_runs,
+    restore_generator_states,
+    run_options,
+    save_state,
+)
+from baselines.runlog import (
+    Tracker,
+    check_device,
+    config_dict,
+    episode_mean,
+    record_video,
+    save_figure,
+    write_csv,
+    write_run,
+)
+from pomdp_envs.cli_errors import writable_dir
 
 
 def make_env(config: DreamerConfig, render_mode: str | None = None) -> gym.Env:
@@ -35,16 +61,28 @@ def check_budget(config: DreamerConfig, episode_limit: int | None) -> None:
 
 
 def train(config: DreamerConfig) -> dict[str, float]:
-    """Train one agent; return the final scores (also written to ``scores.json``)."""
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    """Train one agent; return the final scores (also written to ``scores.json``).
+
+    Run again with the same ``out_dir`` and options, a finished run returns its scores
+    and an unfinished one continues from its checkpoint (``baselines.resume``): the three
+    networks and optimisers, the env, the episode in progress, the replay (its episodes
+    saved once each below ``out_dir/replay``) and every random generator."""
     check_device(config.device)
     env = make_env(config, render_mode="rgb_array" if config.capture_video else None)
     check_budget(config, env.spec.max_episode_steps if env.spec else None)
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = writable_dir(config.out_dir)
+    prepare_runs([(out_dir, run_options(config))], config.fresh)
+    if is_finished(out_dir):
+        print(f"{out_dir}: finished earlier, kept", file=sys.stderr)
+        env.close()
+        return json.loads((out_dir / SCORES_FILE).read_text())
+    checkpoint_state = load_state(out_dir)
+    if checkpoint_state is not None:
+        print(f"{out_dir}: resumed at env step {checkpoint_state['step']}", file=sys.stderr)
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
     if config.capture_video:  # training episodes on a capped cubic schedule, as CleanRL records them
-        env = gym.wrappers.RecordVideo(env, str(out_dir / "videos"), name_prefix="train")
+        env = record_video(env, out_dir / "videos", "train")
     actions = ActionMap(env.action_space)
     agent = Dreamer(config, env.observation_space.shape, actions.size)
     device = agent.device
@@ -52,59 +90,117 @@ def train(config: DreamerConfig) -> dict[str, float]:
     rng = np.random.default_rng(config.seed)
     tracker = Tracker(out_dir) if config.track else None
 
-    rows: list[dict[str, float]] = []
-    pending: dict[str, list[float]] = {}
-    finished: list[dict[str, float]] = []
-    episode = Episode(*env.reset(seed=config.seed), action_size=actions.size)
-    state, previous_action = None, torch.zeros(1, actions.size, device=device)
+    if checkpoint_state is None:
+        rows: list[dict[str, float]] = []
+        pending: dict[str, list[float]] = {}
+        finished: list[dict[str, float]] = []
+        episode = Episode(*env.reset(seed=config.seed), action_size=actions.size)
+        state, previous_action = None, torch.zeros(1, actions.size, device=device)
+        first_step, seconds_before = 1, 0.0
+    else:
+        env.close()
+        env = checkpoint_state["env"]
+        agent.load_state(checkpoint_state["agent"])
+        replay.load(out_dir / "replay", checkpoint_state["replay"])
+        rng.bit_generator.state = checkpoint_state["rng"]
+        restore_generator_states(checkpoint_state["generators"])
+        rows, pending, finished = checkpoint_state["rows"], checkpoint_state["pending"], checkpoint_state["finished"]
+        episode = checkpoint_state["episode"]
+        state = (
+            None
+            if checkpoint_state["state"] is None
+            else {k: v.to(device) for k, v in checkpoint_state["state"].items()}
+        )
+        previous_action = checkpoint_state["previous_action"].to(device)
+        first_step, seconds_before = checkpoint_state["step"] + 1, checkpoint_state["seconds"]
     start_time = time.perf_counter()
-    steps = range(1, config.total_steps + 1)
+
+    def checkpoint() -> None:
+        save_state(
+            out_dir,
+            {
+                "agent": agent.state(),
+                "replay": replay.save(out_dir / "replay"),
+                "rng": rng.bit_generator.state,
+                "generators": generator_states(),
+                "env": env,
+                "episode": episode,
+                "state": state,
+                "previous_action": previous_action,
+                "rows": rows,
+                "pending": pending,
+                "finished": finished,
+                "step": step,
+                "seconds": seconds_before + time.perf_counter() - start_time,
+            },
+        )
+        write_csv(out_dir / "metrics.csv", rows)
+
+    steps = range(first_step, config.total_steps + 1)
     if config.progress:
         from tqdm import tqdm
 
-        steps = tqdm(steps, desc=f"dreamer {config.world.model}", unit="step", mininterval=2.0)
-    for step in steps:
-        if step <= config.prefill:
-            action = rng.uniform(-1.0, 1.0, actions.size)
-        else:
-            with torch.no_grad(), agent.autocast():
-                embed = agent.world.encoder(torch.as_tensor(episode.last_observation[None], device=device))
-                if state is None:
-                    state = agent.world.dynamics.initial(1, device)
-                state, _ = agent.world.dynamics.obs_step(state, previous_action, embed)
-                state = {key: state[key] for key in ("stoch", "deter") if key in state}
-                action = Actor.sample(agent.actor(agent.world.dynamics.feature(state)))[0].float().cpu().numpy()
-        previous_action = torch.as_tensor(action, dtype=torch.float32, device=device)[None]
-        observation, reward, terminated, truncated, info = env.step(actions.to_env(action))
-        episode.append(observation, action, reward, terminated, info)
-        if terminated or truncated:
-            replay.add(episode.arrays())
-            finished.append(episode.summary())
-            episode = Episode(*env.reset(), action_size=actions.size)
-            state, previous_action = None, torch.zeros(1, actions.size, device=device)
-        if step >= config.prefill and step % config.train_every == 0 and replay.can_sample(config.sequence_length):
-            for key, value in agent.update(replay.sample(config.batch_size, config.sequence_length)).items():
-                pending.setdefault(key, []).append(value)
-        if step % config.log_every == 0 or step == config.total_steps:
-            row = _log_row(step, agent.updates, time.perf_counter() - start_time, finished, pending)
-            rows.append(row)
-            if tracker is not None:
-                tracker.write(row, step)
-            finished, pending = [], {}
-            if config.progress and np.isfinite(row["objects_scored"]):
-                steps.set_postfix(objects=f"{row['objects_scored']:.2f}", image=f"{row.get('image_loss', np.nan):.1f}")
+        steps = tqdm(
+            steps,
+            desc=f"dreamer {config.world.model}",
+            unit="step",
+            mininterval=2.0,
+            initial=first_step - 1,
+            total=config.total_steps,
+        )
+    with StopSignals() as stop:
+        for step in steps:
+            if step <= config.prefill:
+                action = rng.uniform(-1.0, 1.0, actions.size)
+            else:
+                with torch.no_grad(), agent.autocast():
+                    embed = agent.world.encoder(torch.as_tensor(episode.last_observation[None], device=device))
+                    if state is None:
+                        state = agent.world.dynamics.initial(1, device)
+                    state, _ = agent.world.dynamics.obs_step(state, previous_action, embed)
+                    state = {key: state[key] for key in ("stoch", "deter") if key in state}
+                    action = Actor.sample(agent.actor(agent.world.dynamics.feature(state)))[0].float().cpu().numpy()
+            previous_action = torch.as_tensor(action, dtype=torch.float32, device=device)[None]
+            observation, reward, terminated, truncated, info = env.step(actions.to_env(action))
+            episode.append(observation, action, reward, terminated, info)
+            if terminated or truncated:
+                replay.add(episode.arrays())
+                finished.append(episode.summary())
+                episode = Episode(*env.reset(), action_size=actions.size)
+                state, previous_action = None, torch.zeros(1, actions.size, device=device)
+            if step >= config.prefill and step % config.train_every == 0 and replay.can_sample(config.sequence_length):
+                for key, value in agent.update(replay.sample(config.batch_size, config.sequence_length)).items():
+                    pending.setdefault(key, []).append(value)
+            if step % config.log_every == 0 or step == config.total_steps:
+                row = _log_row(
+                    step, agent.updates, seconds_before + time.perf_counter() - start_time, finished, pending
+                )
+                rows.append(row)
+                if tracker is not None:
+                    tracker.write(row, step)
+                finished, pending = [], {}
+                if config.progress and np.isfinite(row["objects_scored"]):
+                    steps.set_postfix(
+                        objects=f"{row['objects_scored']:.2f}", image=f"{row.get('image_loss', np.nan):.1f}"
+                    )
+            if step < config.total_steps:
+                if due(step, step - 1, config.checkpoint_every):
+                    checkpoint()
+                stop.stop_if_requested(checkpoint, str(out_dir))
     env.close()
     if tracker is not None:
         tracker.close()
-    checkpoint = {
+    checkpoint_file = {
         "world": agent.world.state_dict(),
         "actor": agent.actor.state_dict(),
         "critic": agent.critic.state_dict(),
         "config": config_dict(config),
     }
     scores = final_scores(rows, agent.num_parameters())
-    write_run(out_dir, rows, checkpoint, scores)
     plot_curve(rows, out_dir / "curve.png", f"{config.env_id.split('/')[-1]} {config.world.model}")
+    write_run(out_dir, rows, checkpoint_file, scores)
+    clear_state(out_dir)
+    shutil.rmtree(out_dir / "replay", ignore_errors=True)  # the checkpoint's copy, no longer needed
     return scores
 
 

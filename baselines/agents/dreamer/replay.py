@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
+
+from pomdp_envs.files import atomic_write
 
 
 class Episode:
@@ -58,6 +62,28 @@ class Replay:
     def add(self, episode: dict[str, np.ndarray]) -> None:
         self.episodes.append(episode)
         self.steps += len(episode["reward"])
+
+    def save(self, folder: Path) -> dict:
+        """Write the episodes not yet in ``folder`` (one ``.npz`` each, atomically: an
+        episode never changes once added) and return what ``load`` needs besides them."""
+        for index in range(len(self.episodes)):
+            path = folder / f"{index:07d}.npz"
+            if not path.exists():
+                episode = self.episodes[index]
+                atomic_write(path, lambda handle: np.savez(handle, **episode))
+        return {"episodes": len(self.episodes), "rng": self.rng.bit_generator.state}
+
+    def load(self, folder: Path, saved: dict) -> None:
+        """The replay as ``save`` left it: its first ``saved["episodes"]`` episode files
+        (later ones, written by a run killed before its checkpoint, are ignored)."""
+        self.episodes, self.steps = [], 0
+        for index in range(saved["episodes"]):
+            with np.load(folder / f"{index:07d}.npz") as data:
+                self.add({key: data[key] for key in data.files})
+        for path in folder.glob("*.npz"):
+            if int(path.stem) >= saved["episodes"]:
+                path.unlink()
+        self.rng.bit_generator.state = saved["rng"]
 
     def can_sample(self, length: int) -> bool:
         return any(len(ep["reward"]) >= length for ep in self.episodes)
