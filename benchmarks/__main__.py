@@ -2,7 +2,9 @@
 
 Runs every benchmark that applies to the chosen envs (speed, prediction, MPC, PPO,
 Dreamer), writes one CSV per benchmark, plots and ``report.md`` to
-``benchmarks/results/<suite>/`` (or ``--out``). ``report`` rewrites the report from
+``benchmarks/results/<suite>/`` (or ``--out``). Stopped (SIGTERM, Ctrl-C, a crash), the
+same command continues: finished runs are kept, unfinished ones resume from their
+checkpoints; ``--fresh`` starts over. ``report`` rewrites the report from
 the CSVs of an earlier run, or merges several runs of one suite into one report:
 
     python -m benchmarks report benchmarks/results/standard --parts benchmarks/results/standard/predictors benchmarks/results/standard/agents
@@ -41,7 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         default="local",
         help="local processes, or Ray tasks (needs the 'ray' extra; RAY_ADDRESS picks a cluster)",
     )
-    run.add_argument("--out", type=Path, help="default: benchmarks/results/<suite>")
+    run.add_argument(
+        "--out",
+        type=Path,
+        help="default: benchmarks/results/<suite>; run again with the same --out to continue an interrupted run",
+    )
+    run.add_argument("--fresh", action="store_true", help="replace the results already in --out instead of continuing")
     run.add_argument(
         "--estimate",
         action="store_true",
@@ -69,7 +76,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         if args.estimate:
             return 0
     command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
-    failures = run_suite(SUITES[args.suite], args.envs, out, args.seeds, args.workers, args.launcher, command)
+    failures = run_suite(
+        SUITES[args.suite], args.envs, out, args.seeds, args.workers, args.launcher, command, args.fresh
+    )
     path = write_report(out)
     print(path.read_text())
     failed = [line for lines in failures.values() for line in lines]

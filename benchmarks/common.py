@@ -4,6 +4,7 @@ Markdown tables of mean +- std over seeds."""
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import os
 import sys
 import traceback
@@ -15,10 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from baselines.resume import StopSignals, interrupted
 from baselines.runlog import save_figure, write_csv  # noqa: F401  (re-exported for the benchmarks)
+from pomdp_envs.cli_errors import Interrupted
 
 Row = dict[str, Any]
 LAUNCHERS = ("local", "ray")
+#: Times Ray runs a task again whose worker process or node died.
+RAY_RETRIES = 3
 
 
 def fan_out(
@@ -36,6 +41,12 @@ def fan_out(
     the runs that finished, in the jobs' order, and one line per run that raised, so one
     crash does not lose the others. A progress bar on stderr counts the runs done, with
     an ETA and the last run that finished.
+
+    The trainers resume from their run folders, so a stopped fan-out loses little:
+    SIGTERM or SIGINT reaches every local worker (spawned processes, each run
+    checkpointing itself), no further run starts, and ``Interrupted`` is raised once the
+    running ones have saved. Ray retries a task whose worker or node dies up to
+    ``RAY_RETRIES`` times; the retry finds the run folder and continues from its checkpoint.
     """
     if launcher not in LAUNCHERS:
         raise ValueError(f"launcher must be one of {LAUNCHERS}, got {launcher!r}")
@@ -46,10 +57,15 @@ def fan_out(
     stage = label(jobs[0]).split(" ")[0] if jobs else "runs"
     bar = tqdm(total=len(jobs), desc=stage, unit="run", file=sys.stderr, dynamic_ncols=True)
 
+    stopped: list[Interrupted] = []
+
     def collect(index: int, get: Callable[[], Row | list[Row]]) -> None:
         job = jobs[index]
         try:
             result = get()
+        except Interrupted as stop:  # saved its work; the fan-out stops
+            stopped.append(stop)
+            return
         except Exception as error:  # report and go on with the other runs
             failures.append(f"{label(job)}: {type(error).__name__}: {error}")
             bar.write(f"run {label(job)} failed:\n{traceback.format_exc()}")
@@ -68,7 +84,7 @@ def fan_out(
                 include_dashboard=False,
                 log_to_driver=False,
             )
-        remote = ray.remote(num_cpus=1)(run)
+        remote = ray.remote(num_cpus=1, max_retries=RAY_RETRIES)(run)
         pending = {remote.remote(job): index for index, job in enumerate(jobs)}
         while pending:
             [done], _ = ray.wait(list(pending))
@@ -76,12 +92,25 @@ def fan_out(
     elif workers <= 1:
         for index, job in enumerate(jobs):
             collect(index, lambda job=job: run(job))
+            if stopped:
+                break
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run, job): index for index, job in enumerate(jobs)}
-            for future in as_completed(futures):
-                collect(futures[future], future.result)
+        # Spawned, not forked: a worker must not inherit this process's signal handlers.
+        context = multiprocessing.get_context("spawn")
+        with StopSignals(forward=True) as signals:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {pool.submit(run, job): index for index, job in enumerate(jobs)}
+                for future in as_completed(futures):
+                    if signals.requested is not None:
+                        for other in futures:
+                            other.cancel()  # runs not yet started stay unstarted
+                    if not future.cancelled():
+                        collect(futures[future], future.result)
+        if signals.requested is not None and not stopped:
+            stopped.append(interrupted(signals.requested, "each run's folder"))
     bar.close()
+    if stopped:
+        raise stopped[0]
     return [row for index in sorted(results) for row in results[index]], failures
 
 

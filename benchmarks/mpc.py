@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 
 from baselines.control.mpc import TASKS, run_mpc
 from baselines.predictors.train import TrainConfig, train
 from benchmarks.common import Row, fan_out, markdown_table, write_runs
 from benchmarks.prediction import make_configs, prepare_data
+from pomdp_envs.files import atomic_write_text
 
 MPC_CORES = ("gatel0rd", "gru", "lstm")
 
@@ -32,6 +34,7 @@ class MPCJob:
     reuse: bool = False
     checkpoint: Path | None = None  # a trained predictor (from the prediction stage)
     core: str | None = None  # the checkpoint's core
+    result: Path | None = None  # where the finished job keeps its row; a rerun reads it instead of planning again
 
     @property
     def model_name(self) -> str:
@@ -43,6 +46,8 @@ class MPCJob:
 def run_job(job: MPCJob) -> Row:
     import torch
 
+    if job.result is not None and job.result.is_file():
+        return json.loads(job.result.read_text())
     torch.set_num_threads(1)
     row: Row = {"task": job.task, "model": job.model_name, "seed": job.seed}
     model = "true"
@@ -59,6 +64,8 @@ def run_job(job: MPCJob) -> Row:
     # Episode seeds differ from the training data's (collected from seed 0 upwards).
     result = run_mpc(job.task, model, job.episodes, seed=1_000_000 + 1000 * job.seed)
     row.update(success_rate=result.success_rate, stderr=result.stderr, mean_success_step=result.mean_success_step)
+    if job.result is not None:
+        atomic_write_text(job.result, json.dumps(row, indent=2))
     return row
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from baselines.predictors.envs import PREDICTOR_ENVS
 from baselines.predictors.predictor import CORES
 from benchmarks import dreamer, env_speed, mpc, ppo, prediction
 from benchmarks.common import Row, write_csv
+from pomdp_envs.cli_errors import Interrupted
+from pomdp_envs.files import atomic_write_text
 
 #: Env names accepted by ``--envs``, and the registered ids each one times in ``speed``.
 ENV_GROUPS = {
@@ -110,14 +113,23 @@ def run_suite(
     workers: int = 2,
     launcher: str = "local",
     command: str = "",
+    fresh: bool = False,
 ) -> dict[str, list[str]]:
     """Run every benchmark that applies to ``envs``; CSVs go to ``out``. Returns the
-    failed runs per benchmark (the others finish and are written)."""
+    failed runs per benchmark (the others finish and are written).
+
+    Run again with the same ``out``, suite, envs and seeds, it continues: every training
+    run below ``out/runs`` that finished is kept and every unfinished one resumes from its
+    checkpoint, the speed table and finished MPC evaluations are kept, and the CSVs and
+    the report are rebuilt from what is on disk. Other settings are refused (one line
+    naming them); ``fresh`` removes the earlier results first.
+    """
     unknown = sorted(set(envs) - set(ENV_GROUPS))
     if unknown:
         raise ValueError(f"unknown envs {unknown}; choose from {sorted(ENV_GROUPS)}")
     seeds = suite.seeds if seeds is None else seeds
     out.mkdir(parents=True, exist_ok=True)
+    earlier_seconds = _start_or_continue(out, {"suite": dataclasses.asdict(suite), "envs": envs, "seeds": seeds}, fresh)
     failures: dict[str, list[str]] = {}
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -127,9 +139,13 @@ def run_suite(
         print(f"== {name}", flush=True)
         try:
             failures[name] = function()
+        except Interrupted:
+            raise  # the runs saved their work: the suite stops here, and continues when run again
         except Exception as error:  # one broken benchmark must not stop the others
             failures[name] = [f"{name}: {type(error).__name__}: {error}"]
-        timings[name] = time.perf_counter() - start
+        finally:
+            timings[name] = time.perf_counter() - start
+            _record_seconds(out, earlier_seconds + time.perf_counter() - started)
 
     # Speed first and alone: timings taken next to training runs would be meaningless.
     speed_ids = [env_id for env in envs for env_id in ENV_GROUPS[env]]
@@ -151,16 +167,59 @@ def run_suite(
         "workers": workers,
         "launcher": launcher,
         "command": command,
-        "wall_seconds": time.perf_counter() - started,
+        "wall_seconds": earlier_seconds + time.perf_counter() - started,  # every sitting's, added up
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, "
         f"Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
-        "stage_seconds": timings,
+        "stage_seconds": timings,  # this sitting's
         "failures": failures,
         "suite_settings": dataclasses.asdict(suite),
     }
-    (out / "run.json").write_text(json.dumps(meta, indent=2))
+    atomic_write_text(out / "run.json", json.dumps(meta, indent=2))
     return failures
+
+
+#: What a suite run writes in its ``--out`` (the report's inputs and outputs).
+SUITE_FILES = ("suite.json", "run.json", "report.md", "speed.csv", "prediction.csv", "mpc.csv")
+
+
+def _start_or_continue(out: Path, options: dict, fresh: bool) -> float:
+    """Check or record the suite's options in ``out/suite.json``; returns the wall
+    seconds of earlier sittings. ``fresh`` removes earlier results first (said in a line)."""
+    path = out / "suite.json"
+    if fresh:
+        earlier = [p for p in (out / "runs", *(out / name for name in SUITE_FILES)) if p.exists()]
+        earlier += sorted(p for p in out.glob("*") if p.suffix in (".csv", ".png") and p not in earlier)
+        if earlier:
+            print(f"--fresh: replacing in {out}: {', '.join(p.name for p in earlier)}", flush=True)
+        for p in earlier:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    if path.is_file():
+        recorded = json.loads(path.read_text())
+        options = json.loads(json.dumps(options))
+        earlier = recorded["options"]
+        differ = [key for key in options if earlier.get(key) != options[key]]
+        if differ:
+            # The suite's settings are a long dict: name the suite, show the short ones.
+            shown = {key: earlier.get(key)["name"] if key == "suite" else earlier.get(key) for key in differ}
+            raise ValueError(
+                f"{out} holds a suite run with other settings: "
+                + ", ".join(f"{key} (was {value!r})" for key, value in shown.items())
+                + "; rerun with its settings to continue it, or add --fresh to start over"
+            )
+        print(f"continuing the suite run in {out}: finished runs are kept, unfinished ones resume", flush=True)
+        return float(recorded.get("seconds", 0.0))
+    if (out / "runs").exists() or (out / "run.json").exists():
+        raise ValueError(f"{out} holds results of a suite run without suite.json: add --fresh to replace them")
+    atomic_write_text(path, json.dumps({"options": options, "seconds": 0.0}, indent=2))
+    return 0.0
+
+
+def _record_seconds(out: Path, seconds: float) -> None:
+    path = out / "suite.json"
+    recorded = json.loads(path.read_text())
+    recorded["seconds"] = seconds
+    atomic_write_text(path, json.dumps(recorded, indent=2))
 
 
 def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, workers: int = 2) -> list[Row]:
@@ -239,6 +298,9 @@ def format_estimate(rows: list[Row], workers: int) -> str:
 
 
 def _speed(suite: Suite, ids: list[str], out: Path) -> list[str]:
+    if (out / "speed.csv").is_file():
+        print(f"kept the speed table measured earlier ({out / 'speed.csv'}; delete it to measure again)")
+        return []
     code = env_speed.main(["--ids", *ids, "--csv", str(out / "speed.csv"), *suite.speed_args])
     return [] if code == 0 else [f"env_speed exited with {code}"]
 
@@ -270,13 +332,25 @@ def _mpc(suite: Suite, tasks: list[str], seeds: int, workers: int, launcher: str
     # Plans with the predictors the prediction stage trained, so the MPC rows and the
     # prediction rows describe the same models.
     trained = prediction.checkpoints(_prediction_jobs(suite, tasks, seeds, out))
+    results = out / "runs" / "mpc"
     jobs = [
-        mpc.MPCJob(task, seed, suite.mpc_episodes, checkpoint=trained[(task, core, seed)], core=core)
+        mpc.MPCJob(
+            task,
+            seed,
+            suite.mpc_episodes,
+            checkpoint=trained[(task, core, seed)],
+            core=core,
+            result=results / f"{task}-{core}-seed{seed}.json",
+        )
         for task in tasks
         for core in mpc.MPC_CORES
         for seed in range(seeds)
     ]
-    jobs += [mpc.MPCJob(task, seed, suite.mpc_episodes) for task in tasks for seed in range(seeds)]
+    jobs += [
+        mpc.MPCJob(task, seed, suite.mpc_episodes, result=results / f"{task}-true-seed{seed}.json")
+        for task in tasks
+        for seed in range(seeds)
+    ]
     rows, failed = mpc.run(jobs, workers, launcher)
     _write(out, "mpc", rows)
     return failed

@@ -4,6 +4,8 @@ run end to end into a report."""
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,7 @@ from benchmarks.stats import (  # noqa: E402
     similar,
 )
 from benchmarks.suite import SUITES, run_suite  # noqa: E402
+from pomdp_envs.cli_errors import Interrupted  # noqa: E402
 
 
 def square_or_fail(job: int) -> dict:
@@ -50,6 +53,39 @@ def test_fan_out_on_a_local_ray_instance():
         ray.shutdown()
     assert sorted(row["square"] for row in rows) == [4, 25]
     assert len(failures) == 1
+
+
+def die_on_first_try(marker: str) -> dict:
+    """Kills its own worker process the first time (as a node that dies would)."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("tried")
+        os._exit(1)
+    return {"retried": True}
+
+
+def test_ray_retries_a_task_whose_worker_died(tmp_path):
+    ray = pytest.importorskip("ray")
+    import sys
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        rows, failures = fan_out(die_on_first_try, [str(tmp_path / "marker")], workers=1, launcher="ray")
+    finally:
+        ray.shutdown()
+    assert rows == [{"retried": True}] and not failures
+
+
+def stop_at_job_two(job: int) -> dict:
+    if job == 2:
+        raise Interrupted("stopped by SIGTERM; checkpoint in here", 143)
+    return {"job": job}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_fan_out_stops_when_a_run_was_interrupted(workers):
+    with pytest.raises(Interrupted, match="SIGTERM"):
+        fan_out(stop_at_job_two, [1, 2], workers)
 
 
 def test_fan_out_rejects_an_unknown_launcher():
@@ -80,6 +116,17 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     assert (tmp_path / "prediction_curves.png").exists()
     with pytest.raises(ValueError, match="unknown envs"):
         run_suite(suite, ["pong"], tmp_path)
+
+    # Run again in the same folder, the suite continues: nothing is trained or planned again.
+    trained = sorted((tmp_path / "runs").rglob("checkpoint.pt"))
+    stamps = [path.stat().st_mtime_ns for path in trained]
+    prediction_before = (tmp_path / "prediction.csv").read_text()
+    assert len(list((tmp_path / "runs" / "mpc").glob("*.json"))) == 4  # 3 predictors and the true model
+    assert not any(run_suite(suite, ["rrc"], tmp_path, 1, 1, command="python -m benchmarks run tiny").values())
+    assert [path.stat().st_mtime_ns for path in trained] == stamps
+    assert (tmp_path / "prediction.csv").read_text() == prediction_before
+    with pytest.raises(ValueError, match="other settings: seeds"):
+        run_suite(suite, ["rrc"], tmp_path, seeds=2, workers=1)
 
     # A second run of the same suite on other envs merges into one report.
     other = tmp_path / "other"
