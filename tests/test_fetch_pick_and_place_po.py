@@ -149,3 +149,24 @@ def test_rendering_without_a_display_or_gl_backend_says_what_to_set(monkeypatch)
     with pytest.raises(gym.error.DependencyNotInstalled, match="MUJOCO_GL=egl"):
         gym.make("pomdp_envs/FetchPickAndPlacePO-v0", render_mode="rgb_array")
     gym.make("pomdp_envs/FetchPickAndPlacePO-v0").close()  # no frames asked for: no backend needed
+
+
+def test_making_the_env_prints_no_notice_about_other_envs():
+    code = "import gymnasium as gym, pomdp_envs; gym.make('pomdp_envs/FetchPickAndPlacePO-v0').reset(seed=0)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Adroit" not in result.stderr and "Adroit" not in result.stdout
+
+
+def test_the_object_starts_as_the_docstring_says():
+    """0.10-0.21 m from the gripper: +-0.15 m per axis, drawn again while closer than 0.10 m."""
+    env = gym.make(ENV_ID)
+    upstream = env.unwrapped.upstream
+    distances = []
+    for seed in range(100):
+        env.reset(seed=seed)
+        offset = upstream._utils.get_site_xpos(upstream.model, upstream.data, "object0")[:2]
+        distances.append(np.linalg.norm(offset - upstream.initial_gripper_xpos[:2]))
+    assert 0.10 <= min(distances) and max(distances) <= 0.15 * np.sqrt(2)
+    assert max(distances) > 0.15  # not within 0.15 m, as the text once said
+    assert "0.10-0.21 m" in type(env.unwrapped).__doc__

@@ -72,8 +72,10 @@ class FetchPickAndPlacePOEnv(StatefulEnv):
 
     ## Start state
 
-    As upstream: gripper above the table, object uniform within 0.15 m of it on the
-    table, goal on the table or up to 0.45 m above it; seeded through ``reset(seed=)``.
+    As upstream: gripper above the table; object on the table at a horizontal offset
+    from the gripper drawn uniformly from the square of +-0.15 m per axis and drawn again
+    while closer than 0.10 m, so 0.10-0.21 m away; goal on the table or up to 0.45 m above
+    it; seeded through ``reset(seed=)``.
 
     ## Hidden factors (``info["hidden"]``, ``hidden_space``)
 
@@ -111,7 +113,7 @@ class FetchPickAndPlacePOEnv(StatefulEnv):
         super().__init__(render_mode)
         _check_gl_backend(render_mode)
         try:
-            from gymnasium_robotics.envs.fetch.pick_and_place import MujocoFetchPickAndPlaceEnv
+            MujocoFetchPickAndPlaceEnv = _upstream_class()
         except ImportError as error:
             raise gym.error.DependencyNotInstalled(
                 'FetchPickAndPlacePO needs gymnasium-robotics and mujoco: pip install "pomdp-envs[fetch]"'
@@ -271,3 +273,19 @@ def _close_if_alive(env_ref: weakref.ref) -> None:
 def _moving(hidden: dict[str, Any]) -> bool:
     velocity = hidden["object_velocity"]
     return bool(velocity @ velocity > MOVING_SPEED**2)
+
+
+def _upstream_class() -> type:
+    """gymnasium-robotics' Fetch Pick&Place env class. Its first import prints a notice
+    about the reward functions of its Adroit hand envs, which this env does not use: that
+    notice is dropped, anything else printed is passed on."""
+    import contextlib
+    import io
+    import sys
+
+    printed = io.StringIO()
+    with contextlib.redirect_stderr(printed):
+        from gymnasium_robotics.envs.fetch.pick_and_place import MujocoFetchPickAndPlaceEnv
+    kept = [line for line in printed.getvalue().splitlines(keepends=True) if "AdroitHand" not in line]
+    sys.stderr.write("".join(kept))
+    return MujocoFetchPickAndPlaceEnv
