@@ -15,7 +15,8 @@ replayed from the state the rollout started with.
 
 Writes ``metrics.csv`` (one row per update: steps, episodes finished, success rate
 and mean return of those episodes, losses, gate rate), ``checkpoint.pt`` and
-``scores.json`` to ``out_dir``.
+``scores.json`` to ``out_dir``; run again with the same ``out_dir``, an interrupted run
+continues from its last checkpoint (``--checkpoint-every`` env steps, and on SIGTERM/SIGINT).
 """
 
 from __future__ import annotations

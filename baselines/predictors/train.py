@@ -12,7 +12,9 @@ hand-written backward pass (``baselines.predictors.gatel0rd_backward``, the same
 as autograd's, which ``--gradients autograd`` uses instead). A single run writes ``metrics.csv``
 (one row per evaluation: test and generalisation error, task loss and gate penalty),
 ``checkpoint.pt`` and ``scores.json`` to ``out_dir``; several runs write one folder each
-below it, named after the run.
+below it, named after the run. Run again with the same ``out_dir`` and options, finished
+runs are kept and unfinished ones continue from their last checkpoint
+(``--checkpoint-every`` epochs, and on SIGTERM/SIGINT; ``baselines.resume``).
 
 The defaults per environment are the GateL0RD paper's (``baselines.predictors.envs.PREDICTOR_ENVS``): model sizes,
 the objective MSE(predicted next observation, next observation) + lambda * mean(Theta)
@@ -381,6 +383,7 @@ def train_runs(config: TrainConfig) -> list[RunResult]:
                     (config, [specs[i] for i in group], [out_dirs[i] for i in group], position)
                     for position, group in enumerate(work)
                 ],
+                processes=min(config.workers, len(work)),
             )
         stop.raise_if_requested(str(config.out_dir))
     else:
@@ -403,14 +406,15 @@ def split_runs(items: list, workers: int) -> list[list]:
     return [items[w::workers] for w in range(workers)]
 
 
-def in_processes(function: Callable[..., Any], arguments: list[tuple]) -> list[Any]:
-    """``function(*args)`` for each tuple of ``arguments``, each in its own spawned
-    process (not forked: a fork would copy torch's thread pools), results in order."""
+def in_processes(function: Callable[..., Any], arguments: list[tuple], processes: Optional[int] = None) -> list[Any]:
+    """``function(*args)`` for each tuple of ``arguments`` in spawned processes (not
+    forked: a fork would copy torch's thread pools), at most ``processes`` at a time (one
+    per tuple by default), results in order."""
     import concurrent.futures
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(len(arguments), mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(processes or len(arguments), mp_context=context) as pool:
         return list(pool.map(function, *zip(*arguments)))
 
 

@@ -40,7 +40,7 @@ class DreamerConfig:
     amp: bool = False  # bfloat16 autocast of the forward passes (CUDA only)
     track: bool = False  # also write TensorBoard event files to out_dir
     capture_video: bool = False  # record the last training episode to out_dir/videos
-    checkpoint_every: int = 10_000  # env steps between checkpoints (0: only on SIGTERM/SIGINT)
+    checkpoint_every: int = 2_500  # env steps between checkpoints (0: only on SIGTERM/SIGINT)
     fresh: bool = False  # replace the run in out_dir instead of continuing it
     out_dir: Path = Path("runs/dreamer")
     progress: bool = True
