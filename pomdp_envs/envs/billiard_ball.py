@@ -84,6 +84,10 @@ class BilliardBallEnv(BatchedCoreEnv):
 
     The smooth friction decay between events is not flagged as a change.
 
+    ``pomdp_envs.wrappers.FullyObservable(env)`` appends them to the observation:
+    ``Box((6,), float32)``, the position, then ``pocketed`` one-hot (-1 for no, 1 for yes)
+    and ``velocity`` scaled from [-1.6, 1.6] to [-1, 1].
+
     ## Datasets
 
     :func:`pomdp_envs.datasets.collect_billiard_kind` draws the paper's six kinds of

@@ -71,6 +71,10 @@ class RobotRemoteControlEnv(BatchedCoreEnv):
     |------|-------|-------------------------------------------|
     | ``robot_controlled`` | ``Discrete(2)`` | the agent reaches the terminal (at most once per episode) |
 
+    ``pomdp_envs.wrappers.FullyObservable(env)`` appends it to the observation:
+    ``Box(-1, 1, (6,), float32)``, the four positions, then ``robot_controlled`` one-hot
+    (-1 for no, 1 for yes).
+
     ## Policies
 
     :mod:`pomdp_envs.policies.robot_remote_control` has the paper's "biased" and

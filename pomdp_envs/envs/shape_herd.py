@@ -43,6 +43,10 @@ class ShapeHerdEnv(StatefulEnv):
     their colours). Agent steel blue (a disc of radius 4 pixels); canvas beyond the arena
     (never reached in the Basic arena) mid grey.
 
+    ``pomdp_envs.wrappers.FullyObservable(env)`` sees the whole arena instead, in the same
+    ``Box(0, 255, (64, 64, 3), uint8)``: the arena scaled to fit (0.08 pixels per px in the
+    Basic arena), centred on the mid grey canvas, drawn and veiled as the view is.
+
     ## Action space
 
     ``Box([0, 0], [2 pi, 400], float32)``: (angle in radians, image coordinates: 0 is
@@ -124,9 +128,12 @@ class ShapeHerdEnv(StatefulEnv):
                 'ShapeHerd needs pymunk and pygame-ce: pip install "pomdp-envs[shapeherd]"'
             ) from error
         self._render_view, self._render_arena = rendering.render_view, rendering.render_arena
+        self._render_whole_arena = rendering.render_whole_arena
         self.config = make_config(ShapeHerdConfig, config, config_overrides)
         cfg, n = self.config, self.config.num_objects
         self.observation_space = spaces.Box(0, 255, shape=(cfg.obs_size, cfg.obs_size, 3), dtype=np.uint8)
+        # The fully observable variant (pomdp_envs.wrappers.FullyObservable): the whole arena.
+        self.full_observation_space = self.observation_space
         if cfg.normalized_actions:
             self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         else:
@@ -174,6 +181,12 @@ class ShapeHerdEnv(StatefulEnv):
 
     def _render_frame(self) -> np.ndarray:
         return self._render_arena(self.world)
+
+    def full_observation(self) -> np.ndarray:
+        """The whole arena as a ``obs_size`` x ``obs_size`` image (the fully observable variant)."""
+        if self.world is None:
+            raise gym.error.ResetNeeded("call reset() before asking for an observation")
+        return self._render_whole_arena(self.world)
 
     def _read_hidden(self) -> dict[str, np.ndarray]:
         snapshot = self.world.snapshot()

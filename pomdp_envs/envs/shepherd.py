@@ -95,6 +95,11 @@ class ShepherdEnv(BatchedCoreEnv):
     | ``cage_held`` | ``Discrete(2)`` | the cage is picked up or dropped |
     | ``sheep_caught`` | ``Discrete(2)`` | the sheep is caught |
 
+    ``pomdp_envs.wrappers.FullyObservable(env)`` appends them to the observation, each
+    scaled into the observation's range [-3.025, 1.025]: ``Box((15,), float32)``, the seven
+    entries above, then ``cage_held``, ``gate_open`` and ``sheep_caught`` one-hot (-3.025 for
+    no, 1.025 for yes) and ``sheep_xy`` mapped linearly from its box.
+
     ## Policies
 
     :mod:`pomdp_envs.policies.shepherd` has the paper's random data policy (with the

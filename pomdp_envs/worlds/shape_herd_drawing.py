@@ -65,6 +65,24 @@ def render_view(world: ShapeHerdWorld) -> np.ndarray:
     return _pixels(surface)
 
 
+def render_whole_arena(world: ShapeHerdWorld) -> np.ndarray:
+    """The fully observable variant's observation: the whole arena at ``obs_size`` x
+    ``obs_size``, centred, drawn as the view is (no antialiasing, the same veil)."""
+    cfg = world.config
+    size = cfg.obs_size
+    scale = size / max(cfg.width, cfg.height)  # output pixels per px
+    static, margin = _static_layer(cfg, scale)
+    # The world point at the output's top-left corner, snapped to the static layer's grid.
+    left = round(margin * scale - (size - cfg.width * scale) / 2)
+    top = round(margin * scale - (size - cfg.height * scale) / 2)
+    surface = _surface(size, size)
+    surface.blit(static, (0, 0), (left, top, size, size))
+    _draw_bodies(surface, world, left / scale - margin, top / scale - margin, scale)
+    if cfg.veil:
+        surface.blit(_veil(size), (0, 0))
+    return _pixels(surface)
+
+
 @functools.lru_cache(maxsize=4)
 def _veil(size: int) -> pygame.Surface:
     veil = _surface(size, size)

@@ -17,6 +17,7 @@ from pomdp_envs.core.stateful import SimulationStep, StatefulEnv
 # Upstream 25-d observation indices kept (GateL0RD paper, footnote 4).
 KEPT = slice(0, 11)  # upstream indices 0-10 are kept
 NUM_KEPT = 11
+NUM_DROPPED = 14  # upstream indices 11-24
 MOVING_SPEED = 0.01  # m/s: the object counts as moving above this speed
 WORKSPACE_BOUND = 5.0  # m, bound of every observed coordinate
 
@@ -54,6 +55,10 @@ class FetchPickAndPlacePOEnv(StatefulEnv):
 
     Removed: object rotation [11-13], object linear [14-16] and angular [17-19]
     velocity, gripper velocity [20-22], finger velocities [23-24].
+    ``pomdp_envs.wrappers.FullyObservable(env)`` puts them back: a ``Box`` of 28 float64,
+    the 14 entries above (same bounds) followed by upstream indices 11-24 in their order
+    (unbounded, as upstream declares them); with ``flat_observation=False``, the dict with
+    upstream's full 25-d ``observation``.
     ``flat_observation=False`` gives the upstream dict layout instead:
     ``{"observation": (11,), "achieved_goal": (3,), "desired_goal": (3,)}`` and keeps
     ``compute_reward`` for hindsight relabelling (the flat variant has none, so that it
@@ -202,6 +207,25 @@ class FetchPickAndPlacePOEnv(StatefulEnv):
         if self.flat_observation:
             raise AttributeError("compute_reward is offered by the goal-env variant only (flat_observation=False)")
         return self.upstream.compute_reward
+
+    @property
+    def full_observation_space(self) -> spaces.Space:
+        """The fully observable variant's space (``pomdp_envs.wrappers.FullyObservable``)."""
+        if self.flat_observation:
+            unbounded = np.full(NUM_DROPPED, np.inf)  # as upstream declares them
+            low = np.concatenate([self.observation_space.low, -unbounded])
+            return spaces.Box(low, np.concatenate([self.observation_space.high, unbounded]), dtype=np.float64)
+        upstream = self.upstream.observation_space
+        return spaces.Dict({**upstream.spaces})
+
+    def full_observation(self) -> Any:
+        """The observation with the dimensions it drops appended (upstream indices 11-24)."""
+        if self._upstream_obs is None:
+            raise gym.error.ResetNeeded("call reset() before asking for an observation")
+        observed = self._observe(self._upstream_obs)
+        if not self.flat_observation:
+            return {**observed, "observation": self._upstream_obs["observation"].copy()}
+        return np.concatenate([observed, self._upstream_obs["observation"][NUM_KEPT:]])
 
     def _observe(self, upstream_obs: dict[str, np.ndarray]):
         kept = upstream_obs["observation"][KEPT]

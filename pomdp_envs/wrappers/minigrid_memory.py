@@ -46,6 +46,11 @@ class MiniGridMemoryEnv(StatefulEnv):
     ``Box(0, 255, (7, 7, 3), uint8)``: MiniGrid's symbolic view, cells of (object type,
     colour, state) indices, the agent at the bottom centre facing up.
 
+    ``pomdp_envs.wrappers.FullyObservable(env)`` sees the whole grid instead:
+    ``Box(0, 255, (width, height, 3), uint8)``, encoded as upstream's ``FullyObsWrapper``
+    encodes it (the agent as (agent, red, direction) at its cell); what the agent carries
+    is not drawn there, as upstream.
+
     ## Action space
 
     ``Discrete(7)``: left, right, forward, pickup, drop, toggle, done.
@@ -100,6 +105,8 @@ class MiniGridMemoryEnv(StatefulEnv):
         from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
         self._object_index, self._color_index = OBJECT_TO_IDX, COLOR_TO_IDX
+        # The fully observable variant (pomdp_envs.wrappers.FullyObservable): the whole grid.
+        self.full_observation_space = spaces.Box(0, 255, (width, height, 3), np.uint8)
         self._doors: list[Any] = []
         self._goal_object = np.int64(0)
 
@@ -134,6 +141,15 @@ class MiniGridMemoryEnv(StatefulEnv):
             "agent_dir": np.int64(env.agent_dir),
             "goal_object": self._goal_object,
         }
+
+    def full_observation(self) -> np.ndarray:
+        """The whole grid as MiniGrid's ``FullyObsWrapper`` encodes it: (object, colour,
+        state) per cell, the agent as (agent, red, direction) at its position."""
+        env = self.upstream
+        grid = env.grid.encode()
+        x, y = env.agent_pos
+        grid[x, y] = (self._object_index["agent"], self._color_index["red"], env.agent_dir)
+        return grid
 
     def _memory_cue(self) -> str | None:
         """Type of the cue object in a Memory task's start room (None elsewhere)."""
