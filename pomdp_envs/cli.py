@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,6 +85,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     score.add_argument("--start-steps", type=int, default=0, help="leave out the first steps")
 
+    # Commands that other installed packages add (entry point group PLUGIN_GROUP), such as
+    # `validate` from this distribution's baselines: found by name, never imported here.
+    plugins = _plugin_commands()
+    for name, entry_point in plugins.items():
+        commands.add_parser(
+            name, add_help=False, help=f"(from {entry_point.value.split(':')[0]}; --help for its options)"
+        )
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] and argv[0] in plugins:
+        return int(plugins[argv[0]].load()(argv[1:]) or 0)
     args = parser.parse_args(argv)
     commands_by_name = {
         "list": _list,
@@ -92,6 +103,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "play": lambda: _play(args),
     }
     return run_command("pomdp-envs", commands_by_name[args.command])
+
+
+PLUGIN_GROUP = "pomdp_envs.commands"
+
+
+def _plugin_commands() -> dict:
+    """name -> entry point of every command registered in ``PLUGIN_GROUP``."""
+    from importlib.metadata import entry_points
+
+    return {entry_point.name: entry_point for entry_point in entry_points(group=PLUGIN_GROUP)}
 
 
 def _list() -> int:

@@ -65,9 +65,43 @@ def r2_probe(latents: np.ndarray, targets: np.ndarray, ridge: float = 1e-3) -> f
     fit_y, test_y = _halves(y, length)
     fit_x, fit_y = _subsample(fit_x, fit_y)
     weights = np.linalg.solve(fit_x.T @ fit_x + ridge * np.eye(fit_x.shape[1]), fit_x.T @ fit_y)
-    residual = ((test_y - test_x @ weights) ** 2).sum()
-    total = ((test_y - test_y.mean(axis=0)) ** 2).sum()
+    return r2(test_x @ weights, test_y)
+
+
+def r2(predicted: np.ndarray, targets: np.ndarray) -> float:
+    """R^2 of ``predicted`` against ``targets`` (M, ...), every component pooled: 1 minus
+    the residual sum of squares over the sum of squares about each component's mean.
+    NaN when the targets do not vary."""
+    targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+    predicted = np.asarray(predicted, dtype=np.float64).reshape(targets.shape)
+    residual = ((targets - predicted) ** 2).sum()
+    total = ((targets - targets.mean(axis=0)) ** 2).sum()
     return float(1.0 - residual / total) if total > 0 else float("nan")
+
+
+def balanced_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """Mean recall over the classes present in ``labels`` (M,) or (M, K) (components
+    scored one by one and averaged); NaN for a component with a single class."""
+    labels = np.asarray(labels).reshape(len(labels), -1)
+    predicted = np.asarray(predicted).reshape(labels.shape)
+    scores = []
+    for component in range(labels.shape[1]):
+        truth, guess = labels[:, component], predicted[:, component]
+        classes = np.unique(truth)
+        if len(classes) < 2:
+            continue
+        scores.append(float(np.mean([np.mean(guess[truth == c] == c) for c in classes])))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def steps_since_change(changed: np.ndarray) -> np.ndarray:
+    """(N, L) int: steps since the last True in each row of ``changed`` (N, L), counting
+    the sequence's start as a change (0 at a change or at t = 0)."""
+    changed = np.asarray(changed, dtype=bool).copy()
+    changed[:, 0] = True
+    index = np.arange(changed.shape[1])
+    last = np.maximum.accumulate(np.where(changed, index, 0), axis=1)
+    return index - last
 
 
 def balanced_accuracy_probe(latents: np.ndarray, targets: np.ndarray, ridge: float = 1e-2) -> float:

@@ -28,6 +28,7 @@ TINY = {  # command prefix -> flags appended
     "pomdp-envs list": [],
     "pomdp-envs render": ["--max-steps", "3", "--no-progress"],
     "pomdp-envs score": [],
+    "pomdp-envs validate": ["--budget", "quick", "--seeds", "1", "--steps", "10"],
     "python -m benchmarks.paper_fidelity": ["--runs", "64"],
     "python -m baselines.predictors.train": [
         "--epochs",

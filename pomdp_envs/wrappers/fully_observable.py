@@ -115,12 +115,21 @@ class FullyObservable(gym.Wrapper, gym.utils.RecordConstructorArgs):
             self.observation_space, low, high = _appended_space(env.observation_space, size)
             self._encoder = HiddenEncoder(hidden_space, low, high)
 
+    def append_hidden(self, observations: np.ndarray, hidden: dict[str, Any]) -> np.ndarray:
+        """Observations (N, D) of the wrapped env with hidden factors (name -> (N, ...))
+        appended: this variant's observations, for data recorded from the partial env."""
+        if self._encoder is None:
+            raise ValueError(
+                "this env gives its own full view: its observations cannot be rebuilt from the hidden factors"
+            )
+        extra = self._encoder.encode(hidden)
+        return np.concatenate([observations, extra], axis=1).astype(self.observation_space.dtype)
+
     def _full(self, observation: Any, info: dict[str, Any]) -> Any:
         if self._encoder is None:
             return self.env.unwrapped.full_observation()
         hidden = {name: np.asarray(value)[None] for name, value in info["hidden"].items()}
-        extra = self._encoder.encode(hidden)[0]
-        return np.concatenate([observation, extra]).astype(self.observation_space.dtype)
+        return self.append_hidden(np.asarray(observation)[None], hidden)[0]
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         observation, info = self.env.reset(**kwargs)

@@ -1,0 +1,281 @@
+"""Does an environment need memory of its hidden factors? A test with controls.
+
+For every hidden factor of an env, estimators are trained (supervised, the true factor as
+label) to read it from what an agent sees, and scored on held-out sequences with
+``pomdp_envs.scoring``'s measures (R^2 for continuous factors, balanced accuracy for
+discrete ones):
+
+* memoryless: the current observation (and previous action) only;
+* window: the last ``window`` steps;
+* recurrent: the whole history (a GRU);
+* fully observable: the memoryless estimator on ``pomdp_envs.wrappers.FullyObservable``'s
+  variant, the ceiling.
+
+The memory gap of a factor is the recurrent score minus the memoryless one, per seed; it
+is reported overall and by the steps since the factor last changed (0-2, 3-10, more than
+10), since memory shows where the current observation no longer carries the factor (the
+sheep waiting behind the wall), while a factor that a short window recovers (a velocity
+from two positions) shows the window closing the gap. The verdict "needs memory" needs
+at least 3 seeds and a gap larger than ``margin`` at p < 0.05 (one-sided t-test over
+seeds); with fewer seeds it is inconclusive.
+
+    pomdp-envs validate pomdp_envs/RobotRemoteControl-v0 --seeds 3
+    python -m baselines.validation pomdp_envs/Shepherd-v0 --budget quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from typing import Any, Optional
+
+import gymnasium as gym
+import numpy as np
+
+from baselines.validation.estimators import EstimatorConfig, estimate, train_estimator
+from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command
+from pomdp_envs.datasets import Sequences, collect_sequences
+from pomdp_envs.policies import make_policy, policy_names
+from pomdp_envs.scoring import balanced_accuracy, r2, steps_since_change
+from pomdp_envs.wrappers.fully_observable import FullyObservable
+
+#: Steps since the factor last changed: the bins the gap is reported in.
+BINS = ((0, 2), (3, 10), (11, None))
+#: Budgets: sequences to train on, to score on, and estimator updates.
+BUDGETS = {"quick": (256, 128, 300), "standard": (1024, 256, 1500)}
+_TEST_SEED_OFFSET = 10_000_000  # test episodes never share a seed with training ones
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationConfig:
+    env_id: str
+    seeds: int = 3
+    budget: str = "standard"  # a key of BUDGETS
+    num_steps: Optional[int] = None  # steps per sequence; None: the env's time limit, at most 100
+    policy: str = "random"  # a policy name of the env (pomdp_envs.policies.policy_names)
+    window: int = 4
+    margin: float = 0.05  # the smallest gap that counts as needing memory
+    data_seed: int = 0
+
+    def check(self) -> None:
+        if self.budget not in BUDGETS:
+            raise ValueError(f"budget must be one of {sorted(BUDGETS)}, got {self.budget!r}")
+        if self.seeds < 1 or self.window < 2:
+            raise ValueError("seeds must be >= 1 and window >= 2")
+        names = policy_names(self.env_id)
+        if self.policy not in names:
+            raise ValueError(f"{self.env_id} has no policy {self.policy!r}; choose from {names}")
+
+    def steps(self) -> int:
+        if self.num_steps is not None:
+            return self.num_steps
+        spec = gym.spec(self.env_id)
+        return min(spec.max_episode_steps or 100, 100)
+
+
+def collect(config: ValidationConfig, split: str, fully_observable: bool = False) -> Sequences:
+    """The train or test sequences, partial or fully observed (the same episodes)."""
+    num_train, num_test, _ = BUDGETS[config.budget]
+    size = num_train if split == "train" else num_test
+    seed = config.data_seed + (0 if split == "train" else _TEST_SEED_OFFSET)
+    policy = make_policy(config.env_id, config.policy, seed=seed)
+    kwargs: dict[str, Any] = {"num_envs": min(64, size)}
+    if fully_observable and not _vector_observations(config.env_id):
+        kwargs.update(vectorization_mode="sync", wrappers=[FullyObservable])
+    sequences = collect_sequences(config.env_id, policy, size, config.steps(), seed, **kwargs)
+    if fully_observable and _vector_observations(config.env_id):
+        sequences = _with_hidden_appended(config.env_id, sequences)
+    return sequences
+
+
+def _vector_observations(env_id: str) -> bool:
+    env = gym.make(env_id)
+    flat = isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1
+    own_view = hasattr(env.unwrapped, "full_observation")
+    env.close()
+    return flat and not own_view
+
+
+def _with_hidden_appended(env_id: str, sequences: Sequences) -> Sequences:
+    """Vector observations with the hidden factors appended, as ``FullyObservable`` does."""
+    wrapped = FullyObservable(gym.make(env_id))
+    n, steps = sequences.observations.shape[:2]
+    flat_hidden = {name: value.reshape(n * steps, *value.shape[2:]) for name, value in sequences.hidden.items()}
+    flat = wrapped.append_hidden(sequences.observations.reshape(n * steps, -1), flat_hidden)
+    return dataclasses.replace(sequences, observations=flat.reshape(n, steps, -1))
+
+
+def factor_score(predicted: np.ndarray, truth: np.ndarray, discrete: bool) -> float:
+    return balanced_accuracy(predicted, truth) if discrete else r2(predicted, truth)
+
+
+def score_estimates(
+    predicted: dict[str, np.ndarray], test: Sequences, discrete: dict[str, bool]
+) -> dict[str, dict[str, float]]:
+    """Per factor: the score over all steps ("all") and in each bin of steps since the
+    factor last changed (NaN where a bin holds too few steps or one class)."""
+    scores: dict[str, dict[str, float]] = {}
+    for name, truth in test.hidden.items():
+        since = steps_since_change(test.hidden_changed[name]).reshape(-1)
+        flat_truth = truth.reshape(since.size, -1)
+        flat_predicted = predicted[name].reshape(since.size, -1)
+        scores[name] = {"all": factor_score(flat_predicted, flat_truth, discrete[name])}
+        for low, high in BINS:
+            rows = (since >= low) & (since <= (high if high is not None else since.max()))
+            label = bin_label(low, high)
+            enough = rows.sum() >= 20
+            scores[name][label] = (
+                factor_score(flat_predicted[rows], flat_truth[rows], discrete[name]) if enough else float("nan")
+            )
+    return scores
+
+
+def bin_label(low: int, high: Optional[int]) -> str:
+    return f"{low}-{high}" if high is not None else f">{low - 1}"
+
+
+def validate(config: ValidationConfig, say=print) -> list[dict[str, Any]]:
+    """One row per hidden factor: each estimator's score (mean over seeds), the memory
+    gap with its 95 % interval, the gap per bin, the p-value and the verdict."""
+    config.check()
+    env = gym.make(config.env_id)
+    hidden_space, action_space = env.unwrapped.hidden_space, env.action_space
+    env.close()
+    discrete = {name: not isinstance(space, gym.spaces.Box) for name, space in hidden_space.spaces.items()}
+    _, _, updates = BUDGETS[config.budget]
+    start = time.perf_counter()
+    data = {(split, full): collect(config, split, full) for split in ("train", "test") for full in (False, True)}
+    say(f"collected {len(data['train', False])} + {len(data['test', False])} sequences of {config.steps()} steps")
+    kinds = {"current": False, "window": False, "recurrent": False, "fully_observable": True}
+    scores: dict[str, list[dict[str, dict[str, float]]]] = {kind: [] for kind in kinds}
+    for seed in range(config.seeds):
+        for kind, full in kinds.items():
+            estimator = EstimatorConfig(
+                kind="current" if kind == "fully_observable" else kind,
+                window=config.window,
+                updates=updates,
+                seed=seed,
+            )
+            model, codec = train_estimator(estimator, data["train", full], hidden_space, action_space)
+            predicted = estimate(model, codec, data["test", full], action_space)
+            scores[kind].append(score_estimates(predicted, data["test", full], discrete))
+        say(f"seed {seed}: estimators trained and scored ({time.perf_counter() - start:.0f} s)")
+    return [_factor_row(config, name, discrete[name], scores) for name in hidden_space.spaces]
+
+
+def _factor_row(config: ValidationConfig, name: str, discrete: bool, scores: dict) -> dict[str, Any]:
+    def per_seed(kind: str, part: str = "all") -> np.ndarray:
+        return np.array([seed_scores[name][part] for seed_scores in scores[kind]])
+
+    gaps = per_seed("recurrent") - per_seed("current")
+    window_gaps = per_seed("recurrent") - per_seed("window")
+    row: dict[str, Any] = {
+        "env": config.env_id,
+        "factor": name,
+        "measure": "balanced accuracy" if discrete else "R^2",
+        "seeds": config.seeds,
+        "memoryless": _mean(per_seed("current")),
+        f"window{config.window}": _mean(per_seed("window")),
+        "recurrent": _mean(per_seed("recurrent")),
+        "fully_observable": _mean(per_seed("fully_observable")),
+        "gap": _mean(gaps),
+        "gap_ci95": _half_width(gaps),
+        "window_gap": _mean(window_gaps),
+    }
+    for low, high in BINS:
+        label = bin_label(low, high)
+        row[f"gap_{label}"] = _mean(per_seed("recurrent", label) - per_seed("current", label))
+    row["p"] = _p_above(gaps, config.margin)
+    row["verdict"] = _verdict(gaps, window_gaps, config)
+    return row
+
+
+def _mean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def _half_width(values: np.ndarray) -> float:
+    """Half-width of the 95 % t interval of the mean (NaN with fewer than 2 values)."""
+    from scipy import stats
+
+    finite = values[np.isfinite(values)]
+    if finite.size < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.975, finite.size - 1) * finite.std(ddof=1) / math.sqrt(finite.size))
+
+
+def _p_above(values: np.ndarray, margin: float) -> float:
+    """One-sided p of a t-test that the mean exceeds ``margin``."""
+    from scipy import stats
+
+    finite = values[np.isfinite(values)]
+    if finite.size < 2:
+        return float("nan")
+    if np.ptp(finite) < 1e-12:  # no spread: the t statistic is undefined, the answer is not
+        return 0.0 if finite.mean() > margin else 1.0
+    return float(stats.ttest_1samp(finite, margin, alternative="greater").pvalue)
+
+
+def _verdict(gaps: np.ndarray, window_gaps: np.ndarray, config: ValidationConfig) -> str:
+    finite = gaps[np.isfinite(gaps)]
+    if finite.size < 3:
+        return "inconclusive (fewer than 3 seeds)"
+    if _p_above(gaps, config.margin) < 0.05:
+        if _p_above(window_gaps, config.margin) < 0.05:
+            return f"needs memory beyond the last {config.window} steps"
+        return f"needs memory (the last {config.window} steps not shown to fall short)"
+    return "no memory gap shown (the current view carries it, or the estimators miss it)"
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    window = next(key for key in rows[0] if key.startswith("window") and key != "window_gap")
+    bins = [f"gap_{bin_label(low, high)}" for low, high in BINS]
+    header = ["factor", "measure", "memoryless", window, "recurrent", "fully observable", "gap (95 % CI)"]
+    header += [f"gap, {b[4:]} steps since change" for b in bins] + ["p (gap > margin)", "verdict"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["factor"], row["measure"]]
+        cells += [_fmt(row[key]) for key in ("memoryless", window, "recurrent", "fully_observable")]
+        cells.append(f"{_fmt(row['gap'])} ± {_fmt(row['gap_ci95'])}")
+        cells += [_fmt(row[b]) for b in bins]
+        cells += [_fmt(row["p"]), row["verdict"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:.3f}"
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = OneLineArgumentParser(
+        prog="pomdp-envs validate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("env_id", help="a registered id whose info follows the hidden-factor protocol")
+    parser.add_argument("--seeds", type=positive_int, default=3, help="estimator seeds (3 or more for a verdict)")
+    parser.add_argument("--budget", choices=sorted(BUDGETS), default="standard")
+    parser.add_argument("--steps", type=positive_int, help="steps per sequence (default: the time limit, <= 100)")
+    parser.add_argument("--policy", default="random", help="the policy that collects the sequences")
+    parser.add_argument("--window", type=int, default=4, help="steps the window estimator sees (>= 2)")
+    parser.add_argument("--margin", type=float, default=0.05, help="smallest gap that counts")
+    args = parser.parse_args(argv)
+
+    def go() -> int:
+        import torch
+
+        torch.set_num_threads(1)
+        config = ValidationConfig(
+            args.env_id, args.seeds, args.budget, args.steps, args.policy, args.window, args.margin
+        )
+        rows = validate(config, say=lambda line: print(line, file=sys.stderr, flush=True))
+        print(f"# {args.env_id}: memory gaps of its hidden factors ({config.seeds} seeds, budget {config.budget})")
+        print(format_table(rows))
+        return 0
+
+    return run_command("pomdp-envs validate", go)

@@ -1,0 +1,110 @@
+"""Environment validation: memory gaps of hidden factors, measured with estimators with
+and without memory; the README's own example env; the command line."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("scipy")
+
+from baselines.validation import ValidationConfig, format_table, validate  # noqa: E402
+from baselines.validation.estimators import EstimatorConfig, estimate, train_estimator  # noqa: E402
+from pomdp_envs.scoring import balanced_accuracy, r2, steps_since_change  # noqa: E402
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def readme_example() -> str:
+    section = README.read_text().split("## Validating an environment", 1)[1].split("\n## ", 1)[0]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_env_needs_memory_and_the_table_says_so():
+    """A cue seen only at the first step: read perfectly with memory, near chance without."""
+    namespace: dict = {"__name__": "readme_example"}
+    code = readme_example().replace("print(format_table(", "rows = (").replace(")))", "))")
+    exec(code, namespace)
+    [row] = namespace["rows"]
+    assert row["factor"] == "cue" and row["measure"] == "balanced accuracy"
+    assert row["recurrent"] > 0.95 and row["fully_observable"] > 0.95
+    assert row["memoryless"] < 0.6  # right at the first step only, then chance
+    assert row["gap_>10"] > 0.4 and row["verdict"].startswith("needs memory")
+    assert "| cue | balanced accuracy |" in format_table(namespace["rows"])
+
+
+def test_a_factor_in_plain_view_shows_no_memory_gap():
+    import gymnasium as gym
+
+    namespace: dict = {"__name__": "readme_example"}
+    exec(readme_example().split("gym.register")[0], namespace)
+
+    class VisibleCue(namespace["CueEnv"]):
+        def step(self, action):
+            observation = np.array([2.0 * self.cue - 1.0], np.float32)
+            return observation, 0.0, False, False, self._info()
+
+    gym.register("VisibleCue-v0", entry_point=VisibleCue, max_episode_steps=20)
+    [row] = validate(ValidationConfig("VisibleCue-v0", seeds=3, budget="quick"), say=lambda _: None)
+    assert row["memoryless"] > 0.95 and abs(row["gap"]) < 0.05
+    assert row["verdict"].startswith("no memory gap")
+
+
+def test_fewer_than_three_seeds_is_inconclusive_and_the_command_prints_the_table():
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    command = [sys.executable, "-m", "pomdp_envs.cli", "validate", "pomdp_envs/RobotRemoteControl-v0"]
+    result = subprocess.run(
+        [*command, "--policy", "biased", "--budget", "quick", "--seeds", "1", "--steps", "10"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| robot_controlled | balanced accuracy |" in result.stdout
+    assert "inconclusive (fewer than 3 seeds)" in result.stdout
+    refused = subprocess.run([*command, "--policy", "nope"], capture_output=True, text=True, env=env, timeout=120)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "no policy 'nope'" in refused.stderr
+
+
+def test_image_observations_go_through_the_conv_encoder():
+    pytest.importorskip("minigrid")
+    import gymnasium as gym
+
+    from pomdp_envs.datasets import collect_sequences
+    from pomdp_envs.policies import make_policy
+
+    env_id = "pomdp_envs/MiniGrid-DoorKey-5x5-v0"
+    sequences = collect_sequences(env_id, make_policy(env_id, "random", seed=0), 8, 6, num_envs=4)
+    env = gym.make(env_id)
+    for kind in ("recurrent", "window"):
+        model, codec = train_estimator(
+            EstimatorConfig(kind=kind, updates=2, batch_size=4), sequences, env.unwrapped.hidden_space, env.action_space
+        )
+        predicted = estimate(model, codec, sequences, env.action_space)
+        for name, truth in sequences.hidden.items():
+            assert predicted[name].reshape(truth.shape).shape == truth.shape
+
+
+def test_scores_and_steps_since_change():
+    changed = np.array([[False, False, True, False, False], [False, True, True, False, False]])
+    np.testing.assert_array_equal(steps_since_change(changed), [[0, 1, 0, 1, 2], [0, 0, 0, 1, 2]])
+    assert r2(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0])) == 1.0
+    assert r2(np.full(3, 2.0), np.array([1.0, 2.0, 3.0])) == 0.0
+    assert balanced_accuracy(np.array([0, 0, 0, 0]), np.array([0, 0, 0, 1])) == 0.5
+    assert np.isnan(balanced_accuracy(np.array([1, 1]), np.array([1, 1])))
+
+
+def test_options_are_checked_before_any_work():
+    with pytest.raises(ValueError, match="budget"):
+        validate(ValidationConfig("pomdp_envs/RobotRemoteControl-v0", budget="huge"))
+    with pytest.raises(ValueError, match="window"):
+        validate(ValidationConfig("pomdp_envs/RobotRemoteControl-v0", window=1))
