@@ -1,4 +1,5 @@
-"""Recurrent cores with one step interface: GateL0RD, LSTM, GRU and Elman RNN.
+"""Recurrent cores with one step interface: GateL0RD, LSTM, GRU and Elman RNN, and a
+memoryless window of the last inputs as their control.
 
 Every core maps ``(x_t, state) -> (output_t, state, gate_t)`` where ``x_t`` is
 (B, input_size), ``output_t`` is (B, hidden_size) and ``gate_t`` is GateL0RD's gate
@@ -148,3 +149,32 @@ class TorchRNNCell(nn.Module):
                 new_state.append(h)
             inputs = h
         return inputs, tuple(new_state), None
+
+
+class WindowCell(nn.Module):
+    """A memoryless core behind the same interface: output = tanh(W [x_{t-K+1}, ..., x_t] + b),
+    one layer over the last ``window`` inputs (1: the current input alone), zeros standing
+    in for inputs before the start. The state holds the window's earlier inputs and the
+    last output, which ``latent`` returns; nothing older than the window reaches the output,
+    so it is the control that shows what memory adds."""
+
+    def __init__(self, input_size: int, hidden_size: int, window: int = 1) -> None:
+        super().__init__()
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        self.input_size, self.hidden_size, self.window = input_size, hidden_size, window
+        self.layer = nn.Linear(window * input_size, hidden_size)
+
+    def initial_state(self, h0: torch.Tensor) -> State:
+        """Zeros for a batch of ``h0``'s size (its values are not read: nothing is remembered)."""
+        batch = h0.shape[0]
+        return (h0.new_zeros(batch, (self.window - 1) * self.input_size), h0.new_zeros(batch, self.hidden_size))
+
+    @staticmethod
+    def latent(state: State) -> torch.Tensor:
+        return state[1]
+
+    def forward(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State, Optional[torch.Tensor]]:
+        joint = torch.cat([state[0], x], dim=-1)
+        output = torch.tanh(self.layer(joint))
+        return output, (joint[:, self.input_size :], output), None

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.predictors.predictor import CORES, Predictor, PredictorConfig  # noqa: E402
+from baselines.predictors.predictor import ALL_CORES, Predictor, PredictorConfig  # noqa: E402
 from baselines.predictors.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run  # noqa: E402
 from baselines.predictors.train import (  # noqa: E402
     PlainTrainer,
@@ -45,12 +45,15 @@ def _train(trainer, config):
 
 @pytest.mark.parametrize(
     ("env", "core", "gradients"),
-    [("rrc", core, "by-hand") for core in CORES]
-    + [("rrc", "gatel0rd", "autograd"), ("billiard", "gatel0rd", "by-hand"), ("shepherd", "gru", "by-hand")],
+    [("rrc", core, "by-hand") for core in ALL_CORES]
+    + [("rrc", "gatel0rd", "autograd"), ("billiard", "gatel0rd", "by-hand"), ("shepherd", "gru", "by-hand")]
+    + [("shepherd", "mlp4", "by-hand")],
 )
 def test_one_stacked_run_matches_the_plain_trainer(tmp_path, env, core, gradients):
-    # GateL0RD's gradients come from the hand-written backward pass by default.
-    config = _config(tmp_path, env=env, core=core, gradients=gradients)
+    # GateL0RD's gradients come from the hand-written backward pass by default; "mlp4" is
+    # the memoryless core with a window of 4.
+    window = int(core[3:]) if core.startswith("mlp") and len(core) > 3 else 1
+    config = _config(tmp_path, env=env, core=core[:3] if window > 1 else core, gradients=gradients, window=window)
     data = load_data(config)
     plain = _train(PlainTrainer(config, data), config)
     stacked = _train(StackedTrainer(config, data), config)

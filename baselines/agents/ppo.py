@@ -5,7 +5,8 @@
 
 The algorithm is in this one file, in torch; the memory cells come from ``baselines.cells`` and
 the run folder from ``baselines.runlog``. The agent: a small conv encoder of the 7x7x3 view, a recurrent
-core (GateL0RD, whose L0 gate penalty ``reg_lambda`` is added to the loss, or an LSTM),
+core (GateL0RD, whose L0 gate penalty ``reg_lambda`` is added to the loss, an LSTM, or
+``none``: a feedforward layer of the current view, the memoryless control),
 and actor and critic heads. Rollouts of ``num_steps`` per env come from a
 ``SyncVectorEnv`` in same-step autoreset mode, so the observation after a finished
 episode is already the next episode's first one; the recurrent state is zeroed
@@ -35,7 +36,7 @@ import torch
 from torch import nn
 
 import pomdp_envs  # noqa: F401  (registers the ids)
-from baselines.cells import GateL0RDCell, State, TorchRNNCell, gate_activity
+from baselines.cells import GateL0RDCell, State, TorchRNNCell, WindowCell, gate_activity
 from baselines.resume import (
     SCORES_FILE,
     StopSignals,
@@ -56,7 +57,8 @@ from pomdp_envs.cli_errors import run_command, writable_dir
 _VIEW_SCALE = torch.tensor([10.0, 5.0, 2.0])
 
 
-CORES = ("gatel0rd", "lstm")  # the memories the agent offers
+CORES = ("gatel0rd", "lstm")  # the memories the agent offers (the benchmarks compare these)
+MEMORYLESS = "none"  # the control: a feedforward policy of the current view
 
 
 @dataclasses.dataclass
@@ -66,7 +68,7 @@ class PPOConfig:
     log-probabilities it acted with."""
 
     env_id: str = "pomdp_envs/MiniGrid-DoorKey-5x5-v0"  # a pomdp_envs/MiniGrid-* id (7x7x3 view)
-    core: Literal[CORES] = "gatel0rd"  # type: ignore[valid-type]  # the agent's memory
+    core: Literal[(*CORES, MEMORYLESS)] = "gatel0rd"  # type: ignore[valid-type]  # the agent's memory; none: no memory
     total_steps: int = 200_000  # env steps over all envs
     num_envs: int = 16  # parallel envs
     num_steps: int = 128  # rollout length per env and update
@@ -126,8 +128,11 @@ class RecurrentAgent(nn.Module):
         elif core == "lstm":
             self.core = TorchRNNCell("lstm", 64, hidden_size)
             self.state_size = 2 * hidden_size
+        elif core == MEMORYLESS:  # one tanh layer of the current features: nothing carried over
+            self.core = WindowCell(64, hidden_size, window=1)
+            self.state_size = hidden_size
         else:
-            raise ValueError(f"core must be 'gatel0rd' or 'lstm', got {core!r}")
+            raise ValueError(f"core must be one of {(*CORES, MEMORYLESS)}, got {core!r}")
         self.actor = nn.Sequential(nn.Linear(hidden_size, 64), nn.Tanh(), nn.Linear(64, num_actions))
         self.critic = nn.Sequential(nn.Linear(hidden_size, 64), nn.Tanh(), nn.Linear(64, 1))
 

@@ -8,7 +8,9 @@ residual: next_observation = observation_t + output_scale * f_post(core output).
   ``init_layers`` (W) tanh layers of widths 2^(W-i-1) F, the last one of width H (2H for
   an LSTM); one f_init per stacked RNN layer;
 * core: GateL0RD (input F, latent H, g and r of ``internal_layers`` fan-in layers, p and
-  o of size F) or ``rnn_layers`` stacked LSTM / GRU / Elman cells (input F, hidden H);
+  o of size F) or ``rnn_layers`` stacked LSTM / GRU / Elman cells (input F, hidden H), or
+  the memoryless control ``mlp``: one tanh layer (hidden H) over the last ``window``
+  features, without f_init;
 * f_post: one linear layer from F (GateL0RD's output) or H (the RNN's hidden state).
 
 The parameter counts of the paper's configurations (``PREDICTOR_ENVS`` in
@@ -23,16 +25,19 @@ from typing import Optional
 import torch
 from torch import nn
 
-from baselines.cells import GateL0RDCell, TorchRNNCell, fan_in_widths, gate_activity, mlp
+from baselines.cells import GateL0RDCell, TorchRNNCell, WindowCell, fan_in_widths, gate_activity, mlp
 
-CORES = ("gatel0rd", "lstm", "gru", "elman")
+CORES = ("gatel0rd", "lstm", "gru", "elman")  # the recurrent cores the benchmarks compare
+#: The memoryless control: one tanh layer over the last ``window`` inputs, no f_init.
+MEMORYLESS = "mlp"
+ALL_CORES = (*CORES, MEMORYLESS)
 
 
 @dataclasses.dataclass(frozen=True)
 class PredictorConfig:
     """Sizes of the predictor (defaults: the GateL0RD paper's RRC model)."""
 
-    core: str = "gatel0rd"  # one of CORES
+    core: str = "gatel0rd"  # one of ALL_CORES
     latent_size: int = 8  # H
     feature_size: int = 8  # F: width of f_pre's output, the core's input
     pre_layers: int = 3
@@ -42,10 +47,13 @@ class PredictorConfig:
     rnn_layers: int = 1  # LSTM / GRU / Elman: stacked cells
     gate_noise: float = 0.1
     output_scale: float = 0.1
+    window: int = 1  # mlp only: the inputs (f_pre features) it sees, the current one and K - 1 before
 
     def __post_init__(self) -> None:
-        if self.core not in CORES:
-            raise ValueError(f"core must be one of {CORES}, got {self.core!r}")
+        if self.core not in ALL_CORES:
+            raise ValueError(f"core must be one of {ALL_CORES}, got {self.core!r}")
+        if self.window < 1:
+            raise ValueError(f"window must be >= 1, got {self.window}")
         sizes = (
             self.latent_size,
             self.feature_size,
@@ -60,7 +68,10 @@ class PredictorConfig:
 
     @property
     def num_inits(self) -> int:
-        """How many f_init networks: one per stacked RNN layer, one for GateL0RD."""
+        """How many f_init networks: one per stacked RNN layer, one for GateL0RD, none for
+        the memoryless core (an initial state set from the first inputs would be a memory)."""
+        if self.core == MEMORYLESS:
+            return 0
         return 1 if self.core == "gatel0rd" else self.rnn_layers
 
     @property
@@ -85,6 +96,9 @@ class Predictor(nn.Module):
                 feature, latent, config.internal_layers, config.gate_noise, output_size=feature
             )
             self.f_post = nn.Linear(feature, obs_size)
+        elif config.core == MEMORYLESS:
+            self.core = WindowCell(feature, latent, config.window)
+            self.f_post = nn.Linear(latent, obs_size)
         else:
             self.core = TorchRNNCell(config.core, feature, latent, config.rnn_layers)
             self.f_post = nn.Linear(latent, obs_size)
@@ -96,6 +110,8 @@ class Predictor(nn.Module):
     def initial_state(self, first_inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """h_0 from the first K inputs (B, K, A + O)."""
         flat = first_inputs.reshape(first_inputs.shape[0], -1)
+        if not self.f_inits:
+            return self.core.initial_state(flat[:, :0])
         return self.core.initial_state(torch.cat([f_init(flat) for f_init in self.f_inits], dim=-1))
 
     def step(

@@ -21,8 +21,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from baselines.cells import GateL0RDCell, HeavisideST
-from baselines.predictors.predictor import Predictor
+from baselines.cells import GateL0RDCell, HeavisideST, WindowCell
+from baselines.predictors.predictor import MEMORYLESS, Predictor
 
 
 def _tanh(x: torch.Tensor) -> torch.Tensor:
@@ -100,6 +100,12 @@ class StackedPredictor(nn.Module):
         state = [_mlp(first, p, names) for names in layout.inits]
         if cfg.core == "lstm":  # each f_init gives a layer's h and c
             state = [part for both in state for part in both.chunk(2, dim=-1)]
+        if cfg.core == MEMORYLESS:  # the window's earlier features and the last output, zeros
+            shape = (self.num_runs, observations.shape[1])
+            state = [
+                observations.new_zeros(*shape, (cfg.window - 1) * cfg.feature_size),
+                observations.new_zeros(*shape, cfg.latent_size),
+            ]
         # f_pre's first layer splits into its action part, known for every step and
         # applied once, and its observation part, applied per step.
         (first_w, first_b), pre_rest = layout.pre[0], layout.pre[1:]
@@ -131,6 +137,10 @@ class StackedPredictor(nn.Module):
                     features, state, None if noise_steps is None else noise_steps[t], p
                 )
                 gates.append(gate)
+            elif cfg.core == MEMORYLESS:
+                joint = torch.cat([state[0], features], -1)
+                output = _tanh(_linear(joint, p, layout.window))
+                state = [joint[..., cfg.feature_size :], output]
             else:
                 output, state = self._rnn(features, state, p)
             previous = step_input + cfg.output_scale * _linear(output, p, layout.post)
@@ -201,7 +211,9 @@ class ParameterLayout:
         self.pre = _linears(model.f_pre, "f_pre")
         self.inits = [_linears(f_init, f"f_inits.{i}") for i, f_init in enumerate(model.f_inits)]
         self.post = ("f_post.weight", "f_post.bias")
-        if isinstance(model.core, GateL0RDCell):
+        if isinstance(model.core, WindowCell):
+            self.window = ("core.layer.weight", "core.layer.bias")
+        elif isinstance(model.core, GateL0RDCell):
             self.gate = _linears(model.core.gate_net, "core.gate_net")
             self.recommend = _linears(model.core.recommend_net, "core.recommend_net")
             self.output = ("core.output_net.weight", "core.output_net.bias")

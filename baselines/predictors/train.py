@@ -45,7 +45,7 @@ from baselines.predictors.envs import PREDICTOR_ENVS, EnvDefaults
 from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, window
 from baselines.predictors.splits import load_split
 from baselines.predictors.gatel0rd_backward import GateL0RDGradients
-from baselines.predictors.predictor import CORES, Predictor, PredictorConfig, sample_real_inputs
+from baselines.predictors.predictor import ALL_CORES, MEMORYLESS, Predictor, PredictorConfig, sample_real_inputs
 from baselines import resume
 from baselines.resume import (
     SCORES_FILE,
@@ -66,12 +66,13 @@ from pomdp_envs.files import atomic_write_text
 ADAM_EPS = 1e-4
 
 
-#: The paper's teacher-forcing learning rates (its Billiard Ball configs), per core.
-TEACHER_FORCING_LR = {"gatel0rd": 1e-3, "gru": 1e-3, "lstm": 1e-3, "elman": 5e-4}
+#: The paper's teacher-forcing learning rates (its Billiard Ball configs), per core; the
+#: memoryless control, which the paper does not train, takes the GRU's.
+TEACHER_FORCING_LR = {"gatel0rd": 1e-3, "gru": 1e-3, "lstm": 1e-3, "elman": 5e-4, MEMORYLESS: 1e-3}
 SS_DECAY = 0.998  # per paper epoch
 # Command-line choices, derived from the env table and the cores.
 Env = Literal[tuple(PREDICTOR_ENVS)]  # type: ignore[valid-type]
-Core = Literal[CORES]  # type: ignore[valid-type]
+Core = Literal[ALL_CORES]  # type: ignore[valid-type]
 
 
 @dataclasses.dataclass
@@ -84,6 +85,7 @@ class TrainConfig:
     reg_lambdas: tuple[float, ...] = ()  # L0 gate penalty (GateL0RD only); () = the paper's
     lrs: tuple[float, ...] = ()  # () = the paper's for this env, core and input regime
     latent_size: Optional[int] = None
+    window: int = 1  # core mlp (memoryless): the last K inputs it sees
     epochs: int = 100
     batches_per_epoch: Optional[int] = None  # None: the paper's epoch
     batch_size: int = 128
@@ -115,8 +117,10 @@ class TrainConfig:
         reports it in one line)."""
         if self.env not in PREDICTOR_ENVS:
             raise ValueError(f"unknown env {self.env!r}; choose from {sorted(PREDICTOR_ENVS)}")
-        if self.core not in CORES:
-            raise ValueError(f"unknown core {self.core!r}; choose from {CORES}")
+        if self.core not in ALL_CORES:
+            raise ValueError(f"unknown core {self.core!r}; choose from {ALL_CORES}")
+        if self.window < 1 or (self.window > 1 and self.core != MEMORYLESS):
+            raise ValueError(f"window must be >= 1 and is for --core {MEMORYLESS} only")
         if not self.seeds:
             raise ValueError("seeds must name at least one seed")
         if self.workers < 1 or self.threads < 1:
@@ -181,6 +185,7 @@ class TrainConfig:
             init_inputs=env.init_inputs,
             internal_layers=env.internal_layers,
             rnn_layers=env.rnn_layers,
+            window=self.window,
         )
 
     def runs(self) -> list[RunSpec]:
@@ -188,7 +193,7 @@ class TrainConfig:
         lambdas, lrs = self.resolved_lambdas(), self.resolved_lrs()
         specs = []
         for seed, reg_lambda, lr in itertools.product(self.seeds, lambdas, lrs):
-            parts = [self.core]
+            parts = [self.core if self.window == 1 else f"{self.core}{self.window}"]
             if len(lambdas) > 1 or self.core == "gatel0rd":
                 parts.append(f"lambda{reg_lambda:g}")
             if len(lrs) > 1:

@@ -1,0 +1,108 @@
+"""Environment validation for the whole suite: the memory gap of every hidden factor of one
+id per env family (``baselines.validation``), 3 seeds, one table.
+
+Each env's sequences come from the policy that makes its hidden factors change: the GateL0RD
+paper's data policies for Robot Remote Control ("biased") and Shepherd ("paper"), the
+scripted oracles for ShapeHerd and Fetch (random actions barely move their objects), random
+actions elsewhere.
+
+    python -m benchmarks.env_validation --out benchmarks/results/validation
+    python -m benchmarks.env_validation --envs rrc shepherd --seeds 3 --budget quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from benchmarks.common import Row, fan_out, write_csv
+from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
+
+#: Short name -> (id, policy that collects its sequences, budget).
+ENVS = {
+    "billiard": ("pomdp_envs/BilliardBall-v0", "random", "standard"),
+    "rrc": ("pomdp_envs/RobotRemoteControl-v0", "biased", "standard"),
+    "shepherd": ("pomdp_envs/Shepherd-v0", "paper", "standard"),
+    "fetch": ("pomdp_envs/FetchPickAndPlacePO-v0", "oracle", "standard"),
+    "minigrid-doorkey": ("pomdp_envs/MiniGrid-DoorKey-5x5-v0", "random", "standard"),
+    "minigrid-memory": ("pomdp_envs/MiniGrid-MemoryS7-v0", "random", "standard"),
+    # 64x64 images: the quick budget keeps the conv estimators within minutes.
+    "shapeherd": ("pomdp_envs/ShapeHerd-v0", "oracle", "quick"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    name: str
+    seeds: int
+    budget: str | None  # None: the env's own in ENVS
+
+
+def run_job(job: Job) -> list[Row]:
+    import torch
+
+    from baselines.validation import ValidationConfig, validate
+
+    torch.set_num_threads(1)
+    env_id, policy, budget = ENVS[job.name]
+    start = time.perf_counter()
+    config = ValidationConfig(env_id, seeds=job.seeds, budget=job.budget or budget, policy=policy)
+    rows = validate(config, say=lambda _: None)
+    seconds = time.perf_counter() - start
+    return [{"family": job.name, "policy": policy, "budget": config.budget, **row, "seconds": seconds} for row in rows]
+
+
+def format_report(rows: list[Row]) -> str:
+    from baselines.validation import format_table
+
+    lines = []
+    for name in dict.fromkeys(row["family"] for row in rows):
+        part = [row for row in rows if row["family"] == name]
+        first = part[0]
+        lines += [
+            f"## {name}: `{first['env']}`",
+            "",
+            f"Policy `{first['policy']}`, budget `{first['budget']}`, {first['seeds']} seeds, "
+            f"{first['seconds'] / 60:.1f} min.",
+            "",
+            format_table(part),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineArgumentParser(
+        prog="python -m benchmarks.env_validation",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--envs", nargs="+", choices=sorted(ENVS), default=list(ENVS))
+    parser.add_argument("--seeds", type=positive_int, default=3)
+    parser.add_argument("--budget", choices=("quick", "standard"), help="default: each env's in ENVS")
+    parser.add_argument("--workers", type=positive_int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local/validation"))
+    args = parser.parse_args(argv)
+
+    def go() -> int:
+        out = writable_dir(args.out)
+        start = time.perf_counter()
+        jobs = [Job(name, args.seeds, args.budget) for name in args.envs]
+        rows, failed = fan_out(run_job, jobs, args.workers, label=lambda job: f"validation {job.name}")
+        if rows:
+            write_csv(out / "validation.csv", rows)
+            report = format_report(rows)
+            (out / "tables.md").write_text(report)
+            print(report)
+        print(
+            f"{len(rows)} factors in {(time.perf_counter() - start) / 60:.1f} min; wrote {out}/validation.csv, tables.md"
+        )
+        return 1 if failed else 0
+
+    return run_command("python -m benchmarks.env_validation", go)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
