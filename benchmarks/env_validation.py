@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from pathlib import Path
 
 from benchmarks.common import Row, fan_out, write_csv
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
+from pomdp_envs.files import atomic_write_text
 
 #: Short name -> (id, policy that collects its sequences, budget).
 ENVS = {
@@ -38,6 +40,7 @@ class Job:
     name: str
     seeds: int
     budget: str | None  # None: the env's own in ENVS
+    result: Path | None = None  # where the finished job keeps its rows; a rerun reads them
 
 
 def run_job(job: Job) -> list[Row]:
@@ -45,16 +48,41 @@ def run_job(job: Job) -> list[Row]:
 
     from baselines.validation import ValidationConfig, validate
 
+    if job.result is not None and job.result.is_file():
+        return json.loads(job.result.read_text())
     torch.set_num_threads(1)
     env_id, policy, budget = ENVS[job.name]
     start = time.perf_counter()
     config = ValidationConfig(env_id, seeds=job.seeds, budget=job.budget or budget, policy=policy)
     rows = validate(config, say=lambda _: None)
     seconds = time.perf_counter() - start
-    return [{"family": job.name, "policy": policy, "budget": config.budget, **row, "seconds": seconds} for row in rows]
+    rows = [{"family": job.name, "policy": policy, "budget": config.budget, **row, "seconds": seconds} for row in rows]
+    if job.result is not None:
+        atomic_write_text(job.result, json.dumps(rows, indent=2))
+    return rows
 
 
-def format_report(rows: list[Row]) -> str:
+def run(
+    names: list[str], seeds: int, budget: str | None, workers: int, launcher: str = "local", results: Path | None = None
+) -> tuple[list[Row], list[str]]:
+    """Every family's rows (each kept in ``results/<name>.json`` when given) and the failures."""
+    jobs = [Job(name, seeds, budget, None if results is None else results / f"{name}.json") for name in names]
+    return fan_out(run_job, jobs, workers, label=lambda job: f"validation {job.name}", launcher=launcher)
+
+
+#: The validation families of each of the suite's env groups.
+FAMILIES = {
+    "billiard": ["billiard"],
+    "rrc": ["rrc"],
+    "shepherd": ["shepherd"],
+    "shapeherd": ["shapeherd"],
+    "fetch": ["fetch"],
+    "minigrid": ["minigrid-doorkey", "minigrid-memory"],
+}
+
+
+def format_report(rows: list[Row], level: str = "##") -> str:
+    """One table per env family (``level``: the Markdown heading of each)."""
     from baselines.validation import format_table
 
     lines = []
@@ -62,9 +90,9 @@ def format_report(rows: list[Row]) -> str:
         part = [row for row in rows if row["family"] == name]
         first = part[0]
         lines += [
-            f"## {name}: `{first['env']}`",
+            f"{level} {name}: `{first['env']}`",
             "",
-            f"Policy `{first['policy']}`, budget `{first['budget']}`, {first['seeds']} seeds, "
+            f"Policy `{first['policy']}`, budget `{first['budget']}`, {int(first['seeds'])} seeds, "
             f"{first['seconds'] / 60:.1f} min.",
             "",
             format_table(part),
@@ -89,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     def go() -> int:
         out = writable_dir(args.out)
         start = time.perf_counter()
-        jobs = [Job(name, args.seeds, args.budget) for name in args.envs]
-        rows, failed = fan_out(run_job, jobs, args.workers, label=lambda job: f"validation {job.name}")
+        rows, failed = run(args.envs, args.seeds, args.budget, args.workers)
         if rows:
             write_csv(out / "validation.csv", rows)
             report = format_report(rows)

@@ -20,7 +20,7 @@ from pathlib import Path
 from baselines.control.mpc import TASKS as MPC_TASK_TABLE
 from baselines.predictors.envs import PREDICTOR_ENVS
 from baselines.predictors.predictor import CORES
-from benchmarks import dreamer, env_speed, mpc, ppo, prediction
+from benchmarks import dreamer, env_speed, env_validation, mpc, ppo, prediction
 from benchmarks.common import Row, write_csv
 from pomdp_envs.cli_errors import Interrupted
 from pomdp_envs.files import atomic_write_text
@@ -150,6 +150,8 @@ def run_suite(
     # Speed first and alone: timings taken next to training runs would be meaningless.
     speed_ids = [env_id for env in envs for env_id in ENV_GROUPS[env]]
     stage("speed", lambda: _speed(suite, speed_ids, out))
+    families = [family for env in envs for family in env_validation.FAMILIES[env]]
+    stage("validation", lambda: _validation(suite, families, seeds, workers, launcher, out))
     pred_envs = [env for env in PREDICTION_ENVS if env in envs]
     if pred_envs:
         stage("prediction", lambda: _prediction(suite, pred_envs, seeds, workers, launcher, out))
@@ -180,7 +182,7 @@ def run_suite(
 
 
 #: What a suite run writes in its ``--out`` (the report's inputs and outputs).
-SUITE_FILES = ("suite.json", "run.json", "report.md", "speed.csv", "prediction.csv", "mpc.csv")
+SUITE_FILES = ("suite.json", "run.json", "report.md", "speed.csv", "validation.csv", "prediction.csv", "mpc.csv")
 
 
 def _start_or_continue(out: Path, options: dict, fresh: bool) -> float:
@@ -303,6 +305,14 @@ def _speed(suite: Suite, ids: list[str], out: Path) -> list[str]:
         return []
     code = env_speed.main(["--ids", *ids, "--csv", str(out / "speed.csv"), *suite.speed_args])
     return [] if code == 0 else [f"env_speed exited with {code}"]
+
+
+def _validation(suite: Suite, families: list[str], seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
+    # The quick suite checks that the stage runs; the others use each env's own budget.
+    budget = "quick" if suite.name == "quick" else None
+    rows, failed = env_validation.run(families, seeds, budget, workers, launcher, out / "runs" / "validation")
+    _write(out, "validation", rows)
+    return failed
 
 
 def _write(out: Path, name: str, rows: list[Row]) -> None:

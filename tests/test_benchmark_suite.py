@@ -113,6 +113,9 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     # One seed: every measured claim is inconclusive, and the table says why.
     assert "inconclusive" in report and "fewer than 3 seeds" in report and "| supported |" not in report
     assert "| rrc | - | copy-last |" in report  # the yardstick without learning
+    # The first verdicts: does the env need memory of its hidden factor?
+    assert "## Environment validation" in report and "| robot_controlled | balanced accuracy |" in report
+    assert report.index("## Environment validation") < report.index("## Claims checked")
     assert (tmp_path / "prediction_curves.png").exists()
     with pytest.raises(ValueError, match="unknown envs"):
         run_suite(suite, ["pong"], tmp_path)
@@ -122,6 +125,7 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     stamps = [path.stat().st_mtime_ns for path in trained]
     prediction_before = (tmp_path / "prediction.csv").read_text()
     assert len(list((tmp_path / "runs" / "mpc").glob("*.json"))) == 4  # 3 predictors and the true model
+    assert (tmp_path / "runs" / "validation" / "rrc.json").is_file()
     assert not any(run_suite(suite, ["rrc"], tmp_path, 1, 1, command="python -m benchmarks run tiny").values())
     assert [path.stat().st_mtime_ns for path in trained] == stamps
     assert (tmp_path / "prediction.csv").read_text() == prediction_before
