@@ -4,7 +4,9 @@ id per env family (``baselines.validation``), 3 seeds, one table.
 Each env's sequences come from the policy that makes its hidden factors change: the GateL0RD
 paper's data policies for Robot Remote Control ("biased") and Shepherd ("paper"), the
 scripted oracles for ShapeHerd and Fetch (random actions barely move their objects), random
-actions elsewhere.
+actions elsewhere. Sequences run their full length, so MiniGrid tasks whose episodes end
+early under random actions (the Memory tasks: at the first object touched) are not
+validated here yet.
 
     python -m benchmarks.env_validation --out benchmarks/results/validation
     python -m benchmarks.env_validation --envs rrc shepherd --seeds 3 --budget quick
@@ -29,7 +31,6 @@ ENVS = {
     "shepherd": ("pomdp_envs/Shepherd-v0", "paper", "standard"),
     "fetch": ("pomdp_envs/FetchPickAndPlacePO-v0", "oracle", "standard"),
     "minigrid-doorkey": ("pomdp_envs/MiniGrid-DoorKey-5x5-v0", "random", "standard"),
-    "minigrid-memory": ("pomdp_envs/MiniGrid-MemoryS7-v0", "random", "standard"),
     # 64x64 images: the quick budget keeps the conv estimators within minutes.
     "shapeherd": ("pomdp_envs/ShapeHerd-v0", "oracle", "quick"),
 }
@@ -77,7 +78,7 @@ FAMILIES = {
     "shepherd": ["shepherd"],
     "shapeherd": ["shapeherd"],
     "fetch": ["fetch"],
-    "minigrid": ["minigrid-doorkey", "minigrid-memory"],
+    "minigrid": ["minigrid-doorkey"],
 }
 
 

@@ -82,14 +82,15 @@ def _lowest(env: str, key: str, regime: str = "ss", others: tuple[str, ...] = RN
     return check
 
 
-def _events(env: str, lift_key: str):
-    """GateL0RD's gate openings are well above the base rate of events (lift > LIFT_LEVEL)."""
+def _events(env: str, lift_key: str, reg_lambda: float | None = None):
+    """GateL0RD's gate openings are well above the base rate of events (lift > LIFT_LEVEL),
+    at ``reg_lambda`` (default: the env's paper lambda)."""
 
     def check(tables: Tables) -> Verdict | None:
         rows = _predicted(tables, env)
         if rows is None:
             return None
-        where = dict(core="gatel0rd", regime="ss", reg_lambda=_paper_lambda(env))
+        where = dict(core="gatel0rd", regime="ss", reg_lambda=_paper_lambda(env) if reg_lambda is None else reg_lambda)
         verdict = above("gatel0rd", values(rows, lift_key, **where), LIFT_LEVEL, "lift")
         extra = (
             f"; gate rate {mean_stderr(values(rows, 'gate_rate', **where))}, dimensions used "
@@ -265,6 +266,13 @@ CLAIMS = [
         "GateL0RD's latent state changes at the events: gate openings "
         f"coincide with ball collisions (precision more than {LIFT_LEVEL:g}x the base rate)",
         _events("billiard", "gate_lift"),
+    ),
+    Claim(
+        "billiard",
+        f"{GATEL0RD}, Sec. 6.5, Fig. 7a",
+        "With λ = 0.01, the lambda of the paper's example, the gates open around the ball's collisions "
+        f"(precision more than {LIFT_LEVEL:g}x the base rate)",
+        _events("billiard", "gate_lift", reg_lambda=0.01),
     ),
     Claim(
         "rrc",
@@ -482,6 +490,23 @@ def _sections(out: Path, tables: Tables) -> list[str]:
             "![prediction learning curves](prediction_curves.png)",
             "",
         ]
+        trends = _claim_trends(tables["prediction"], out / "claim_curves.png")
+        if trends:
+            lines += [
+                "### The claims' statistics over training",
+                "",
+                "Every evaluation writes the statistics the claims use; each is given at the first and the last "
+                "evaluation (mean over seeds), with its trend over the evaluations (Spearman's rank correlation "
+                "with the update count; rising or falling at p < 0.05) and how far the runs got into the "
+                "paper's budget. GateL0RD at the paper's lambda (and at 0.01 on Billiard Ball), scheduled sampling.",
+                "",
+                "| env | statistic | model | first | last | trend | updates (share of the paper's) |",
+                "|---|---|---|---:|---:|---|---:|",
+                *trends,
+                "",
+                "![the claims' statistics over training; dashed: the paper's budget](claim_curves.png)",
+                "",
+            ]
     if "mpc" in tables:
         lines += ["## Model-predictive control (iCEM success rate)", "", mpc.format_table(tables["mpc"]), ""]
     if "ppo" in tables:
@@ -517,6 +542,77 @@ def _sections(out: Path, tables: Tables) -> list[str]:
             "![ShapeHerd objects scored](dreamer_objects.png)",
             "",
         ]
+    return lines
+
+
+#: What the claims read from each evaluation row, per core: GateL0RD's gate lift, every core's probes.
+def _curve_statistics(row: Row) -> list[str]:
+    return [key for key in row if key.startswith("probe/") or key.startswith("gate_lift")]
+
+
+def _claim_trends(rows: list[Row], path: Path) -> list[str]:
+    """Table lines of each claim statistic's first and last value and trend over training,
+    per env and model, and a figure of the curves with the paper's budget marked."""
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    from baselines.predictors.envs import PREDICTOR_ENVS
+
+    curves: dict[tuple[str, str], list[list[Row]]] = {}
+    for row in rows:
+        folder = row.get("run_dir")
+        if row.get("regime") != "ss" or not isinstance(folder, str):
+            continue
+        lambdas = (_paper_lambda(row["env"]), 0.01) if row["env"] == "billiard" else (_paper_lambda(row["env"]),)
+        if row["core"] == "gatel0rd" and as_float(row["reg_lambda"]) not in lambdas:
+            continue
+        metrics_csv, options = Path(folder) / "metrics.csv", Path(folder) / "options.json"
+        if not metrics_csv.is_file() or not options.is_file():
+            continue
+        batches = json.loads(options.read_text())["batches_per_epoch"] or 1
+        model = row["core"] if row["core"] != "gatel0rd" else f"gatel0rd λ={as_float(row['reg_lambda']):g}"
+        curve = [{**r, "updates": r["epoch"] * batches} for r in read_csv(metrics_csv)]
+        curves.setdefault((row["env"], model), []).append(curve)
+    lines, panels = [], []
+    for (env, model), runs in sorted(curves.items()):
+        length = min(len(run) for run in runs)
+        updates = [runs[0][i]["updates"] for i in range(length)]
+        defaults = PREDICTOR_ENVS[env].defaults
+        paper = defaults.paper_epochs * defaults.batches_per_epoch
+        for key in _curve_statistics(runs[0][0]):
+            mean = np.nanmean([[as_float(run[i].get(key)) for i in range(length)] for run in runs], axis=0)
+            finite = np.isfinite(mean)
+            trend = "-"
+            if finite.sum() >= 3 and np.ptp(mean[finite]) > 0:
+                rho, p = stats.spearmanr(np.array(updates)[finite], mean[finite])
+                word = "rising" if rho > 0 and p < ALPHA else "falling" if rho < 0 and p < ALPHA else "no trend"
+                trend = f"{word} (ρ {rho:.2f}, p {p:.2g})"
+            lines.append(
+                f"| {env} | {key} | {model} | {mean[0]:.3g} | {mean[-1]:.3g} | {trend} | "
+                f"{int(updates[-1]):,} ({100 * updates[-1] / paper:.2g} %) |"
+            )
+            panels.append((env, key, model, updates, mean, paper))
+    if panels:
+        keys = sorted({(env, key) for env, key, *_ in panels})
+        columns = min(4, len(keys))
+        figure, axes = plt.subplots(
+            (len(keys) + columns - 1) // columns,
+            columns,
+            figsize=(4 * columns, 3 * ((len(keys) + columns - 1) // columns)),
+            squeeze=False,
+        )
+        for axis, (env, key) in zip(axes.flat, keys):
+            for panel_env, panel_key, model, updates, mean, paper in panels:
+                if (panel_env, panel_key) == (env, key):
+                    axis.plot(updates, mean, marker=".", label=model)
+            axis.axvline(paper, linestyle="--", color="grey")
+            axis.set_xscale("log")
+            axis.set_title(f"{env}: {key}", fontsize=9)
+            axis.set_xlabel("updates")
+            axis.legend(fontsize=6)
+        for axis in list(axes.flat)[len(keys) :]:
+            axis.axis("off")
+        save_figure(figure, path, dpi=80)
     return lines
 
 

@@ -117,6 +117,10 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     assert "## Environment validation" in report and "| robot_controlled | balanced accuracy |" in report
     assert report.index("## Environment validation") < report.index("## Claims checked")
     assert (tmp_path / "prediction_curves.png").exists()
+    # Every claim statistic over training, against the paper's budget.
+    assert "### The claims' statistics over training" in report and (tmp_path / "claim_curves.png").exists()
+    assert "| rrc | gate_lift/robot_controlled | gatel0rd λ=0.001 |" in report
+    assert "| rrc | probe/robot_controlled | gru |" in report
     with pytest.raises(ValueError, match="unknown envs"):
         run_suite(suite, ["pong"], tmp_path)
 

@@ -64,14 +64,25 @@ def latent_scores(model: Predictor, sequences: Sequences, start_steps: int) -> d
     compared with the hidden factors at t.
     """
     out = run(model, sequences, real_input_prob=1.0, start_steps=start_steps)
-    scores = scoring.score_latents(out["latents"], sequences, start_steps=start_steps)
+    scores = scores_of_latents(out["latents"], out["gates"] if has_gates(model) else None, sequences, start_steps)
     if has_gates(model):
-        opened = out["gates"].max(axis=2) > 0
+        scores.update(gate_statistics(out["gates"] > 0, start_steps))
+    return scores
+
+
+def scores_of_latents(
+    latents: np.ndarray, gates: np.ndarray | None, sequences: Sequences, start_steps: int
+) -> dict[str, float]:
+    """Probes of each hidden factor from ``latents`` (N, T, H), and with ``gates``
+    (N, T, H, GateL0RD's) the gate/event precision, recall and lift, overall and per
+    factor: what ``latent_scores`` reports, from a forward pass already made."""
+    scores = scoring.score_latents(latents, sequences, start_steps=start_steps)
+    if gates is not None:
+        opened = gates.max(axis=2) > 0
         scores.update(gate_event_scores(opened, sequences.any_hidden_changed()[:, :-1], start_steps))
         for name, changed in sequences.hidden_changed.items():
             if changed[:, 1:].any():
                 scores[f"gate_lift/{name}"] = scoring.event_scores(opened, changed[:, :-1], start_steps)["lift"]
-        scores.update(gate_statistics(out["gates"] > 0, start_steps))
     return scores
 
 

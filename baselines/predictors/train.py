@@ -590,7 +590,25 @@ def _evaluate(stacked: StackedPredictor, config: TrainConfig, data: dict[str, Se
             rows[r][name] = float(errors[r])
             if split == "test" and config.core == "gatel0rd":
                 rows[r]["gate_openings"] = float(openings[r])
+    # The claims' statistics at every evaluation, for their curves over training: probes of
+    # each hidden factor and gate lift (overall and per factor), from latents read on real
+    # inputs, as the final scores read them.
+    test = data["test"]
+    observations, actions = (None if t is None else t.to(device) for t in metrics.as_tensors(test))
+    observations = observations.expand(runs, *observations.shape)
+    actions = None if actions is None else actions.expand(runs, *actions.shape)
+    use_real = torch.ones(runs, observations.shape[1], observations.shape[2] - 1, dtype=torch.bool, device=device)
+    out = stacked(observations, actions, use_real, None, config.start_steps)
+    latents, gates = out["latents"].cpu().numpy(), out["gates"].cpu().numpy()
+    for r in range(runs):
+        run_gates = gates[r] if config.core == "gatel0rd" else None
+        scores = metrics.scores_of_latents(latents[r], run_gates, test, config.start_steps)
+        rows[r].update({key: value for key, value in scores.items() if key.startswith(CURVE_STATISTICS)})
     return rows
+
+
+#: Columns of every evaluation row beside the errors (prefixes): the claims' statistics.
+CURVE_STATISTICS = ("probe/", "gate_lift")
 
 
 def run_dirs(config: TrainConfig) -> list[Path]:
