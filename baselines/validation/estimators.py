@@ -198,10 +198,11 @@ def train_estimator(
     actions = torch.as_tensor(previous_actions(train, action_space))
     hidden = {name: torch.as_tensor(train.hidden[name]) for name in codec.names}
     obs_shape = train.observations.shape[2:]
-    flat = train.observations.reshape(-1, *obs_shape).astype(np.float64)
-    if len(obs_shape) == 3:  # images: one scale per channel
-        mean, scale = np.zeros(obs_shape[-1]), np.maximum(flat.reshape(-1, obs_shape[-1]).max(0), 1.0)
+    if len(obs_shape) == 3:  # images: one scale per channel (no float copy of every frame)
+        channel_max = train.observations.reshape(-1, obs_shape[-1]).max(0).astype(np.float64)
+        mean, scale = np.zeros(obs_shape[-1]), np.maximum(channel_max, 1.0)
     else:
+        flat = train.observations.reshape(-1, *obs_shape).astype(np.float64)
         mean, scale = flat.mean(0), flat.std(0) + 1e-6
     encoder = InputEncoder(tuple(obs_shape), actions.shape[-1], scale, mean)
     model = Estimator(config, encoder, codec.output_size)
