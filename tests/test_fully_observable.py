@@ -171,3 +171,33 @@ def test_the_readme_example_runs():
     assert namespace["obs"].shape == (6,)
     assert namespace["envs"].observation_space.shape == (16, 15)
     assert namespace["grid"].observation_space.shape == (8, 7, 7, 3)
+
+
+@pytest.mark.parametrize("env_id", NATIVE_VECTOR_IDS)
+def test_recorded_sequences_become_what_the_variant_shows(env_id):
+    """``fully_observed_sequences`` on data recorded from the partial env equals the
+    observations the fully observable variant gives online."""
+    from pomdp_envs.datasets import Sequences
+    from pomdp_envs.wrappers.fully_observable import fully_observed_sequences
+
+    partial, online = gym.make(env_id), full(env_id)
+    partial.action_space.seed(0)
+    observation, info = partial.reset(seed=7)
+    seen = [online.reset(seed=7)[0]]
+    observations, actions, hidden = [observation], [], [info["hidden"]]
+    for _ in range(10):
+        action = partial.action_space.sample()
+        observation, _, _, _, info = partial.step(action)
+        seen.append(online.step(action)[0])
+        observations.append(observation)
+        actions.append(action)
+        hidden.append(info["hidden"])
+    record = Sequences(
+        env_id,
+        np.array([observations]),
+        np.array([actions]),
+        np.zeros((1, 10)),
+        {name: np.array([[h[name] for h in hidden]]) for name in hidden[0]},
+        {name: np.zeros((1, 11), dtype=bool) for name in hidden[0]},
+    )
+    np.testing.assert_array_equal(fully_observed_sequences(record).observations[0], np.array(seen))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -72,3 +73,17 @@ def test_ppo_without_memory_acts_on_the_current_view_alone():
     again, _ = agent.unroll(changed, starts, agent.initial_state(3))
     torch.testing.assert_close(first[2:], again[2:], rtol=0, atol=0)
     assert not torch.allclose(first[:2], again[:2])
+
+
+def test_predictors_train_on_the_fully_observable_variant_and_report_comparable_errors(tmp_path):
+    from baselines.predictors.train import TrainConfig, load_data, observed_size, train_runs
+
+    config = TrainConfig(
+        env="rrc", core="mlp", fully_observable=True, epochs=2, batches_per_epoch=2, num_train=32, num_test=16,
+        eval_every=1, cache_dir=tmp_path / "cache", out_dir=tmp_path / "run", progress=False,
+    )  # fmt: skip
+    data = load_data(config)
+    assert data["train"].observations.shape[-1] == 6  # 4 positions + robot_controlled one-hot
+    assert observed_size(config, data) == 4
+    [result] = train_runs(config)
+    assert np.isfinite(result.scores["test_mse"]) and result.scores["probe/robot_controlled"] >= 0

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Optional
 
+import gymnasium as gym
 import torch
 
 from baselines.predictors import metrics
@@ -62,6 +63,7 @@ from baselines.predictors.stacked import StackedAdam, StackedPredictor, clip_gra
 from pomdp_envs.cli_errors import run_command, writable_dir
 from pomdp_envs.datasets import Sequences
 from pomdp_envs.files import atomic_write_text
+from pomdp_envs.wrappers.fully_observable import fully_observed_sequences
 
 ADAM_EPS = 1e-4
 
@@ -92,6 +94,10 @@ class TrainConfig:
     num_train: int = 2048
     num_test: int = 512
     teacher_forcing: bool = False  # False: scheduled sampling
+    # Train on the fully observable variant (the hidden factors appended to each observation,
+    # pomdp_envs.wrappers.FullyObservable; vector-observation envs); errors are reported on
+    # the original observation entries, comparable with the partial runs'.
+    fully_observable: bool = False
     ss_decay: Optional[float] = None  # per epoch; None: the paper's schedule over `epochs`
     ss_floor: Optional[float] = None
     grad_clip: float = 0.1
@@ -135,6 +141,8 @@ class TrainConfig:
             raise ValueError("learning rates must be > 0 and lambdas >= 0")
         if self.gradients not in ("by-hand", "autograd"):
             raise ValueError(f"gradients must be 'by-hand' or 'autograd', got {self.gradients!r}")
+        if self.fully_observable and self.env == "fetch":
+            raise ValueError("fetch's fully observable variant adds upstream dimensions the datasets do not hold")
         if self.compile and self.uses_gradients_by_hand():
             raise ValueError("compile compiles the autograd loss: add --gradients autograd")
 
@@ -235,8 +243,20 @@ def load_data(config: TrainConfig) -> dict[str, Sequences]:
     splits = {}
     for split, size in (("train", config.num_train), ("test", config.num_test), ("generalisation", config.num_test)):
         sequences = load_split(config.env, split, size, config.data_seed, config.cache_dir)
-        splits[split] = window(sequences, 0, steps) if sequences.num_steps > steps else sequences
+        sequences = window(sequences, 0, steps) if sequences.num_steps > steps else sequences
+        splits[split] = fully_observed_sequences(sequences) if config.fully_observable else sequences
     return splits
+
+
+def observed_size(config: TrainConfig, data: dict[str, Sequences]) -> int:
+    """Observation entries the errors are computed on: the env's own, also when the model
+    sees the fully observable variant's appended hidden factors."""
+    size = data["test"].observations.shape[-1]
+    if config.fully_observable:
+        env = gym.make(data["test"].env_id)
+        size = env.observation_space.shape[0]
+        env.close()
+    return size
 
 
 class RunDraws:
@@ -442,6 +462,7 @@ def _train_group(config: TrainConfig, specs: list[RunSpec], out_dirs: list[Path]
             rows[r] = state["rows"]
             task_sum[r], penalty_sum[r] = state["task_sum"], state["penalty_sum"]
     status = "new" if states[0] is None else f"resumed at epoch {epoch}, batch {batch}"
+    observed = observed_size(config, data)
     trackers = [Tracker(out_dir) for out_dir in out_dirs] if config.track else []
     batches = config.resolved_batches_per_epoch()
     bar = None
@@ -484,7 +505,7 @@ def _train_group(config: TrainConfig, specs: list[RunSpec], out_dirs: list[Path]
                 if batch < batches:
                     stop.stop_if_requested(checkpoint, where)
             if epoch % config.eval_every == 0 or epoch == config.epochs:
-                evaluation = _evaluate(trainer.stacked, config, data)
+                evaluation = _evaluate(trainer.stacked, config, data, observed)
                 seconds = seconds_before + time.perf_counter() - start
                 task_mean, penalty_mean = (task_sum / batches).tolist(), (penalty_sum / batches).tolist()
                 for r, row in enumerate(evaluation):
@@ -572,10 +593,13 @@ def _stacked_loss(
 
 
 @torch.no_grad()
-def _evaluate(stacked: StackedPredictor, config: TrainConfig, data: dict[str, Sequences]) -> list[dict[str, float]]:
+def _evaluate(
+    stacked: StackedPredictor, config: TrainConfig, data: dict[str, Sequences], observed: Optional[int] = None
+) -> list[dict[str, float]]:
     """Closed-loop errors (and GateL0RD's gate openings) of every run on the test and
     generalisation splits, from one batched pass each."""
     device, runs = stacked.flat.device, stacked.num_runs
+    observed = observed_size(config, data) if observed is None else observed
     rows: list[dict[str, float]] = [{} for _ in range(runs)]
     for split, name in (("test", "test_mse"), ("generalisation", "gen_mse")):
         observations, actions = (None if t is None else t.to(device) for t in metrics.as_tensors(data[split]))
@@ -583,8 +607,10 @@ def _evaluate(stacked: StackedPredictor, config: TrainConfig, data: dict[str, Se
         actions = None if actions is None else actions.expand(runs, *actions.shape)
         use_real = torch.zeros(runs, observations.shape[1], observations.shape[2] - 1, dtype=torch.bool, device=device)
         out = stacked(observations, actions, use_real, None, config.start_steps)
-        skip = config.start_steps - 1
-        errors = torch.mean((out["predictions"][:, :, skip:] - observations[:, :, 1 + skip :]) ** 2, dim=(1, 2, 3))
+        skip, seen = config.start_steps - 1, observed
+        errors = torch.mean(
+            (out["predictions"][:, :, skip:, :seen] - observations[:, :, 1 + skip :, :seen]) ** 2, dim=(1, 2, 3)
+        )
         openings = out["gates"].amax(dim=3).sum(dim=2).mean(dim=1)
         for r in range(runs):
             rows[r][name] = float(errors[r])

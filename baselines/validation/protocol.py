@@ -40,7 +40,7 @@ from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_comma
 from pomdp_envs.datasets import Sequences, collect_sequences
 from pomdp_envs.policies import make_policy, policy_names
 from pomdp_envs.scoring import balanced_accuracy, r2, steps_since_change
-from pomdp_envs.wrappers.fully_observable import FullyObservable
+from pomdp_envs.wrappers.fully_observable import FullyObservable, fully_observed_sequences
 
 #: Steps since the factor last changed: the bins the gap is reported in.
 BINS = ((0, 2), (3, 10), (11, None))
@@ -87,7 +87,7 @@ def collect(config: ValidationConfig, split: str, fully_observable: bool = False
         kwargs.update(vectorization_mode="sync", wrappers=[FullyObservable])
     sequences = collect_sequences(config.env_id, policy, size, config.steps(), seed, **kwargs)
     if fully_observable and _vector_observations(config.env_id):
-        sequences = _with_hidden_appended(config.env_id, sequences)
+        sequences = fully_observed_sequences(sequences)
     return sequences
 
 
@@ -97,15 +97,6 @@ def _vector_observations(env_id: str) -> bool:
     own_view = hasattr(env.unwrapped, "full_observation")
     env.close()
     return flat and not own_view
-
-
-def _with_hidden_appended(env_id: str, sequences: Sequences) -> Sequences:
-    """Vector observations with the hidden factors appended, as ``FullyObservable`` does."""
-    wrapped = FullyObservable(gym.make(env_id))
-    n, steps = sequences.observations.shape[:2]
-    flat_hidden = {name: value.reshape(n * steps, *value.shape[2:]) for name, value in sequences.hidden.items()}
-    flat = wrapped.append_hidden(sequences.observations.reshape(n * steps, -1), flat_hidden)
-    return dataclasses.replace(sequences, observations=flat.reshape(n, steps, -1))
 
 
 def factor_score(predicted: np.ndarray, truth: np.ndarray, discrete: bool) -> float:

@@ -162,3 +162,16 @@ class FullyObservableVector(gym.vector.VectorWrapper):
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         observations, rewards, terminations, truncations, info = self.env.step(actions)
         return self._full(observations, info), rewards, terminations, truncations, info
+
+
+def fully_observed_sequences(sequences: Any) -> Any:
+    """``Sequences`` recorded from an env with vector observations, as its fully
+    observable variant would have shown them: the hidden factors appended at every step."""
+    import dataclasses
+
+    wrapped = FullyObservable(gym.make(sequences.env_id))
+    n, steps = sequences.observations.shape[:2]
+    flat_hidden = {name: value.reshape(n * steps, *value.shape[2:]) for name, value in sequences.hidden.items()}
+    flat = wrapped.append_hidden(sequences.observations.reshape(n * steps, -1), flat_hidden)
+    wrapped.close()
+    return dataclasses.replace(sequences, observations=flat.reshape(n, steps, -1))
