@@ -87,3 +87,17 @@ def test_predictors_train_on_the_fully_observable_variant_and_report_comparable_
     assert observed_size(config, data) == 4
     [result] = train_runs(config)
     assert np.isfinite(result.scores["test_mse"]) and result.scores["probe/robot_controlled"] >= 0
+
+
+def test_ppo_runs_on_the_fully_observable_grid(tmp_path):
+    pytest.importorskip("minigrid")
+    from baselines.agents.ppo import PPOConfig, train
+
+    config = PPOConfig(
+        core="none", fully_observable=True, total_steps=128, num_envs=4, num_steps=16, num_minibatches=2,
+        out_dir=tmp_path / "run", progress=False,
+    )  # fmt: skip
+    scores = train(config)
+    assert scores["global_step"] == 128
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert checkpoint["view_size"] == [5, 5]  # DoorKey-5x5's whole grid, not the 7x7 view

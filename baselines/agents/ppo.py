@@ -52,6 +52,7 @@ from baselines.resume import (
 )
 from baselines.runlog import Tracker, check_device, config_dict, episode_mean, record_video, write_csv, write_run
 from pomdp_envs.cli_errors import run_command, writable_dir
+from pomdp_envs.wrappers import FullyObservable
 
 # Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
 _VIEW_SCALE = torch.tensor([10.0, 5.0, 2.0])
@@ -89,6 +90,7 @@ class PPOConfig:
     device: str = "cpu"  # "cuda" where a GPU is present (the envs step on the CPU)
     track: bool = False  # also write TensorBoard event files to out_dir
     capture_video: bool = False  # record env 0's episodes to out_dir/videos (capped cubic schedule)
+    fully_observable: bool = False  # act on the whole grid (pomdp_envs.wrappers.FullyObservable)
     checkpoint_every: int = 50_000  # env steps between checkpoints (0: only on SIGTERM/SIGINT)
     fresh: bool = False  # replace the run in out_dir instead of continuing it
     out_dir: Path = Path("runs/ppo")  # where metrics.csv, checkpoint.pt and scores.json go
@@ -110,18 +112,32 @@ class PPOConfig:
 class RecurrentAgent(nn.Module):
     """Conv encoder -> recurrent core -> actor and critic heads."""
 
-    def __init__(self, num_actions: int, core: str = "gatel0rd", hidden_size: int = 64) -> None:
+    def __init__(
+        self, num_actions: int, core: str = "gatel0rd", hidden_size: int = 64, view_size: tuple[int, int] = (7, 7)
+    ) -> None:
         super().__init__()
-        self.encoder = nn.Sequential(  # 7x7 -> 6x6 -> 3x3 -> 2x2 -> 1x1
-            nn.Conv2d(3, 16, 2),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 2),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, 2),
-            nn.ReLU(),
-            nn.Flatten(),
-        )
+        if tuple(view_size) == (7, 7):
+            self.encoder = nn.Sequential(  # 7x7 -> 6x6 -> 3x3 -> 2x2 -> 1x1
+                nn.Conv2d(3, 16, 2),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(16, 32, 2),
+                nn.ReLU(),
+                nn.Conv2d(32, 64, 2),
+                nn.ReLU(),
+                nn.Flatten(),
+            )
+        else:  # the fully observable variant's whole grid, of any size: padded convs, then a max over cells
+            self.encoder = nn.Sequential(
+                nn.Conv2d(3, 16, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(16, 32, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(32, 64, 3, padding=1),
+                nn.ReLU(),
+                nn.AdaptiveMaxPool2d(1),
+                nn.Flatten(),
+            )
         if core == "gatel0rd":
             self.core: nn.Module = GateL0RDCell(64, hidden_size, gate_noise=0.0)
             self.state_size = hidden_size
@@ -176,17 +192,20 @@ def make_envs(config: PPOConfig) -> gym.vector.VectorEnv:
     its env makers are partials of module functions, not closures."""
     return gym.vector.SyncVectorEnv(
         [
-            functools.partial(_make_env, config.env_id, config.capture_video and index == 0, config.out_dir)
+            functools.partial(
+                _make_env, config.env_id, config.capture_video and index == 0, config.out_dir, config.fully_observable
+            )
             for index in range(config.num_envs)
         ],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
 
 
-def _make_env(env_id: str, record: bool, out_dir: Path) -> gym.Env:
-    if not record:
-        return gym.make(env_id)
-    return record_video(gym.make(env_id, render_mode="rgb_array"), Path(out_dir) / "videos", "env0")
+def _make_env(env_id: str, record: bool, out_dir: Path, fully_observable: bool = False) -> gym.Env:
+    env = gym.make(env_id, render_mode="rgb_array") if record else gym.make(env_id)
+    if record:
+        env = record_video(env, Path(out_dir) / "videos", "env0")
+    return FullyObservable(env) if fully_observable else env
 
 
 def _check_env(env_id: str) -> None:
@@ -222,7 +241,8 @@ def train(config: PPOConfig) -> dict[str, float]:
     envs = make_envs(config) if checkpoint_state is None else checkpoint_state["envs"]
     device = torch.device(config.device)
     tracker = Tracker(out_dir) if config.track else None
-    agent = RecurrentAgent(int(envs.single_action_space.n), config.core, config.hidden_size).to(device)
+    view_size = envs.single_observation_space.shape[:2]
+    agent = RecurrentAgent(int(envs.single_action_space.n), config.core, config.hidden_size, view_size).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=1e-5)
     T, N = config.num_steps, config.num_envs
     # The rollout lives on the device; only actions go back to the envs.
@@ -339,6 +359,7 @@ def train(config: PPOConfig) -> dict[str, float]:
         "agent_state": agent.state_dict(),
         "config": config_dict(config),
         "num_actions": int(envs.single_action_space.n),
+        "view_size": list(view_size),
     }
     scores = final_scores(rows)
     write_run(out_dir, rows, checkpoint_file, scores)
