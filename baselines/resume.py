@@ -108,6 +108,24 @@ def _check_options(out_dir: Path, options: Mapping[str, Any]) -> None:
             )
 
 
+def open_run(
+    out_dir: Path, options: Mapping[str, Any], fresh: bool, position: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Prepare the one-run folder ``out_dir`` (``prepare_runs``); returns the scores of a
+    finished run, or None and the run's checkpoint (None to start), saying which on stderr
+    (``position``: the checkpoint's key of its progress, shown as "env step")."""
+    import sys
+
+    prepare_runs([(out_dir, options)], fresh)
+    if is_finished(out_dir):
+        print(f"{out_dir}: finished earlier, kept", file=sys.stderr)
+        return json.loads((Path(out_dir) / SCORES_FILE).read_text()), None
+    state = load_state(out_dir)
+    if state is not None:
+        print(f"{out_dir}: resumed at env step {state[position]}", file=sys.stderr)
+    return None, state
+
+
 def save_state(out_dir: Path, state: Mapping[str, Any]) -> Path:
     """Write ``state`` as the run's checkpoint, atomically."""
     return atomic_write(Path(out_dir) / STATE_FILE, lambda handle: torch.save(dict(state), handle))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Literal
@@ -38,14 +37,11 @@ from torch import nn
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.cells import GateL0RDCell, State, TorchRNNCell, WindowCell, gate_activity
 from baselines.resume import (
-    SCORES_FILE,
     StopSignals,
     clear_state,
     due,
     generator_states,
-    is_finished,
-    load_state,
-    prepare_runs,
+    open_run,
     restore_generator_states,
     run_options,
     save_state,
@@ -229,13 +225,9 @@ def train(config: PPOConfig) -> dict[str, float]:
     _check_env(config.env_id)
     check_device(config.device)
     out_dir = writable_dir(config.out_dir)
-    prepare_runs([(out_dir, run_options(config))], config.fresh)
-    if is_finished(out_dir):
-        print(f"{out_dir}: finished earlier, kept", file=sys.stderr)
-        return json.loads((out_dir / SCORES_FILE).read_text())
-    checkpoint_state = load_state(out_dir)
-    if checkpoint_state is not None:
-        print(f"{out_dir}: resumed at env step {checkpoint_state['global_step']}", file=sys.stderr)
+    finished, checkpoint_state = open_run(out_dir, run_options(config), config.fresh, "global_step")
+    if finished is not None:
+        return finished
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     envs = make_envs(config) if checkpoint_state is None else checkpoint_state["envs"]

@@ -57,10 +57,19 @@ def render_view(world: ShapeHerdWorld) -> np.ndarray:
     # The window snaps to the static layer's pixel grid (under half an output pixel),
     # and the bodies are drawn relative to the snapped corner, so all layers agree.
     left, top = round((x0 + margin) * scale), round((y0 + margin) * scale)
+    return _observation(world, static, margin, left, top, scale)
+
+
+def _observation(
+    world: ShapeHerdWorld, static: pygame.Surface, margin: float, left: int, top: int, scale: float
+) -> np.ndarray:
+    """An ``obs_size`` square from the static layer at pixel (left, top), the bodies on it,
+    veiled as configured."""
+    size = world.config.obs_size
     surface = _surface(size, size)
     surface.blit(static, (0, 0), (left, top, size, size))
     _draw_bodies(surface, world, left / scale - margin, top / scale - margin, scale)
-    if cfg.veil:
+    if world.config.veil:
         surface.blit(_veil(size), (0, 0))
     return _pixels(surface)
 
@@ -75,12 +84,7 @@ def render_whole_arena(world: ShapeHerdWorld) -> np.ndarray:
     # The world point at the output's top-left corner, snapped to the static layer's grid.
     left = round(margin * scale - (size - cfg.width * scale) / 2)
     top = round(margin * scale - (size - cfg.height * scale) / 2)
-    surface = _surface(size, size)
-    surface.blit(static, (0, 0), (left, top, size, size))
-    _draw_bodies(surface, world, left / scale - margin, top / scale - margin, scale)
-    if cfg.veil:
-        surface.blit(_veil(size), (0, 0))
-    return _pixels(surface)
+    return _observation(world, static, margin, left, top, scale)
 
 
 @functools.lru_cache(maxsize=4)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -18,14 +16,11 @@ from baselines.agents.dreamer.agent import Dreamer
 from baselines.agents.dreamer.config import DreamerConfig
 from baselines.agents.dreamer.replay import Episode, Replay
 from baselines.resume import (
-    SCORES_FILE,
     StopSignals,
     clear_state,
     due,
     generator_states,
-    is_finished,
-    load_state,
-    prepare_runs,
+    open_run,
     restore_generator_states,
     run_options,
     save_state,
@@ -71,14 +66,10 @@ def train(config: DreamerConfig) -> dict[str, float]:
     env = make_env(config, render_mode="rgb_array" if config.capture_video else None)
     check_budget(config, env.spec.max_episode_steps if env.spec else None)
     out_dir = writable_dir(config.out_dir)
-    prepare_runs([(out_dir, run_options(config))], config.fresh)
-    if is_finished(out_dir):
-        print(f"{out_dir}: finished earlier, kept", file=sys.stderr)
+    finished_scores, checkpoint_state = open_run(out_dir, run_options(config), config.fresh, "step")
+    if finished_scores is not None:
         env.close()
-        return json.loads((out_dir / SCORES_FILE).read_text())
-    checkpoint_state = load_state(out_dir)
-    if checkpoint_state is not None:
-        print(f"{out_dir}: resumed at env step {checkpoint_state['step']}", file=sys.stderr)
+        return finished_scores
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     if config.capture_video:  # training episodes on a capped cubic schedule, as CleanRL records them
