@@ -114,3 +114,33 @@ def test_fetch_splits_grasp_early_or_later(tmp_path):
 
 def grasped_at_some_step(sequences):
     return sequences.hidden["object_grasped"].max(axis=1) == 1
+
+
+def test_a_cut_cache_file_is_collected_again_with_one_line(tmp_path, capsys):
+    """A run killed while writing once left a truncated .npz that broke every later run."""
+    from baselines.predictors.splits import split_path
+
+    first = load_split("rrc", "test", 8, cache_dir=tmp_path)
+    path = split_path("rrc", "test", 8, cache_dir=tmp_path)
+    path.write_bytes(path.read_bytes()[:200])
+    again = load_split("rrc", "test", 8, cache_dir=tmp_path)
+    np.testing.assert_array_equal(first.observations, again.observations)
+    [line] = [line for line in capsys.readouterr().err.splitlines() if str(path) in line]
+    assert "unreadable" in line and "collecting it again" in line
+    assert load_split("rrc", "test", 8, cache_dir=tmp_path) is not None  # whole again
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_concurrent_collectors_of_one_split_agree_on_one_file(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "from baselines.predictors.splits import load_split; import sys; "
+        f"s = load_split('rrc', 'train', 64, cache_dir={str(tmp_path)!r}); print(float(s.observations.sum()))"
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    sums = [process.communicate(timeout=300)[0].strip() for process in processes]
+    assert all(process.returncode == 0 for process in processes)
+    assert sums[0] == sums[1]
+    assert len(list(tmp_path.glob("*.npz"))) == 1 and not list(tmp_path.glob(".*partial"))

@@ -109,3 +109,35 @@ def test_a_new_predictor_env_is_loaded_through_its_collector(monkeypatch, tmp_pa
     assert len(sequences) == 4 and calls == [("test", 4, 10_000_000)]
     with pytest.raises(ValueError, match="throwaway"):
         splits.load_split("no-such-env", "test", 4, cache_dir=tmp_path)
+
+
+def test_dependencies_point_one_way():
+    """pomdp_envs imports neither baselines nor benchmarks, baselines not benchmarks, and
+    the predictors' data tools not their env table."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+
+    def imported(path: Path) -> set[str]:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+        return names
+
+    def offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
+        return [
+            f"{path.relative_to(root)} imports {name}"
+            for path in (root / package).rglob("*.py")
+            for name in imported(path)
+            if name.split(".")[0] in forbidden
+        ]
+
+    assert not offenders("pomdp_envs", ("baselines", "benchmarks"))
+    assert not offenders("baselines", ("benchmarks",))
+    assert not any(
+        name.startswith("baselines.predictors.envs") for name in imported(root / "baselines/predictors/data.py")
+    )
