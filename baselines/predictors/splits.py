@@ -77,11 +77,11 @@ def load_split(
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
     path = split_path(env, split, num_sequences, seed, cache_dir)
-    cached = _read(path)  # the common case takes no lock
+    cached = _read(path, say=False)  # the common case takes no lock
     if cached is not None:
         return cached
     with exclusive_lock(path):
-        cached = _read(path)  # another process may have collected it while this one waited
+        cached = _read(path, say=True)  # another process may have collected it while this one waited
         if cached is not None:
             return cached
         sequences = table[env].collect(split, num_sequences, seed + _SPLIT_SEED_OFFSET[split])
@@ -89,13 +89,15 @@ def load_split(
     return sequences
 
 
-def _read(path: Path) -> Sequences | None:
-    """The cached sequences, or None when the file is missing or cannot be read (said
-    in one line: it is collected again)."""
+def _read(path: Path, say: bool) -> Sequences | None:
+    """The cached sequences, or None when the file is missing or cannot be read (with
+    ``say``, said in one line: it is collected again)."""
     if not path.exists():
         return None
     try:
         return Sequences.load(path)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
-        print(f"cached dataset {path} is unreadable ({type(error).__name__}); collecting it again", file=sys.stderr)
+        if say:
+            name = type(error).__name__
+            print(f"cached dataset {path} is unreadable ({name}); collecting it again", file=sys.stderr)
         return None
