@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -114,8 +115,6 @@ def open_run(
     """Prepare the one-run folder ``out_dir`` (``prepare_runs``); returns the scores of a
     finished run, or None and the run's checkpoint (None to start), saying which on stderr
     (``position``: the checkpoint's key of its progress, shown as "env step")."""
-    import sys
-
     prepare_runs([(out_dir, options)], fresh)
     if is_finished(out_dir):
         print(f"{out_dir}: finished earlier, kept", file=sys.stderr)
