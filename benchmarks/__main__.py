@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmarks.common import LAUNCHERS
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
 from benchmarks.report import write_report
-from benchmarks.suite import ENV_GROUPS, SUITES, estimate_cost, format_estimate, run_suite
+from benchmarks.suite import ENV_GROUPS, STAGES, SUITES, estimate_cost, format_estimate, run_suite
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--fresh", action="store_true", help="replace the results already in --out instead of continuing")
     run.add_argument(
+        "--stages", nargs="+", choices=STAGES, default=list(STAGES), help="run these stages only (default: all)"
+    )
+    run.add_argument(
         "--estimate",
         action="store_true",
         help="print the estimated cost on this machine and stop (the paper suite always prints it first)",
@@ -77,7 +80,15 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
             return 0
     command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
     failures = run_suite(
-        SUITES[args.suite], args.envs, out, args.seeds, args.workers, args.launcher, command, args.fresh
+        SUITES[args.suite],
+        args.envs,
+        out,
+        args.seeds,
+        args.workers,
+        args.launcher,
+        command,
+        args.fresh,
+        tuple(args.stages),
     )
     path = write_report(out)
     print(path.read_text())

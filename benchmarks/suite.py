@@ -36,6 +36,8 @@ ENV_GROUPS = {
     "minigrid": ["pomdp_envs/MiniGrid-DoorKey-5x5-v0", "pomdp_envs/MiniGrid-MemoryS7-v0"],
 }
 PREDICTION_ENVS = tuple(PREDICTOR_ENVS)
+#: The suite's stages, in the order they run.
+STAGES = ("speed", "validation", "prediction", "mpc", "ppo", "dreamer")
 MPC_TASKS = tuple(MPC_TASK_TABLE)
 
 
@@ -114,9 +116,10 @@ def run_suite(
     launcher: str = "local",
     command: str = "",
     fresh: bool = False,
+    stages: tuple[str, ...] = STAGES,
 ) -> dict[str, list[str]]:
-    """Run every benchmark that applies to ``envs``; CSVs go to ``out``. Returns the
-    failed runs per benchmark (the others finish and are written).
+    """Run every benchmark of ``stages`` that applies to ``envs``; CSVs go to ``out``.
+    Returns the failed runs per benchmark (the others finish and are written).
 
     Run again with the same ``out``, suite, envs and seeds, it continues: every training
     run below ``out/runs`` that finished is kept and every unfinished one resumes from its
@@ -127,14 +130,19 @@ def run_suite(
     unknown = sorted(set(envs) - set(ENV_GROUPS))
     if unknown:
         raise ValueError(f"unknown envs {unknown}; choose from {sorted(ENV_GROUPS)}")
+    if not stages or set(stages) - set(STAGES):
+        raise ValueError(f"stages must name some of {STAGES}, got {list(stages)}")
     seeds = suite.seeds if seeds is None else seeds
     out.mkdir(parents=True, exist_ok=True)
-    earlier_seconds = _start_or_continue(out, {"suite": dataclasses.asdict(suite), "envs": envs, "seeds": seeds}, fresh)
+    options = {"suite": dataclasses.asdict(suite), "envs": envs, "seeds": seeds, "stages": list(stages)}
+    earlier_seconds = _start_or_continue(out, options, fresh)
     failures: dict[str, list[str]] = {}
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
     def stage(name: str, function) -> None:
+        if name not in stages:
+            return
         start = time.perf_counter()
         print(f"== {name}", flush=True)
         try:
@@ -173,6 +181,7 @@ def run_suite(
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, "
         f"Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
+        "stages": list(stages),
         "stage_seconds": timings,  # this sitting's
         "failures": failures,
         "suite_settings": dataclasses.asdict(suite),
