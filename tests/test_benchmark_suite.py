@@ -253,3 +253,14 @@ def test_cost_estimate_scales_with_the_budget():
     assert row_small["stage"] == "prediction" and row_small["runs"] == 4
     assert row_large["cpu_seconds"] > 20 * row_small["cpu_seconds"]
     assert "| prediction | 4 |" in format_estimate([row_large], workers=2)
+
+
+def test_a_suite_runs_only_the_stages_it_is_given(tmp_path):
+    suite = dataclasses.replace(SUITES["quick"], name="tiny")
+    with pytest.raises(ValueError, match="stages"):
+        run_suite(suite, ["rrc"], tmp_path / "bad", seeds=1, workers=1, stages=("nope",))
+    failures = run_suite(suite, ["rrc"], tmp_path, seeds=1, workers=1, stages=("validation",))
+    assert not any(failures.values())
+    assert (tmp_path / "validation.csv").is_file() and not (tmp_path / "speed.csv").exists()
+    report = write_report(tmp_path).read_text()
+    assert "## Environment validation" in report and "robot_controlled" in report
