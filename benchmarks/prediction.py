@@ -35,8 +35,16 @@ TEACHER_FORCING_ENVS = ("billiard",)
 COLUMNS = ("test_mse", "gen_mse", "gen_mse_min", "gate_openings", "gate_rate", "dims_used", "active_dims", "gate_lift")
 
 
+#: Envs whose fully observable variant the predictors can train on (hidden factors appended).
+FULLY_OBSERVABLE_ENVS = ("billiard", "rrc", "shepherd")
+#: The memory controls: cores trained beside the comparison, on the partial and the fully
+#: observable variant (the memoryless core and two recurrent ones).
+CONTROL_CORES = ("mlp", "gru", "gatel0rd")
+
+
 def regime(config: TrainConfig) -> str:
-    return "tf" if config.teacher_forcing else "ss"
+    """``ss`` or ``tf``, with ``-full`` on the fully observable variant."""
+    return ("tf" if config.teacher_forcing else "ss") + ("-full" if config.fully_observable else "")
 
 
 def run_one(config: TrainConfig) -> list[Row]:
@@ -80,9 +88,12 @@ def make_jobs(
     num_test: int = 512,
     lambda_sweep: bool = True,
     teacher_forcing: bool = True,
+    memory_controls: bool = False,
 ) -> list[TrainConfig]:
     """One job per (env, regime, core), each training seeds 0..``seeds``-1 together
-    (and on Billiard Ball GateL0RD every lambda of ``LAMBDA_SWEEP`` when ``lambda_sweep``)."""
+    (and on Billiard Ball GateL0RD every lambda of ``LAMBDA_SWEEP`` when ``lambda_sweep``).
+    With ``memory_controls``, also the memoryless core, and ``CONTROL_CORES`` on the fully
+    observable variant where there is one (regime ``ss-full``)."""
     budget = _budget(epochs, batches_per_epoch, num_train, num_test)
     jobs = []
     for env in envs:
@@ -101,6 +112,22 @@ def make_jobs(
                         **budget,
                     )
                 )
+        if not memory_controls:
+            continue
+        controls = [(core, False) for core in CONTROL_CORES if core not in cores]
+        if env in FULLY_OBSERVABLE_ENVS:
+            controls += [(core, True) for core in CONTROL_CORES]
+        for core, full in controls:
+            jobs.append(
+                TrainConfig(
+                    env=env,
+                    core=core,
+                    seeds=tuple(range(seeds)),
+                    fully_observable=full,
+                    out_dir=out / env / ("ss-full" if full else "ss") / core,
+                    **budget,
+                )
+            )
     return jobs
 
 
@@ -130,7 +157,7 @@ def checkpoints(configs: list[TrainConfig]) -> dict[tuple[str, str, int], Path]:
     scheduled sampling at the env's default lambda: what the MPC stage plans with."""
     found = {}
     for config in configs:
-        if config.teacher_forcing:
+        if config.teacher_forcing or config.fully_observable or config.core not in CORES:
             continue
         default_lambda = config.defaults.reg_lambda if config.core == "gatel0rd" else 0.0
         for spec, folder in zip(config.runs(), run_dirs(config)):
@@ -217,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-lambda-sweep", action="store_true", help="Billiard Ball GateL0RD at the paper's lambda only"
     )
     parser.add_argument("--no-teacher-forcing", action="store_true", help="scheduled sampling only")
+    parser.add_argument(
+        "--memory-controls",
+        action="store_true",
+        help="also the memoryless core, and mlp/gru/gatel0rd on the fully observable variant (regime ss-full)",
+    )
     parser.add_argument("--workers", type=positive_int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local/prediction"))
     args = parser.parse_args(argv)
@@ -234,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             args.num_test,
             not args.no_lambda_sweep,
             not args.no_teacher_forcing,
+            args.memory_controls,
         )
         rows, _ = run(configs, args.workers)
         code = write_runs(out, rows, format_table)

@@ -409,6 +409,7 @@ def write_report(out: Path, parts: list[Path] | None = None) -> Path:
         )
     lines.append("")
     lines += _validation_section(tables)
+    lines += _memory_in_prediction(tables)
     lines += [
         "Tables show mean ± std over seeds (a single value for one seed); the claims table mean ± standard "
         "error (n = seeds).",
@@ -461,6 +462,41 @@ def _validation_section(tables: Tables) -> list[str]:
         "",
         format_report(tables["validation"], level="###"),
     ]
+
+
+def _memory_in_prediction(tables: Tables) -> list[str]:
+    """Next-observation prediction with and without memory, on the partial and the fully
+    observable variant: does memory lower the error where the view hides something?"""
+    rows = [row for row in tables.get("prediction", []) if row.get("core") == "mlp"]
+    if not rows:
+        return []
+    lines = [
+        "## Memory in next-observation prediction",
+        "",
+        "Autoregressive test error of the memoryless predictor (`mlp`: the same f_pre and f_post around one "
+        "layer of the current input) against the recurrent ones, on each env as it is (`ss`) and on its fully "
+        "observable variant (`ss-full`, errors on the original observation entries). The verdict asks whether "
+        "the GRU predicts better than the memoryless core (Welch, one-sided, at least "
+        f"{MIN_SEEDS} seeds).",
+        "",
+        "| env | variant | mlp | gru | gatel0rd | GRU below memoryless? |",
+        "|---|---|---|---|---|---|",
+    ]
+    for env in dict.fromkeys(row["env"] for row in rows):
+        env_rows = _predicted(tables, env) or []
+        for variant in ("ss", "ss-full"):
+            where = dict(regime=variant)
+            memoryless = values(env_rows, "test_mse", core="mlp", **where)
+            if not memoryless:
+                continue
+            gru = values(env_rows, "test_mse", core="gru", **where)
+            gated = values(env_rows, "test_mse", core="gatel0rd", reg_lambda=_paper_lambda(env), **where)
+            verdict = better_than(("gru", gru), {"mlp": memoryless}, lower_is_better=True)
+            lines.append(
+                f"| {env} | {variant} | {mean_stderr(memoryless)} | {mean_stderr(gru)} | {mean_stderr(gated)} | "
+                f"{verdict.verdict} |"
+            )
+    return lines + [""]
 
 
 def _sections(out: Path, tables: Tables) -> list[str]:

@@ -55,6 +55,8 @@ class Suite:
     dreamer_models: tuple[str, ...]
     dreamer_steps: int
     dreamer_random_episodes: int
+    # The predictors' memory controls: the memoryless core, and models on the fully observable variant.
+    memory_controls: bool = False
 
 
 SUITES = {
@@ -71,6 +73,7 @@ SUITES = {
         dreamer_models=("vsg", "rssm"),
         dreamer_steps=3_000,
         dreamer_random_episodes=3,
+        memory_controls=True,
     ),
     # 2,000 updates per predictor, 100 Dreamer updates; no MPC (its claims need predictors trained far longer,
     # see benchmarks/results/longer); MemoryS7 needs ~1e7 frames, so PPO runs DoorKey only.
@@ -338,6 +341,7 @@ def _prediction_jobs(suite: Suite, envs: list[str], seeds: int, out: Path) -> li
         out / "runs" / "prediction",
         num_train=suite.prediction_train,
         num_test=suite.prediction_test,
+        memory_controls=suite.memory_controls,
     )
 
 

@@ -113,6 +113,9 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     # One seed: every measured claim is inconclusive, and the table says why.
     assert "inconclusive" in report and "fewer than 3 seeds" in report and "| supported |" not in report
     assert "| rrc | - | copy-last |" in report  # the yardstick without learning
+    # Memory in prediction: the memoryless core beside the recurrent ones, partial and fully observed.
+    assert "## Memory in next-observation prediction" in report
+    assert "| rrc | ss | " in report and "| rrc | ss-full | " in report
     # The first verdicts: does the env need memory of its hidden factor?
     assert "## Environment validation" in report and "| robot_controlled | balanced accuracy |" in report
     assert report.index("## Environment validation") < report.index("## Claims checked")
