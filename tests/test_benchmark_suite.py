@@ -249,11 +249,16 @@ def test_billiard_claims_read_their_rows():
 def test_cost_estimate_scales_with_the_budget():
     from benchmarks.suite import estimate_cost, format_estimate
 
-    small = dataclasses.replace(SUITES["quick"], prediction_epochs=10, prediction_train=64, prediction_test=32)
+    small = dataclasses.replace(
+        SUITES["quick"], prediction_epochs=10, prediction_train=64, prediction_test=32, memory_controls=False
+    )
     large = dataclasses.replace(small, prediction_epochs=1000)
     [row_small] = estimate_cost(small, ["rrc"], seeds=1)
     [row_large] = estimate_cost(large, ["rrc"], seeds=1)
     assert row_small["stage"] == "prediction" and row_small["runs"] == 4
+    # The memory controls add the memoryless core and three models on the fully observable variant.
+    [row_controls] = estimate_cost(dataclasses.replace(small, memory_controls=True), ["rrc"], seeds=1)
+    assert row_controls["runs"] == 8
     assert row_large["cpu_seconds"] > 20 * row_small["cpu_seconds"]
     assert "| prediction | 4 |" in format_estimate([row_large], workers=2)
 

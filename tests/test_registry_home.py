@@ -83,9 +83,9 @@ def test_baseline_choices_are_derived_from_their_tables():
     from benchmarks import suite
 
     assert typing.get_args(train.Env) == tuple(PREDICTOR_ENVS) == suite.PREDICTION_ENVS
-    assert typing.get_args(train.Core) == predictor.CORES
+    assert typing.get_args(train.Core) == predictor.ALL_CORES == (*predictor.CORES, predictor.MEMORYLESS)
     assert typing.get_args(mpc.Task) == tuple(mpc.TASKS) == suite.MPC_TASKS
-    assert typing.get_args(typing.get_type_hints(ppo.PPOConfig)["core"]) == ppo.CORES
+    assert typing.get_args(typing.get_type_hints(ppo.PPOConfig)["core"]) == (*ppo.CORES, ppo.MEMORYLESS)
     for name in PREDICTOR_ENVS:  # every predictor env and MPC task names a registered env
         assert env_id(name) in registration.env_ids()
     for name, task in mpc.TASKS.items():
