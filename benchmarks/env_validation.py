@@ -4,9 +4,9 @@ id per env family (``baselines.validation``), 3 seeds, one table.
 Each env's sequences come from the policy that makes its hidden factors change: the GateL0RD
 paper's data policies for Robot Remote Control ("biased") and Shepherd ("paper"), the
 scripted oracles for ShapeHerd and Fetch (random actions barely move their objects), random
-actions elsewhere. Sequences run their full length, so MiniGrid tasks whose episodes end
-early under random actions (the Memory tasks: at the first object touched) are not
-validated here yet.
+actions elsewhere. Sequences run their full length: episodes that end early (MiniGrid's,
+on success or failure) are left out, and MiniGrid Memory, whose random episodes end at the
+first object touched, is validated on 20-step sequences.
 
     python -m benchmarks.env_validation --out benchmarks/results/validation
     python -m benchmarks.env_validation --envs rrc shepherd --seeds 3 --budget quick
@@ -24,15 +24,17 @@ from benchmarks.common import Row, fan_out, write_csv
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
 from pomdp_envs.files import atomic_write_text
 
-#: Short name -> (id, policy that collects its sequences, budget).
+#: Short name -> (id, policy that collects its sequences, budget, steps per sequence or None
+#: for the protocol's default: the time limit, at most 100).
 ENVS = {
-    "billiard": ("pomdp_envs/BilliardBall-v0", "random", "standard"),
-    "rrc": ("pomdp_envs/RobotRemoteControl-v0", "biased", "standard"),
-    "shepherd": ("pomdp_envs/Shepherd-v0", "paper", "standard"),
-    "fetch": ("pomdp_envs/FetchPickAndPlacePO-v0", "oracle", "standard"),
-    "minigrid-doorkey": ("pomdp_envs/MiniGrid-DoorKey-5x5-v0", "random", "standard"),
-    # 64x64 images: the quick budget keeps the conv estimators within minutes.
-    "shapeherd": ("pomdp_envs/ShapeHerd-v0", "oracle", "quick"),
+    "billiard": ("pomdp_envs/BilliardBall-v0", "random", "standard", None),
+    "rrc": ("pomdp_envs/RobotRemoteControl-v0", "biased", "standard", None),
+    "shepherd": ("pomdp_envs/Shepherd-v0", "paper", "standard", None),
+    "fetch": ("pomdp_envs/FetchPickAndPlacePO-v0", "oracle", "standard", None),
+    "minigrid-doorkey": ("pomdp_envs/MiniGrid-DoorKey-5x5-v0", "random", "standard", None),
+    "minigrid-memory": ("pomdp_envs/MiniGrid-MemoryS7-v0", "random", "standard", 20),
+    # 64x64 images: the quick budget and 50-step sequences keep the conv estimators to minutes.
+    "shapeherd": ("pomdp_envs/ShapeHerd-v0", "oracle", "quick", 50),
 }
 
 
@@ -52,9 +54,9 @@ def run_job(job: Job) -> list[Row]:
     if job.result is not None and job.result.is_file():
         return json.loads(job.result.read_text())
     torch.set_num_threads(1)
-    env_id, policy, budget = ENVS[job.name]
+    env_id, policy, budget, steps = ENVS[job.name]
     start = time.perf_counter()
-    config = ValidationConfig(env_id, seeds=job.seeds, budget=job.budget or budget, policy=policy)
+    config = ValidationConfig(env_id, seeds=job.seeds, budget=job.budget or budget, num_steps=steps, policy=policy)
     rows = validate(config, say=lambda _: None)
     seconds = time.perf_counter() - start
     rows = [{"family": job.name, "policy": policy, "budget": config.budget, **row, "seconds": seconds} for row in rows]
@@ -78,7 +80,7 @@ FAMILIES = {
     "shepherd": ["shepherd"],
     "shapeherd": ["shapeherd"],
     "fetch": ["fetch"],
-    "minigrid": ["minigrid-doorkey"],
+    "minigrid": ["minigrid-doorkey", "minigrid-memory"],
 }
 
 

@@ -104,6 +104,7 @@ def collect_sequences(
     num_envs: int = 256,
     accept: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
     max_batches: int = 1000,
+    drop_early_ends: bool = False,
     **env_kwargs: Any,
 ) -> Sequences:
     """Roll ``policy`` in a vector env of ``num_envs`` (the native one where the env has
@@ -112,7 +113,9 @@ def collect_sequences(
 
     Batch ``b`` is reset with seed ``seed + b * num_envs``, so results depend only on
     the arguments and the policy's seed. Early episode ends are switched off for the
-    registered envs; an env that still terminates mid-sequence raises ``RuntimeError``.
+    registered envs; an env that still terminates mid-sequence (MiniGrid, whose episodes
+    end on success or failure) raises ``RuntimeError``, or with ``drop_early_ends`` its
+    sequence is left out (which keeps only episodes that last the whole sequence).
     """
     if num_sequences < 1 or num_steps < 1 or num_envs < 1:
         raise ValueError("num_sequences, num_steps and num_envs must be >= 1")
@@ -123,7 +126,7 @@ def collect_sequences(
     collected = 0
     try:
         for batch in range(max_batches):
-            part = _roll_batch(envs, env_id, policy, num_steps, seed + batch * num_envs)
+            part = _roll_batch(envs, env_id, policy, num_steps, seed + batch * num_envs, drop_early_ends)
             if accept is not None:
                 part = part.select(np.asarray(accept(part.hidden), dtype=bool))
             parts.append(part)
@@ -217,8 +220,11 @@ def collect_billiard_kind(
     )
 
 
-def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_steps: int, seed: int) -> Sequences:
+def _roll_batch(
+    envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_steps: int, seed: int, drop_early_ends: bool = False
+) -> Sequences:
     obs, info = envs.reset(seed=seed)
+    ended = np.zeros(envs.num_envs, dtype=bool)
     policy.reset(obs)
     observations, actions, rewards = [obs], [], []
     hidden = {k: [v] for k, v in without_masks(info["hidden"]).items()}
@@ -226,8 +232,9 @@ def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_ste
     for t in range(num_steps):
         action = policy.act(obs, info)
         obs, reward, terminated, _, info = envs.step(action)
-        if terminated.any():
+        if terminated.any() and not drop_early_ends:
             raise RuntimeError(f"{env_id} terminated at step {t + 1}; pass settings that disable early ends")
+        ended |= terminated
         observations.append(obs)
         actions.append(action)
         rewards.append(reward)
@@ -236,7 +243,7 @@ def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_ste
         for k, v in without_masks(info["hidden_changed"]).items():
             changed[k].append(v)
     stack = lambda items: np.stack(items, axis=1)  # noqa: E731
-    return Sequences(
+    sequences = Sequences(
         env_id,
         stack(observations),
         stack(actions),
@@ -244,3 +251,4 @@ def _roll_batch(envs: gym.vector.VectorEnv, env_id: str, policy: Policy, num_ste
         {k: stack(v) for k, v in hidden.items()},
         {k: stack(v) for k, v in changed.items()},
     )
+    return sequences.select(~ended) if ended.any() else sequences

@@ -120,11 +120,18 @@ class InputEncoder(nn.Module):
         self.register_buffer("obs_scale", torch.as_tensor(obs_scale, dtype=torch.float32))
         if self.image:
             height, width, channels = obs_shape
-            stride = 2 if min(height, width) >= 32 else 1
             layers: list[nn.Module] = []
+            if min(height, width) >= 32:
+                # Large frames (ShapeHerd's 64x64) averaged down to about 32 px, then three
+                # stride-2 convs: a few times fewer operations than at full size.
+                pool = min(height, width) // 32
+                layers = [nn.AvgPool2d(pool)] if pool > 1 else []
+                kernel, stride, count = 3, 2, 3
+            else:  # symbolic grids (MiniGrid's 7x7): small convs at full resolution
+                kernel, stride, count = 2, 1, 2
             size, depth = channels, 16
-            for _ in range(4 if stride == 2 else 2):
-                layers += [nn.Conv2d(size, depth, 3 if stride == 2 else 2, stride=stride), nn.ReLU()]
+            for _ in range(count):
+                layers += [nn.Conv2d(size, depth, kernel, stride=stride), nn.ReLU()]
                 size, depth = depth, min(32, 2 * depth)
             self.conv = nn.Sequential(*layers, nn.Flatten())
             with torch.no_grad():

@@ -47,6 +47,7 @@ BINS = ((0, 2), (3, 10), (11, None))
 #: Budgets: sequences to train on, to score on, and estimator updates.
 BUDGETS = {"quick": (256, 128, 300), "standard": (1024, 256, 1500)}
 _TEST_SEED_OFFSET = 10_000_000  # test episodes never share a seed with training ones
+IMAGE_BATCH = 8  # sequences per estimator update for large images
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +83,9 @@ def collect(config: ValidationConfig, split: str, fully_observable: bool = False
     size = num_train if split == "train" else num_test
     seed = config.data_seed + (0 if split == "train" else _TEST_SEED_OFFSET)
     policy = make_policy(config.env_id, config.policy, seed=seed)
-    kwargs: dict[str, Any] = {"num_envs": min(64, size)}
+    # Episodes that end early (MiniGrid's, on success or failure) are left out: every
+    # sequence runs its full length.
+    kwargs: dict[str, Any] = {"num_envs": min(64, size), "drop_early_ends": True}
     if fully_observable and not _vector_observations(config.env_id):
         kwargs.update(vectorization_mode="sync", wrappers=[FullyObservable])
     sequences = collect_sequences(config.env_id, policy, size, config.steps(), seed, **kwargs)
@@ -136,6 +139,9 @@ def validate(config: ValidationConfig, say=print) -> list[dict[str, Any]]:
     hidden_space, action_space = env.unwrapped.hidden_space, env.action_space
     env.close()
     discrete = {name: not isinstance(space, gym.spaces.Box) for name, space in hidden_space.spaces.items()}
+    # Sequences per update: fewer for large images (ShapeHerd's 64x64), whose convs cost most.
+    shape = env.observation_space.shape or ()
+    batch_size = IMAGE_BATCH if len(shape) == 3 and min(shape[:2]) >= 32 else EstimatorConfig.batch_size
     _, _, updates = BUDGETS[config.budget]
     start = time.perf_counter()
     data = {(split, full): collect(config, split, full) for split in ("train", "test") for full in (False, True)}
@@ -148,6 +154,7 @@ def validate(config: ValidationConfig, say=print) -> list[dict[str, Any]]:
                 kind="current" if kind == "fully_observable" else kind,
                 window=config.window,
                 updates=updates,
+                batch_size=batch_size,
                 seed=seed,
             )
             model, codec = train_estimator(estimator, data["train", full], hidden_space, action_space)
