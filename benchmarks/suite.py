@@ -214,12 +214,19 @@ def _start_or_continue(out: Path, options: dict, fresh: bool) -> float:
         earlier = recorded["options"]
         differ = [key for key in options if earlier.get(key) != options[key]]
         if differ:
-            # The suite's settings are a long dict: name the suite, show the short ones.
-            shown = {key: earlier.get(key)["name"] if key == "suite" else earlier.get(key) for key in differ}
+            # The suite's settings are a long dict: name the fields of it that differ.
+            shown = []
+            for key in differ:
+                if key == "suite" and isinstance(earlier.get(key), dict):
+                    fields = sorted(
+                        k for k in {**earlier[key], **options[key]} if earlier[key].get(k) != options[key].get(k)
+                    )
+                    shown.append(f"suite {earlier[key].get('name')!r} settings {', '.join(fields)}")
+                else:
+                    shown.append(f"{key} (was {earlier.get(key)!r})")
             raise ValueError(
-                f"{out} holds a suite run with other settings: "
-                + ", ".join(f"{key} (was {value!r})" for key, value in shown.items())
-                + "; rerun with its settings to continue it, or add --fresh to start over"
+                f"{out} holds a suite run with other settings: {'; '.join(shown)}; "
+                "rerun with its settings to continue it, or add --fresh to start over"
             )
         print(f"continuing the suite run in {out}: finished runs are kept, unfinished ones resume", flush=True)
         return float(recorded.get("seconds", 0.0))
