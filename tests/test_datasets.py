@@ -58,3 +58,17 @@ def test_impossible_acceptance_reports_what_was_collected():
             max_batches=2,
             accept=lambda hidden: np.zeros(len(hidden["velocity"]), dtype=bool),
         )
+
+
+def test_episodes_that_end_early_raise_or_are_left_out():
+    pytest.importorskip("minigrid")
+    from pomdp_envs.datasets import collect_sequences
+    from pomdp_envs.policies import make_policy
+
+    env_id = "pomdp_envs/MiniGrid-MemoryS7-v0"  # a random agent soon touches an object: the episode ends
+    with pytest.raises(RuntimeError, match="terminated"):
+        collect_sequences(env_id, make_policy(env_id, "random", seed=0), 64, 30, num_envs=64)
+    kept = collect_sequences(env_id, make_policy(env_id, "random", seed=0), 64, 30, num_envs=64, drop_early_ends=True)
+    assert len(kept) == 64 and kept.observations.shape[1] == 31
+    # Kept episodes never ended: no reward (MiniGrid rewards only at a successful end).
+    assert not kept.rewards.any()
