@@ -31,7 +31,8 @@ ENVS = {
     "rrc": ("pomdp_envs/RobotRemoteControl-v0", "biased", "standard", None),
     "shepherd": ("pomdp_envs/Shepherd-v0", "paper", "standard", None),
     "fetch": ("pomdp_envs/FetchPickAndPlacePO-v0", "oracle", "standard", None),
-    "minigrid-doorkey": ("pomdp_envs/MiniGrid-DoorKey-5x5-v0", "random", "standard", None),
+    # Conv estimators over 7x7 views: 50-step sequences keep them to about ten minutes.
+    "minigrid-doorkey": ("pomdp_envs/MiniGrid-DoorKey-5x5-v0", "random", "standard", 50),
     "minigrid-memory": ("pomdp_envs/MiniGrid-MemoryS7-v0", "random", "standard", 20),
     # 64x64 images: the quick budget and 50-step sequences keep the conv estimators to minutes.
     "shapeherd": ("pomdp_envs/ShapeHerd-v0", "oracle", "quick", 50),

@@ -76,7 +76,8 @@ def r2(predicted: np.ndarray, targets: np.ndarray) -> float:
     predicted = np.asarray(predicted, dtype=np.float64).reshape(targets.shape)
     residual = ((targets - predicted) ** 2).sum()
     total = ((targets - targets.mean(axis=0)) ** 2).sum()
-    return float(1.0 - residual / total) if total > 0 else float("nan")
+    # Targets that barely vary (spread near float rounding) make the ratio meaningless.
+    return float(1.0 - residual / total) if total > 1e-12 * targets.size else float("nan")
 
 
 def balanced_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
