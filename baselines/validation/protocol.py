@@ -190,7 +190,8 @@ def _factor_row(config: ValidationConfig, name: str, discrete: bool, scores: dic
         label = bin_label(low, high)
         row[f"gap_{label}"] = _mean(per_seed("recurrent", label) - per_seed("current", label))
     row["p"] = _p_above(gaps, config.margin)
-    row["verdict"] = _verdict(gaps, window_gaps, row["fully_observable"], row["measure"], config)
+    view_gaps = per_seed("fully_observable") - per_seed("current")
+    row["verdict"] = _verdict(gaps, window_gaps, view_gaps, row["fully_observable"], row["measure"], config)
     return row
 
 
@@ -226,7 +227,16 @@ def _p_above(values: np.ndarray, margin: float) -> float:
 CEILING = {"R^2": 0.5, "balanced accuracy": 0.75}
 
 
-def _verdict(gaps: np.ndarray, window_gaps: np.ndarray, ceiling: float, measure: str, config: ValidationConfig) -> str:
+def _verdict(
+    gaps: np.ndarray,
+    window_gaps: np.ndarray,
+    view_gaps: np.ndarray,
+    ceiling: float,
+    measure: str,
+    config: ValidationConfig,
+) -> str:
+    """``gaps``: recurrent minus memoryless per seed; ``window_gaps``: recurrent minus
+    window; ``view_gaps``: fully observable minus memoryless (what the view lacks)."""
     finite = gaps[np.isfinite(gaps)]
     if finite.size == 0:
         return "not scored (the factor does not vary in the test sequences)"
@@ -238,6 +248,8 @@ def _verdict(gaps: np.ndarray, window_gaps: np.ndarray, ceiling: float, measure:
         return f"needs memory (the last {config.window} steps not shown to fall short)"
     if not ceiling >= CEILING[measure]:
         return "inconclusive (the estimators do not read it even in full view at this budget)"
+    if _p_above(view_gaps, config.margin) < 0.05:
+        return "inconclusive (the view lacks it, but the recurrent estimator does not recover it at this budget)"
     return "no memory gap (the current view carries it)"
 
 
