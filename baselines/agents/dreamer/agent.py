@@ -12,6 +12,10 @@ from baselines.agents.dreamer.config import DreamerConfig
 from baselines.agents.world_model import LatentState, WorldModel, elu_mlp
 
 
+#: The attributes whose state dicts a resume checkpoint holds: networks and optimisers.
+STATE_PARTS = ("world", "actor", "critic", "slow_critic", "model_opt", "actor_opt", "critic_opt")
+
+
 class Dreamer:
     """World model, actor and critic with their optimisers."""
 
@@ -31,16 +35,10 @@ class Dreamer:
     def state(self) -> dict:
         """Everything that decides the next updates: the networks, the slow critic, the
         three optimisers and the update count."""
-        modules = {"world": self.world, "actor": self.actor, "critic": self.critic, "slow_critic": self.slow_critic}
-        optimizers = {"model_opt": self.model_opt, "actor_opt": self.actor_opt, "critic_opt": self.critic_opt}
-        return {
-            **{name: module.state_dict() for name, module in modules.items()},
-            **{name: optimizer.state_dict() for name, optimizer in optimizers.items()},
-            "updates": self.updates,
-        }
+        return {**{name: getattr(self, name).state_dict() for name in STATE_PARTS}, "updates": self.updates}
 
     def load_state(self, state: dict) -> None:
-        for name in ("world", "actor", "critic", "slow_critic", "model_opt", "actor_opt", "critic_opt"):
+        for name in STATE_PARTS:
             getattr(self, name).load_state_dict(state[name])
         self.updates = state["updates"]
 
