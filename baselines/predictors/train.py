@@ -7,8 +7,8 @@ runs at once.
 
 Every combination of ``--seeds``, ``--reg-lambdas`` and ``--lrs`` is one run; the runs
 train together in one batched graph (``baselines.predictors.stacked``), each with its own weights,
-data order, noise, optimiser state and clipping; GateL0RD's gradients come from a
-hand-written backward pass (``baselines.predictors.gatel0rd_backward``, the same numbers
+data order, noise, optimiser state and clipping; the gradients of GateL0RD and the RNNs
+come from hand-written backward passes (``baselines.predictors.by_hand``, the same numbers
 as autograd's, which ``--gradients autograd`` uses instead). A single run writes ``metrics.csv``
 (one row per evaluation: test and generalisation error, task loss and gate penalty),
 ``checkpoint.pt`` and ``scores.json`` to ``out_dir``; several runs write one folder each
@@ -45,7 +45,9 @@ from baselines.predictors.checkpoint import save_checkpoint
 from baselines.predictors.envs import PREDICTOR_ENVS, EnvDefaults
 from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, window
 from baselines.predictors.splits import load_split
+from baselines.predictors.by_hand import PredictorGradients
 from baselines.predictors.gatel0rd_backward import GateL0RDGradients
+from baselines.predictors.rnn_backward import RNNGradients
 from baselines.predictors.predictor import ALL_CORES, MEMORYLESS, Predictor, PredictorConfig, sample_real_inputs
 from baselines import resume
 from baselines.resume import (
@@ -106,8 +108,9 @@ class TrainConfig:
     threads: int = 1  # small models on a busy CPU run fastest on one thread
     workers: int = 1  # processes the runs are split across, each training its share as one batch
     device: str = "cpu"  # "cuda" where a GPU is present
-    # GateL0RD's gradients in the batched trainer: "by-hand", a hand-written backward pass
-    # (the same gradients, several times fewer ops), or "autograd"; the RNNs use autograd.
+    # The batched trainer's gradients: "by-hand", a hand-written backward pass (the same
+    # gradients, several times fewer ops; GateL0RD and the RNNs), or "autograd" (always for
+    # the memoryless core).
     gradients: Literal["by-hand", "autograd"] = "by-hand"
     compile: bool = False  # torch.compile the autograd loss (minutes of compilation per shape)
     track: bool = False  # also write TensorBoard event files beside each run's metrics.csv
@@ -147,7 +150,7 @@ class TrainConfig:
             raise ValueError("compile compiles the autograd loss: add --gradients autograd")
 
     def uses_gradients_by_hand(self) -> bool:
-        return self.core == "gatel0rd" and self.gradients == "by-hand"
+        return self.core in BY_HAND and self.gradients == "by-hand"
 
     @property
     def defaults(self) -> EnvDefaults:
@@ -217,6 +220,19 @@ class RunSpec:
     seed: int
     reg_lambda: float
     lr: float
+
+
+#: The hand-written backward pass of each core that has one.
+BY_HAND: dict[str, type[PredictorGradients]] = {
+    "gatel0rd": GateL0RDGradients,
+    **{core: RNNGradients for core in RNNGradients.cores},
+}
+
+
+def gradients_by_hand(stacked: StackedPredictor) -> Optional[PredictorGradients]:
+    """The hand-written loss and backward pass of ``stacked``'s core (None for a core without one)."""
+    kind = BY_HAND.get(stacked.config.core)
+    return None if kind is None else kind(stacked)
 
 
 def real_input_probability(config: TrainConfig, epoch: int) -> float:
@@ -320,7 +336,7 @@ class StackedTrainer:
             RunDraws(config, spec.seed, len(self.observations), num_steps, self.device) for spec in self.specs
         ]
         self.loss_fn = torch.compile(_stacked_loss, dynamic=False) if config.compile else _stacked_loss
-        self.by_hand = GateL0RDGradients(self.stacked) if config.uses_gradients_by_hand() else None
+        self.by_hand = gradients_by_hand(self.stacked) if config.uses_gradients_by_hand() else None
 
     def update(self, p_real: float) -> tuple[torch.Tensor, torch.Tensor]:
         """One step of every run; returns the (R,) task losses and gate penalties."""
