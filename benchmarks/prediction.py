@@ -24,7 +24,7 @@ from baselines.predictors.splits import load_split
 from baselines.predictors.extrapolation import copy_last_mse, reflecting_mse
 from baselines.predictors.predictor import CORES
 from baselines.predictors.envs import PREDICTOR_ENVS
-from baselines.predictors.train import TrainConfig, load_data, run_dirs, train_runs
+from baselines.predictors.train import TrainConfig, load_data, run_dirs, split_sizes, train_runs
 from benchmarks.common import Row, fan_out, markdown_table, write_runs
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
 
@@ -169,11 +169,7 @@ def checkpoints(configs: list[TrainConfig]) -> dict[tuple[str, str, int], Path]:
 def prepare_data(configs: list[TrainConfig]) -> None:
     """Collect every dataset once, before workers would race to write the same cache file."""
     for config in configs:
-        for split, size in (
-            ("train", config.num_train),
-            ("test", config.num_test),
-            ("generalisation", config.num_test),
-        ):
+        for split, size in split_sizes(config).items():
             load_split(config.env, split, size, config.data_seed, config.cache_dir)
 
 
