@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Optional
 
 from baselines.predictors.splits import load_split
 from baselines.predictors.extrapolation import copy_last_mse, reflecting_mse
@@ -65,6 +66,10 @@ def run_one(config: TrainConfig) -> list[Row]:
     return rows
 
 
+#: The paper's code evaluates (and checkpoints) every 100 epochs.
+PAPER_EVAL_EVERY = 100
+
+
 def _budget(epochs: int, batches_per_epoch: int, num_train: int, num_test: int) -> dict:
     """The TrainConfig fields every benchmark job shares."""
     return dict(
@@ -77,11 +82,27 @@ def _budget(epochs: int, batches_per_epoch: int, num_train: int, num_test: int) 
     )
 
 
+def paper_budget(env: str) -> dict:
+    """The TrainConfig fields of ``env``'s paper protocol: its epochs of its batches per
+    epoch (so the scheduled-sampling decay is the paper's 0.998 per epoch, uncompressed),
+    its training, test and generalisation set sizes, an evaluation every 100 epochs."""
+    paper = PREDICTOR_ENVS[env].defaults
+    return dict(
+        epochs=paper.paper_epochs,
+        batches_per_epoch=paper.batches_per_epoch,
+        num_train=paper.paper_train,
+        num_test=paper.paper_test,
+        num_generalisation=paper.paper_generalisation,
+        eval_every=PAPER_EVAL_EVERY,
+        progress=False,
+    )
+
+
 def make_jobs(
     envs: list[str],
     cores: list[str],
     seeds: int,
-    epochs: int,
+    epochs: Optional[int],
     out: Path,
     batches_per_epoch: int = 10,
     num_train: int = 2048,
@@ -93,10 +114,11 @@ def make_jobs(
     """One job per (env, regime, core), each training seeds 0..``seeds``-1 together
     (and on Billiard Ball GateL0RD every lambda of ``LAMBDA_SWEEP`` when ``lambda_sweep``).
     With ``memory_controls``, also the memoryless core, and ``CONTROL_CORES`` on the fully
-    observable variant where there is one (regime ``ss-full``)."""
-    budget = _budget(epochs, batches_per_epoch, num_train, num_test)
+    observable variant where there is one (regime ``ss-full``). ``epochs`` None: each
+    env's paper protocol (``paper_budget``) in place of the budget arguments."""
     jobs = []
     for env in envs:
+        budget = paper_budget(env) if epochs is None else _budget(epochs, batches_per_epoch, num_train, num_test)
         regimes = (False, True) if teacher_forcing and env in TEACHER_FORCING_ENVS else (False,)
         for forced in regimes:
             for core in cores:
