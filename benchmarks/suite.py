@@ -3,9 +3,10 @@
 ``quick`` is a smoke check (under 15 minutes on 2 cores for all envs, one seed): it shows
 that every stage runs; its verdicts are expected to be inconclusive. ``standard`` (3
 seeds, batched training) decides the environment validation (14 minutes on 2 cores) and
-the prediction claims (about 100 minutes on 2 cores before the predictors' memory controls
-were added; not yet measured with them), run in parts if need be. ``paper`` uses the papers' budgets (days of CPU; for a GPU or a
-cluster through ``--launcher ray``) and prints its estimated cost before it starts.
+the prediction claims at 2,000 updates per run, run in parts if need be. ``paper`` trains
+the predictors with each env's GateL0RD-paper protocol (``benchmarks.prediction.paper_budget``:
+hours to days of CPU per env; for a GPU or a cluster through ``--launcher ray``), the agents
+at the papers' budgets, and prints its estimated cost before it starts.
 """
 
 from __future__ import annotations

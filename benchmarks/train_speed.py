@@ -103,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per window")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of windows")
     parser.add_argument(
-        "--gradients", nargs="+", default=["by-hand"], choices=["by-hand", "autograd"], help="the batched paths of cores with a hand-written backward pass"
+        "--gradients",
+        nargs="+",
+        default=["by-hand"],
+        choices=["by-hand", "autograd"],
+        help="the batched paths of cores with a hand-written backward pass",
     )
     parser.add_argument("--processes", type=int, default=0, help="also split the largest R across this many processes")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is present")

@@ -23,9 +23,7 @@ SHAPES = {
     "billiard": (
         4,
         0,
-        PredictorConfig(
-            latent_size=8, feature_size=16, init_layers=3, init_inputs=2, internal_layers=3, rnn_layers=3
-        ),
+        PredictorConfig(latent_size=8, feature_size=16, init_layers=3, init_inputs=2, internal_layers=3, rnn_layers=3),
         2,
     ),
     "fetch": (11, 4, PredictorConfig(latent_size=16, feature_size=16), 1),

@@ -42,9 +42,7 @@ class RNNGradients(PredictorGradients):
     def __init__(self, stacked: StackedPredictor) -> None:
         super().__init__(stacked)
         self.kind = stacked.config.core
-        self.cells = [
-            (Layer(w_ih, b_ih), Layer(w_hh, b_hh)) for w_ih, w_hh, b_ih, b_hh in stacked.layout.cells
-        ]
+        self.cells = [(Layer(w_ih, b_ih), Layer(w_hh, b_hh)) for w_ih, w_hh, b_ih, b_hh in stacked.layout.cells]
 
     def core_layers(self) -> list[Layer]:
         return [layer for cell in self.cells for layer in cell]
@@ -59,45 +57,47 @@ class RNNGradients(PredictorGradients):
         # Per layer, time major: h (slot 0 is h_0, slot t + 1 the state after step t) and
         # each step's activated gates; the GRU's gh (its n gate reads r * gh_n), the
         # LSTM's c (slots as h's) and tanh(c).
-        self.hidden = [buffer(("h", l), num_steps + 1, runs, hidden, batch) for l in layers]
-        self.acts = [buffer(("a", l), num_steps, runs, width, batch) for l in layers]
+        self.hidden = [buffer(("h", layer), num_steps + 1, runs, hidden, batch) for layer in layers]
+        self.acts = [buffer(("a", layer), num_steps, runs, width, batch) for layer in layers]
         if self.kind == "gru":
-            self.gh = [buffer(("gh", l), num_steps, runs, width, batch) for l in layers]
+            self.gh = [buffer(("gh", layer), num_steps, runs, width, batch) for layer in layers]
         if self.kind == "lstm":
-            self.cell = [buffer(("c", l), num_steps + 1, runs, hidden, batch) for l in layers]
-            self.tanh_cell = [buffer(("tc", l), num_steps, runs, hidden, batch) for l in layers]
-            self.grad_c = [buffer(("dc", l), runs, hidden, batch) for l in layers]
+            self.cell = [buffer(("c", layer), num_steps + 1, runs, hidden, batch) for layer in layers]
+            self.tanh_cell = [buffer(("tc", layer), num_steps, runs, hidden, batch) for layer in layers]
+            self.grad_c = [buffer(("dc", layer), runs, hidden, batch) for layer in layers]
         self.inputs: list[torch.Tensor] = []  # layer 0's input per step (f_pre's activation)
         # Gradients: at h_t from step t + 1 (per layer), at the gates' pre-activations
         # (gi's, and the GRU's gh's), at the layer below.
-        self.grad_h = [buffer(("dh", l), runs, hidden, batch) for l in layers]
+        self.grad_h = [buffer(("dh", layer), runs, hidden, batch) for layer in layers]
         self.grad_total = buffer("dh_total", runs, hidden, batch)
         self.grad_gi = buffer("dgi", runs, width, batch)
         self.grad_gh = buffer("dgh", runs, width, batch) if self.kind == "gru" else self.grad_gi
-        self.grad_x = [buffer(("dx", l), runs, self.cells[l][0].forward_weight.shape[2], batch) for l in layers]
+        self.grad_x = [
+            buffer(("dx", layer), runs, self.cells[layer][0].forward_weight.shape[2], batch) for layer in layers
+        ]
         self.scratch = buffer("scratch", runs, hidden, batch)
 
     def core_start(self, initial: list[torch.Tensor]) -> None:
         hidden = self.latent
-        for l, h_0 in enumerate(initial):
+        for layer, h_0 in enumerate(initial):
             if self.kind == "lstm":  # f_init gives [h_0, c_0]
-                self.hidden[l][0].copy_(h_0[:, :hidden])
-                self.cell[l][0].copy_(h_0[:, hidden:])
-                self.grad_c[l].zero_()
+                self.hidden[layer][0].copy_(h_0[:, :hidden])
+                self.cell[layer][0].copy_(h_0[:, hidden:])
+                self.grad_c[layer].zero_()
             else:
-                self.hidden[l][0].copy_(h_0)
-            self.grad_h[l].zero_()
+                self.hidden[layer][0].copy_(h_0)
+            self.grad_h[layer].zero_()
         self.inputs = []
 
     def core_forward(self, t: int, x: torch.Tensor, noise: Optional[torch.Tensor]) -> torch.Tensor:
         hidden = self.latent
         self.inputs.append(x)
-        for l, (ih, hh) in enumerate(self.cells):
-            h_previous, h = self.hidden[l][t], self.hidden[l][t + 1]
-            a = self.acts[l][t]
+        for layer, (ih, hh) in enumerate(self.cells):
+            h_previous, h = self.hidden[layer][t], self.hidden[layer][t + 1]
+            a = self.acts[layer][t]
             ih.forward(x, a)
             if self.kind == "gru":
-                gh = self.gh[l][t]
+                gh = self.gh[layer][t]
                 hh.forward(h_previous, gh)
                 r_and_z = a[:, : 2 * hidden].add_(gh[:, : 2 * hidden]).sigmoid_()
                 r, z = r_and_z[:, :hidden], r_and_z[:, hidden:]
@@ -113,9 +113,9 @@ class RNNGradients(PredictorGradients):
                     _tanh_(a[:, 2 * hidden : 3 * hidden])  # g
                     a[:, 3 * hidden :].sigmoid_()  # o
                     i, f, g, o = a.chunk(4, dim=1)
-                    c = self.cell[l][t + 1]
-                    torch.mul(f, self.cell[l][t], out=c).addcmul_(i, g)
-                    tanh_c = _tanh_(self.tanh_cell[l][t].copy_(c))
+                    c = self.cell[layer][t + 1]
+                    torch.mul(f, self.cell[layer][t], out=c).addcmul_(i, g)
+                    tanh_c = _tanh_(self.tanh_cell[layer][t].copy_(c))
                     torch.mul(o, tanh_c, out=h)
             x = h
         return x
@@ -124,10 +124,10 @@ class RNNGradients(PredictorGradients):
         hidden = self.latent
         grad_from_above = grad_output  # at this layer's h_t, from the layer above (or f_post)
         total, grad_gi, grad_gh, scratch = self.grad_total, self.grad_gi, self.grad_gh, self.scratch
-        for l in reversed(range(len(self.cells))):
-            ih, hh = self.cells[l]
-            h_previous, h, a = self.hidden[l][t], self.hidden[l][t + 1], self.acts[l][t]
-            torch.add(self.grad_h[l], grad_from_above, out=total)
+        for layer in reversed(range(len(self.cells))):
+            ih, hh = self.cells[layer]
+            h_previous, h, a = self.hidden[layer][t], self.hidden[layer][t + 1], self.acts[layer][t]
+            torch.add(self.grad_h[layer], grad_from_above, out=total)
             if self.kind == "elman":  # d tanh = 1 - h^2
                 torch.mul(total, h, out=grad_gi)
                 torch.addcmul(total, grad_gi, h, value=-1.0, out=grad_gi)
@@ -137,11 +137,11 @@ class RNNGradients(PredictorGradients):
                 # h = n + z (h_prev - n)
                 torch.sub(h_previous, n, out=grad_z)
                 grad_z.mul_(total)  # at z
-                torch.mul(total, z, out=self.grad_h[l])  # at h_prev, directly
-                torch.sub(total, self.grad_h[l], out=grad_n)  # at n: total (1 - z)
+                torch.mul(total, z, out=self.grad_h[layer])  # at h_prev, directly
+                torch.sub(total, self.grad_h[layer], out=grad_n)  # at n: total (1 - z)
                 torch.mul(grad_n, n, out=scratch)
                 grad_n.addcmul_(scratch, n, value=-1.0)  # at n's pre-activation: d tanh
-                torch.mul(grad_n, self.gh[l][t][:, 2 * hidden :], out=grad_r)  # at r
+                torch.mul(grad_n, self.gh[layer][t][:, 2 * hidden :], out=grad_r)  # at r
                 _sigmoid_gradient_(grad_r, r)
                 _sigmoid_gradient_(grad_z, z)
                 grad_gh[:, : 2 * hidden].copy_(grad_gi[:, : 2 * hidden])
@@ -149,27 +149,27 @@ class RNNGradients(PredictorGradients):
             else:  # LSTM
                 i, f, g, o = a.chunk(4, dim=1)
                 grad_i, grad_f, grad_g, grad_o = grad_gi.chunk(4, dim=1)
-                tanh_c, grad_c = self.tanh_cell[l][t], self.grad_c[l]
+                tanh_c, grad_c = self.tanh_cell[layer][t], self.grad_c[layer]
                 torch.mul(total, tanh_c, out=grad_o)  # at o
                 # at c: from c_{t+1} and through h = o tanh(c)
                 torch.mul(total, o, out=scratch)
                 grad_c.add_(scratch).addcmul_(scratch, tanh_c.square(), value=-1.0)
                 torch.mul(grad_c, g, out=grad_i)
-                torch.mul(grad_c, self.cell[l][t], out=grad_f)
+                torch.mul(grad_c, self.cell[layer][t], out=grad_f)
                 torch.mul(grad_c, i, out=grad_g)
                 grad_c.mul_(f)  # at c_{t-1}
                 for grad, s in ((grad_i, i), (grad_f, f), (grad_o, o)):
                     _sigmoid_gradient_(grad, s)
                 torch.mul(grad_g, g, out=scratch)
                 grad_g.addcmul_(scratch, g, value=-1.0)  # d tanh = 1 - g^2
-            layer_input = self.inputs[t] if l == 0 else self.hidden[l - 1][t + 1]
+            layer_input = self.inputs[t] if layer == 0 else self.hidden[layer - 1][t + 1]
             ih.accumulate(layer_input, grad_gi)
             hh.accumulate(h_previous, grad_gh)
             if self.kind == "gru":
-                self.grad_h[l].baddbmm_(hh.backward_weight, grad_gh)
+                self.grad_h[layer].baddbmm_(hh.backward_weight, grad_gh)
             else:
-                hh.input_gradient(grad_gh, self.grad_h[l])
-            grad_from_above = ih.input_gradient(grad_gi, self.grad_x[l])
+                hh.input_gradient(grad_gh, self.grad_h[layer])
+            grad_from_above = ih.input_gradient(grad_gi, self.grad_x[layer])
         return grad_from_above
 
     def core_initial_gradients(self) -> list[torch.Tensor]:
