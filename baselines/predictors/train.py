@@ -100,7 +100,7 @@ class TrainConfig:
     # "passes": each epoch's batches walk through the training set in a fresh random order
     # per pass, as many sequences of each of the env's groups in every batch (the paper's
     # data loaders: RRC 64 control + 64 no-control); "with-replacement": rows drawn
-    # independently (balanced on Billiard Ball only), as this package did before 0.2.
+    # independently (balanced on Billiard Ball only), as earlier versions did.
     batch_order: Literal["passes", "with-replacement"] = "passes"
     teacher_forcing: bool = False  # False: scheduled sampling
     # Train on the fully observable variant (the hidden factors appended to each observation,
