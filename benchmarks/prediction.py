@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Optional
 
 from baselines.predictors.splits import load_split
 from baselines.predictors.extrapolation import copy_last_mse, reflecting_mse
 from baselines.predictors.predictor import CORES
 from baselines.predictors.envs import PREDICTOR_ENVS
-from baselines.predictors.train import TrainConfig, load_data, run_dirs, train_runs
+from baselines.predictors.train import TrainConfig, load_data, run_dirs, split_sizes, train_runs
 from benchmarks.common import Row, fan_out, markdown_table, write_runs
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
 
@@ -65,6 +66,10 @@ def run_one(config: TrainConfig) -> list[Row]:
     return rows
 
 
+#: The paper's code evaluates (and checkpoints) every 100 epochs.
+PAPER_EVAL_EVERY = 100
+
+
 def _budget(epochs: int, batches_per_epoch: int, num_train: int, num_test: int) -> dict:
     """The TrainConfig fields every benchmark job shares."""
     return dict(
@@ -77,11 +82,27 @@ def _budget(epochs: int, batches_per_epoch: int, num_train: int, num_test: int) 
     )
 
 
+def paper_budget(env: str) -> dict:
+    """The TrainConfig fields of ``env``'s paper protocol: its epochs of its batches per
+    epoch (so the scheduled-sampling decay is the paper's 0.998 per epoch, uncompressed),
+    its training, test and generalisation set sizes, an evaluation every 100 epochs."""
+    paper = PREDICTOR_ENVS[env].defaults
+    return dict(
+        epochs=paper.paper_epochs,
+        batches_per_epoch=paper.batches_per_epoch,
+        num_train=paper.paper_train,
+        num_test=paper.paper_test,
+        num_generalisation=paper.paper_generalisation,
+        eval_every=PAPER_EVAL_EVERY,
+        progress=False,
+    )
+
+
 def make_jobs(
     envs: list[str],
     cores: list[str],
     seeds: int,
-    epochs: int,
+    epochs: Optional[int],
     out: Path,
     batches_per_epoch: int = 10,
     num_train: int = 2048,
@@ -93,10 +114,11 @@ def make_jobs(
     """One job per (env, regime, core), each training seeds 0..``seeds``-1 together
     (and on Billiard Ball GateL0RD every lambda of ``LAMBDA_SWEEP`` when ``lambda_sweep``).
     With ``memory_controls``, also the memoryless core, and ``CONTROL_CORES`` on the fully
-    observable variant where there is one (regime ``ss-full``)."""
-    budget = _budget(epochs, batches_per_epoch, num_train, num_test)
+    observable variant where there is one (regime ``ss-full``). ``epochs`` None: each
+    env's paper protocol (``paper_budget``) in place of the budget arguments."""
     jobs = []
     for env in envs:
+        budget = paper_budget(env) if epochs is None else _budget(epochs, batches_per_epoch, num_train, num_test)
         regimes = (False, True) if teacher_forcing and env in TEACHER_FORCING_ENVS else (False,)
         for forced in regimes:
             for core in cores:
@@ -169,11 +191,7 @@ def checkpoints(configs: list[TrainConfig]) -> dict[tuple[str, str, int], Path]:
 def prepare_data(configs: list[TrainConfig]) -> None:
     """Collect every dataset once, before workers would race to write the same cache file."""
     for config in configs:
-        for split, size in (
-            ("train", config.num_train),
-            ("test", config.num_test),
-            ("generalisation", config.num_test),
-        ):
+        for split, size in split_sizes(config).items():
             load_split(config.env, split, size, config.data_seed, config.cache_dir)
 
 

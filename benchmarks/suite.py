@@ -3,9 +3,10 @@
 ``quick`` is a smoke check (under 15 minutes on 2 cores for all envs, one seed): it shows
 that every stage runs; its verdicts are expected to be inconclusive. ``standard`` (3
 seeds, batched training) decides the environment validation (14 minutes on 2 cores) and
-the prediction claims (about 100 minutes on 2 cores before the predictors' memory controls
-were added; not yet measured with them), run in parts if need be. ``paper`` uses the papers' budgets (days of CPU; for a GPU or a
-cluster through ``--launcher ray``) and prints its estimated cost before it starts.
+the prediction claims at 2,000 updates per run, run in parts if need be. ``paper`` trains
+the predictors with each env's GateL0RD-paper protocol (``benchmarks.prediction.paper_budget``:
+hours to days of CPU per env; for a GPU or a cluster through ``--launcher ray``), the agents
+at the papers' budgets, and prints its estimated cost before it starts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import platform
 import shutil
 import time
 from pathlib import Path
+from typing import Optional
 
 from baselines.control.mpc import TASKS as MPC_TASK_TABLE
 from baselines.predictors.envs import PREDICTOR_ENVS
@@ -47,9 +49,11 @@ class Suite:
     name: str
     seeds: int
     speed_args: tuple[str, ...]  # extra arguments of benchmarks.env_speed
-    prediction_epochs: int  # x 10 batches of 128 sequences
-    prediction_train: int  # training sequences
-    prediction_test: int
+    # None: each env's paper protocol (benchmarks.prediction.paper_budget); else epochs
+    # of 10 batches of 128 sequences, and the training and test set sizes.
+    prediction_epochs: Optional[int]
+    prediction_train: Optional[int]
+    prediction_test: Optional[int]
     mpc_episodes: int  # 0: no MPC stage
     ppo_tasks: tuple[str, ...]
     ppo_steps: int
@@ -58,6 +62,12 @@ class Suite:
     dreamer_random_episodes: int
     # The predictors' memory controls: the memoryless core, and models on the fully observable variant.
     memory_controls: bool = False
+    # Seeds of the prediction and MPC stages on these envs, in place of ``seeds``.
+    env_seeds: tuple[tuple[str, int], ...] = ()
+
+    def seeds_of(self, env: str, seeds: Optional[int] = None) -> int:
+        """Seeds of ``env``'s predictors: ``seeds`` where given (``--seeds``), else the suite's."""
+        return seeds if seeds is not None else dict(self.env_seeds).get(env, self.seeds)
 
 
 SUITES = {
@@ -93,15 +103,17 @@ SUITES = {
         dreamer_random_episodes=10,
         memory_controls=True,
     ),
-    # The GateL0RD paper trains predictors for 250k-500k updates and PPO for 1e7 frames;
-    # the VSG paper its agents for 2.5M frames (625k env steps).
+    # The GateL0RD paper's protocol per env (245k-500k updates, its set sizes; 5 seeds on
+    # RRC, whose runs spread most) and PPO for 1e7 frames; the VSG paper its agents for
+    # 2.5M frames (625k env steps).
     "paper": Suite(
         "paper",
-        seeds=5,
+        seeds=3,
         speed_args=(),
-        prediction_epochs=25_000,
-        prediction_train=8_000,
-        prediction_test=1_000,
+        prediction_epochs=None,
+        prediction_train=None,
+        prediction_test=None,
+        env_seeds=(("rrc", 5),),
         mpc_episodes=50,
         ppo_tasks=("DoorKey-5x5", "MemoryS7"),
         ppo_steps=10_000_000,
@@ -137,7 +149,7 @@ def run_suite(
         raise ValueError(f"unknown envs {unknown}; choose from {sorted(ENV_GROUPS)}")
     if not stages or set(stages) - set(STAGES):
         raise ValueError(f"stages must name some of {STAGES}, got {list(stages)}")
-    seeds = suite.seeds if seeds is None else seeds
+    requested, seeds = seeds, suite.seeds if seeds is None else seeds  # the predictors' seeds: per env
     out.mkdir(parents=True, exist_ok=True)
     options = {"suite": dataclasses.asdict(suite), "envs": envs, "seeds": seeds, "stages": list(stages)}
     earlier_seconds = _start_or_continue(out, options, fresh)
@@ -167,10 +179,10 @@ def run_suite(
     stage("validation", lambda: _validation(suite, families, seeds, workers, launcher, out))
     pred_envs = [env for env in PREDICTION_ENVS if env in envs]
     if pred_envs:
-        stage("prediction", lambda: _prediction(suite, pred_envs, seeds, workers, launcher, out))
+        stage("prediction", lambda: _prediction(suite, pred_envs, requested, workers, launcher, out))
     tasks = [task for task in MPC_TASKS if task in envs]
     if tasks and suite.mpc_episodes > 0:
-        stage("mpc", lambda: _mpc(suite, tasks, seeds, workers, launcher, out))
+        stage("mpc", lambda: _mpc(suite, tasks, requested, workers, launcher, out))
     if "minigrid" in envs:
         stage("ppo", lambda: _ppo(suite, seeds, workers, launcher, out))
     if "shapeherd" in envs:
@@ -254,27 +266,19 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
     import torch
 
     from baselines.agents.ppo import train as train_ppo
-    from baselines.predictors.train import StackedTrainer, load_data
 
-    seeds = suite.seeds if seeds is None else seeds
+    requested, seeds = seeds, suite.seeds if seeds is None else seeds
     rows: list[Row] = []
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
-        pred_envs = [env for env in PREDICTION_ENVS if env in envs]
-        if pred_envs:
-            seconds = 0.0
-            jobs = _prediction_jobs(suite, pred_envs, seeds, out)
-            for job in jobs:
-                # The cost of an update does not depend on the dataset's size.
-                timed = dataclasses.replace(job, num_train=256, num_test=32)
-                trainer = StackedTrainer(timed, load_data(timed))
-                trainer.update(0.5)
-                start = time.perf_counter()
-                for _ in range(3):
-                    trainer.update(0.5)
-                seconds += (time.perf_counter() - start) / 3 * job.epochs * job.resolved_batches_per_epoch()
-            rows.append({"stage": "prediction", "runs": sum(len(job.runs()) for job in jobs), "cpu_seconds": seconds})
+        for env in (env for env in PREDICTION_ENVS if env in envs):
+            jobs = _prediction_jobs(suite, [env], requested, out)
+            job_seconds = [_prediction_job_seconds(job) for job in jobs]
+            runs = sum(len(job.runs()) for job in jobs)
+            rows.append(
+                {"stage": f"prediction {env}", "runs": runs, "cpu_seconds": sum(job_seconds), "jobs": job_seconds}
+            )
         if "minigrid" in envs:
             configs = ppo.make_configs(list(suite.ppo_tasks), list(ppo.PPO_CORES), seeds, suite.ppo_steps, out / "ppo")
             rollout = configs[0].num_envs * configs[0].num_steps
@@ -303,19 +307,50 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
     for row in rows:
         row["wall_hours"] = row["cpu_seconds"] / 3600 / max(1, min(workers, row["runs"]))
         row["cpu_hours"] = row["cpu_seconds"] / 3600
+        # With a worker per job (a cluster through --launcher ray): the longest job.
+        row["longest_job_hours"] = max(row.pop("jobs", [row["cpu_seconds"] / max(1, row["runs"])])) / 3600
     return rows
+
+
+def _prediction_job_seconds(job) -> float:
+    """CPU seconds of one prediction job (its runs trained as one batch on one thread):
+    a few updates and an evaluation timed on small splits, scaled to the job's budget (an
+    update's cost does not depend on the training set's size; an evaluation's grows with
+    the test sets')."""
+    from baselines.predictors.train import StackedTrainer, _evaluate, load_data
+
+    small = 32
+    timed = dataclasses.replace(job, num_train=256, num_test=small, num_generalisation=small)
+    data = load_data(timed)
+    trainer = StackedTrainer(timed, data)
+    trainer.update(0.5)
+    start = time.perf_counter()
+    for _ in range(5):
+        trainer.update(0.5)
+    update = (time.perf_counter() - start) / 5
+    start = time.perf_counter()
+    _evaluate(trainer.stacked, timed, data)
+    evaluation = (time.perf_counter() - start) * (job.num_test + job.resolved_num_generalisation()) / (2 * small)
+    evaluations = -(-job.epochs // job.eval_every)
+    return update * job.epochs * job.resolved_batches_per_epoch() + evaluation * evaluations
 
 
 def format_estimate(rows: list[Row], workers: int) -> str:
     lines = [
-        f"Estimated cost on this machine ({workers} parallel runs):",
-        "| stage | runs | CPU hours | wall hours |",
-        "|---|---:|---:|---:|",
+        f"Estimated cost on this machine ({workers} parallel runs; a cluster through --launcher ray, "
+        "one worker per job: the longest job):",
+        f"| stage | runs | CPU hours | wall hours on {workers} | longest job hours |",
+        "|---|---:|---:|---:|---:|",
     ]
-    lines += [f"| {r['stage']} | {r['runs']} | {r['cpu_hours']:,.1f} | {r['wall_hours']:,.1f} |" for r in rows]
+    lines += [
+        f"| {r['stage']} | {r['runs']} | {r['cpu_hours']:,.1f} | {r['wall_hours']:,.1f} | {r['longest_job_hours']:,.1f} |"
+        for r in rows
+    ]
     total = sum(r["wall_hours"] for r in rows)
+    longest = max((r["longest_job_hours"] for r in rows), default=0.0)
     lines.append(
-        f"| total | {sum(r['runs'] for r in rows)} | {sum(r['cpu_hours'] for r in rows):,.1f} | {total:,.1f} |"
+        f"| total | {sum(r['runs'] for r in rows)} | {sum(r['cpu_hours'] for r in rows):,.1f} | {total:,.1f} | "
+        f"{longest:,.1f} |"
     )
     return "\n".join(lines)
 
@@ -341,26 +376,34 @@ def _write(out: Path, name: str, rows: list[Row]) -> None:
         write_csv(out / f"{name}.csv", rows)
 
 
-def _prediction_jobs(suite: Suite, envs: list[str], seeds: int, out: Path) -> list:
-    return prediction.make_jobs(
-        envs,
-        list(CORES),
-        seeds,
-        suite.prediction_epochs,
-        out / "runs" / "prediction",
-        num_train=suite.prediction_train,
-        num_test=suite.prediction_test,
-        memory_controls=suite.memory_controls,
-    )
+def _prediction_jobs(suite: Suite, envs: list[str], seeds: Optional[int], out: Path) -> list:
+    sizes = {}
+    if suite.prediction_epochs is not None:
+        sizes = dict(num_train=suite.prediction_train, num_test=suite.prediction_test)
+    return [
+        job
+        for env in envs
+        for job in prediction.make_jobs(
+            [env],
+            list(CORES),
+            suite.seeds_of(env, seeds),
+            suite.prediction_epochs,
+            out / "runs" / "prediction",
+            memory_controls=suite.memory_controls,
+            **sizes,
+        )
+    ]
 
 
-def _prediction(suite: Suite, envs: list[str], seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
+def _prediction(
+    suite: Suite, envs: list[str], seeds: Optional[int], workers: int, launcher: str, out: Path
+) -> list[str]:
     rows, failed = prediction.run(_prediction_jobs(suite, envs, seeds, out), workers, launcher)
     _write(out, "prediction", rows)
     return failed
 
 
-def _mpc(suite: Suite, tasks: list[str], seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
+def _mpc(suite: Suite, tasks: list[str], seeds: Optional[int], workers: int, launcher: str, out: Path) -> list[str]:
     # Plans with the predictors the prediction stage trained, so the MPC rows and the
     # prediction rows describe the same models.
     trained = prediction.checkpoints(_prediction_jobs(suite, tasks, seeds, out))
@@ -376,12 +419,12 @@ def _mpc(suite: Suite, tasks: list[str], seeds: int, workers: int, launcher: str
         )
         for task in tasks
         for core in mpc.MPC_CORES
-        for seed in range(seeds)
+        for seed in range(suite.seeds_of(task, seeds))
     ]
     jobs += [
         mpc.MPCJob(task, seed, suite.mpc_episodes, result=results / f"{task}-true-seed{seed}.json")
         for task in tasks
-        for seed in range(seeds)
+        for seed in range(suite.seeds_of(task, seeds))
     ]
     rows, failed = mpc.run(jobs, workers, launcher)
     _write(out, "mpc", rows)

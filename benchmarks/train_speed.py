@@ -10,14 +10,16 @@ peak (a 1024 x 1024 matmul on the same threads).
 A shared machine's speed drifts by up to 2x within minutes, so one window per trainer
 could put the drift into the ratio: the windows alternate in ``--rounds`` rounds (in each,
 the plain trainer on one thread, then every batched case), and a row gives the median
-rate and the median of the per-round speed-ups, with their range. GateL0RD's batched
-trainer is timed with each of ``--gradients`` (the hand-written backward pass, autograd).
+rate and the median of the per-round speed-ups, with their range. The batched trainer
+of a core with a hand-written backward pass (GateL0RD and the RNNs) is timed with each
+of ``--gradients`` (that pass, autograd).
 ``--processes P`` adds rows for the largest R split across P one-thread processes that
 train at the same time (``--workers`` of the trainer), with their per-run rates summed.
 
     python -m benchmarks.train_speed                      # RRC GateL0RD, RRC GRU, Billiard GateL0RD
     python -m benchmarks.train_speed --runs 1 8 --seconds 2 --cases rrc/gru
     python -m benchmarks.train_speed --cases rrc/gatel0rd --runs 48 --processes 2
+    python -m benchmarks.train_speed --cases rrc/lstm rrc/gru rrc/elman --gradients by-hand autograd
 """
 
 from __future__ import annotations
@@ -32,7 +34,15 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from baselines.predictors.train import PlainTrainer, StackedTrainer, TrainConfig, in_processes, load_data, split_runs
+from baselines.predictors.train import (
+    BY_HAND,
+    PlainTrainer,
+    StackedTrainer,
+    TrainConfig,
+    in_processes,
+    load_data,
+    split_runs,
+)
 
 CASES = ("rrc/gatel0rd", "rrc/gru", "billiard/gatel0rd")
 
@@ -93,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per window")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of windows")
     parser.add_argument(
-        "--gradients", nargs="+", default=["by-hand"], choices=["by-hand", "autograd"], help="GateL0RD's batched paths"
+        "--gradients",
+        nargs="+",
+        default=["by-hand"],
+        choices=["by-hand", "autograd"],
+        help="the batched paths of cores with a hand-written backward pass",
     )
     parser.add_argument("--processes", type=int, default=0, help="also split the largest R across this many processes")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is present")
@@ -120,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
             for threads in args.threads
             if threads != 1
         ]
-        paths = args.gradients if core == "gatel0rd" else ["autograd"]
+        paths = args.gradients if core in BY_HAND else ["autograd"]
         for gradients in paths:
-            label = f"batched ({gradients})" if core == "gatel0rd" else "batched"
+            label = f"batched ({gradients})"
             for threads in args.threads:
                 for runs in args.runs:
                     config = dataclasses.replace(base, threads=threads, seeds=tuple(range(runs)), gradients=gradients)

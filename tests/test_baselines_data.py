@@ -7,7 +7,8 @@ import pytest
 
 import torch
 
-from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index
+from baselines.predictors.data import BILLIARD_SUBSETS, ShuffledPasses, balanced_batch_index
+from baselines.predictors.envs import PREDICTOR_ENVS
 from baselines.predictors.splits import load_split
 
 
@@ -75,9 +76,56 @@ def test_shepherd_splits_mix_the_four_kinds(tmp_path):
     gate = data.hidden["gate_open"][:, -1]
     caught = data.hidden["sheep_caught"][:, -1]
     assert (gate == 0).sum() == 10 and caught.sum() == 10
+    # Row i is of kind i % 4 (sorted names: gate_closed, gate_opened_left, gate_opened_right, sheep_caught).
+    kind = PREDICTOR_ENVS["shepherd"].batch_groups(data)
+    assert np.array_equal(kind, np.arange(40) % 4)
+    assert np.all(gate[kind == 0] == 0) and np.all(gate[kind != 0] == 1)
+    assert np.all(caught[kind == 3] == 1) and np.all(caught[kind == 2] == 0)
+    odd = load_split("shepherd", "test", 6, cache_dir=tmp_path)  # kinds 0 and 1 hold one more
+    assert np.all(odd.hidden["gate_open"][[0, 4], -1] == 0) and odd.hidden["sheep_caught"][3, -1] == 1
     gen = load_split("shepherd", "generalisation", 8, cache_dir=tmp_path)
     wall_height = gen.observations[:, 0, 6]
     assert np.all((wall_height <= 0.35) | (wall_height >= 0.65))
+
+
+def test_rrc_batch_groups_are_control_and_none(tmp_path):
+    data = load_split("rrc", "train", 40, cache_dir=tmp_path)
+    groups = PREDICTOR_ENVS["rrc"].batch_groups(data)
+    assert np.array_equal(groups, data.hidden["robot_controlled"][:, -1])
+
+
+def test_shuffled_passes_walk_through_each_group_once_per_pass():
+    groups = np.array([0, 1] * 6 + [1] * 4)  # 6 of group 0, 10 of group 1
+    passes = ShuffledPasses(groups, 4, torch.Generator().manual_seed(0))
+    batches = [passes.next().numpy() for _ in range(15)]
+    for batch in batches:
+        assert sorted(groups[batch]) == [0, 0, 1, 1]
+    # Group 0: 30 rows drawn = 5 passes of its 6 rows, each row once per pass.
+    zeros = np.concatenate([batch[groups[batch] == 0] for batch in batches])
+    for start in range(0, 30, 6):
+        assert sorted(zeros[start : start + 6]) == list(np.flatnonzero(groups == 0))
+    assert len({tuple(zeros[start : start + 6]) for start in range(0, 30, 6)}) > 1  # a fresh order per pass
+    ones = np.concatenate([batch[groups[batch] == 1] for batch in batches])
+    for start in range(0, 30, 10):
+        assert sorted(ones[start : start + 10]) == list(np.flatnonzero(groups == 1))
+    with pytest.raises(ValueError, match="cannot hold"):
+        ShuffledPasses(np.arange(3), 4, torch.Generator())
+
+
+def test_shuffled_passes_continue_from_their_state():
+    groups = np.arange(20) % 2
+    generator = torch.Generator().manual_seed(1)
+    passes = ShuffledPasses(groups, 6, generator)
+    for _ in range(2):
+        passes.next()
+    state, generator_state = passes.state(), generator.get_state()
+    expected = [passes.next() for _ in range(5)]
+    generator = torch.Generator()
+    generator.set_state(generator_state)
+    again = ShuffledPasses(groups, 6, generator)
+    again.load_state(state)
+    for batch, reference in zip((again.next() for _ in range(5)), expected):
+        assert torch.equal(batch, reference)
 
 
 def test_bad_names_are_rejected(tmp_path):
@@ -144,3 +192,19 @@ def test_concurrent_collectors_of_one_split_agree_on_one_file(tmp_path):
     assert all(process.returncode == 0 for process in processes)
     assert sums[0] == sums[1]
     assert len(list(tmp_path.glob("*.npz"))) == 1 and not list(tmp_path.glob(".*partial"))
+
+
+def test_training_batches_take_the_papers_composition_in_passes(tmp_path):
+    from baselines.predictors.train import RunDraws, TrainConfig, batch_groups
+
+    config = TrainConfig(env="rrc", num_train=256, num_test=8, cache_dir=tmp_path)
+    groups = batch_groups(config)
+    assert groups.sum() == 128
+    draws = RunDraws(config, 0, groups, 49, torch.device("cpu"))
+    batches = [draws.next(0.5)[0].numpy() for _ in range(4)]
+    for batch in batches:
+        assert groups[batch].sum() == 64  # 64 control + 64 no-control sequences
+    for first in (0, 2):  # 256 sequences: every one once per two batches
+        assert sorted(np.concatenate(batches[first : first + 2])) == list(range(256))
+    old = RunDraws(TrainConfig(env="rrc", batch_order="with-replacement"), 0, groups, 49, torch.device("cpu"))
+    assert old.passes is None and len(old.next(0.5)[0]) == 128

@@ -255,12 +255,45 @@ def test_cost_estimate_scales_with_the_budget():
     large = dataclasses.replace(small, prediction_epochs=1000)
     [row_small] = estimate_cost(small, ["rrc"], seeds=1)
     [row_large] = estimate_cost(large, ["rrc"], seeds=1)
-    assert row_small["stage"] == "prediction" and row_small["runs"] == 4
+    assert row_small["stage"] == "prediction rrc" and row_small["runs"] == 4
     # The memory controls add the memoryless core and three models on the fully observable variant.
     [row_controls] = estimate_cost(dataclasses.replace(small, memory_controls=True), ["rrc"], seeds=1)
     assert row_controls["runs"] == 8
     assert row_large["cpu_seconds"] > 20 * row_small["cpu_seconds"]
-    assert "| prediction | 4 |" in format_estimate([row_large], workers=2)
+    # Four jobs (one per core) on two workers; on a cluster the longest job decides.
+    assert row_large["longest_job_hours"] < row_large["wall_hours"] < row_large["cpu_hours"]
+    assert "| prediction rrc | 4 |" in format_estimate([row_large], workers=2)
+
+
+# The GateL0RD paper's protocol per env (fact sheet, sections 1 and 3.2): epochs, batches
+# per epoch, training / test / generalisation sequences, lambda, learning rate, SS floor.
+PAPER_PROTOCOL = {
+    "billiard": (4900, 100, 12800, 3200, 3200, 1e-3, 5e-4, 0.0),
+    "rrc": (10000, 50, 6400, 6400, 6400, 1e-3, 5e-3, 0.02),
+    "shepherd": (10000, 100, 12800, 12800, 12800, 1e-4, 1e-3, 0.05),
+    "fetch": (19900, 25, 3200, 640, 3200, 1e-4, 5e-3, 0.05),
+}
+
+
+@pytest.mark.parametrize("env", sorted(PAPER_PROTOCOL))
+def test_the_paper_suite_trains_each_env_with_the_papers_protocol(tmp_path, env):
+    from benchmarks.prediction import regime
+    from benchmarks.suite import _prediction_jobs
+
+    epochs, batches, train, test, generalisation, reg_lambda, lr, floor = PAPER_PROTOCOL[env]
+    jobs = [job for job in _prediction_jobs(SUITES["paper"], [env], None, tmp_path) if regime(job) == "ss"]
+    assert {job.core for job in jobs} == {"gatel0rd", "lstm", "gru", "elman"}
+    for job in jobs:
+        assert (job.epochs, job.resolved_batches_per_epoch(), job.batch_size) == (epochs, batches, 128)
+        assert (job.num_train, job.num_test, job.resolved_num_generalisation()) == (train, test, generalisation)
+        assert job.eval_every == 100 and job.batch_order == "passes"
+        assert job.resolved_ss_decay() == 0.998 and job.resolved_ss_floor() == floor  # uncompressed
+        assert job.resolved_lrs() == (lr,)
+        assert len(job.seeds) == (5 if env == "rrc" else 3)
+        if job.core == "gatel0rd":
+            assert reg_lambda in job.resolved_lambdas()
+    # --seeds overrides every env's.
+    assert all(len(job.seeds) == 2 for job in _prediction_jobs(SUITES["paper"], [env], 2, tmp_path))
 
 
 def test_a_suite_runs_only_the_stages_it_is_given(tmp_path):

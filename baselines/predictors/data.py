@@ -48,6 +48,48 @@ def balanced_batch_index(
     return groups + num_groups * within
 
 
+class ShuffledPasses:
+    """Batches of ``batch_size`` row indices, ``batch_size / G`` of each of the G groups of
+    ``groups`` (N,), that walk through each group's rows in a fresh random order per pass,
+    as a shuffling data loader does: with the paper's set sizes one pass of every group is
+    one epoch (RRC: 50 batches of 64 of 3200 control sequences). A group whose pass ends
+    within a batch starts its next one there. The orders are drawn from ``generator``
+    when a pass starts; ``state()`` holds the passes in progress (with the generator's
+    state, enough to continue them)."""
+
+    def __init__(
+        self, groups: np.ndarray, batch_size: int, generator: torch.Generator, device: torch.device | str = "cpu"
+    ) -> None:
+        labels = np.unique(groups)
+        if batch_size % len(labels):
+            raise ValueError(f"a batch of {batch_size} cannot hold as many rows of each of {len(labels)} groups")
+        self.members = [torch.from_numpy(np.flatnonzero(groups == label)).to(device) for label in labels]
+        self.per_group, self.generator = batch_size // len(labels), generator
+        self.orders = [members[:0] for members in self.members]  # no pass started yet
+        self.cursors = [0] * len(labels)
+
+    def next(self) -> torch.Tensor:
+        parts = []
+        for g, members in enumerate(self.members):
+            needed = self.per_group
+            while needed:
+                if self.cursors[g] == len(self.orders[g]):
+                    order = torch.randperm(len(members), generator=self.generator, device=members.device)
+                    self.orders[g], self.cursors[g] = members[order], 0
+                taken = self.orders[g][self.cursors[g] : self.cursors[g] + needed]
+                parts.append(taken)
+                self.cursors[g] += len(taken)
+                needed -= len(taken)
+        return torch.cat(parts)
+
+    def state(self) -> dict:
+        return {"orders": [order.cpu() for order in self.orders], "cursors": list(self.cursors)}
+
+    def load_state(self, state: dict) -> None:
+        self.orders = [order.to(members.device) for order, members in zip(state["orders"], self.members)]
+        self.cursors = list(state["cursors"])
+
+
 def export_minari(sequences: Sequences, dataset_id: str, description: str | None = None):
     """Write ``sequences`` as a Minari dataset (needs ``minari[hdf5]``); returns it.
 

@@ -17,8 +17,9 @@ The splits follow the GateL0RD paper's protocol:
   1.6-2.4 instead of 0.6-1.6 units/s), an addition of this package.
 * ``rrc``: 50-step sequences of the biased policy (train, test), half with the robot
   taken under control, half without; generalisation: the uniform policy, same balance.
-* ``shepherd``: 100-step sequences, the paper's four kinds in equal parts;
-  generalisation: the paper's generalisation wall heights (0.5 +- U(0.15, 0.30),
+  The paper's batches hold 64 of each (:attr:`PredictorEnv.batch_groups`).
+* ``shepherd``: 100-step sequences, the paper's four kinds in equal parts, row ``i``
+  of kind ``i % 4`` (the paper's batches: 32 of each kind); generalisation: the paper's generalisation wall heights (0.5 +- U(0.15, 0.30),
   outside the training range 0.35-0.65), so the sheep is visible for more or fewer
   steps than in training.
 * ``fetch``: the first 25 steps of reach-grasp-transport episodes (flat observation
@@ -65,6 +66,11 @@ class EnvDefaults:
     ss_floor: float
     paper_epochs: int
     batches_per_epoch: int
+    # The paper's set sizes (sequences): training, test, and generalisation (on Billiard
+    # Ball and Shepherd, where the paper has none, this package's, as large as the test set).
+    paper_train: int
+    paper_test: int
+    paper_generalisation: int
 
     @property
     def start_steps(self) -> int:
@@ -73,6 +79,11 @@ class EnvDefaults:
 
 Collector = Callable[[str, int, int], Sequences]  # (split, number of sequences, seed) -> sequences
 Score = Callable[..., float]  # (model, test sequences, start steps) -> value
+Groups = Callable[[Sequences], np.ndarray]  # a split's sequences -> (N,) group of each
+
+
+def _one_group(sequences: Sequences) -> np.ndarray:
+    return np.zeros(len(sequences), dtype=np.int64)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +95,9 @@ class PredictorEnv:
     points: dict[str, tuple[int, int]]  # observation indices of the (x, y) points the overlay draws, by name
     masked_points: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)  # value = not shown
     scores: dict[str, Score] = dataclasses.field(default_factory=dict)  # scores only this env defines
+    # The paper's batch composition: every batch holds as many sequences of each group (of
+    # the collected split, before it is cut to ``num_steps``).
+    batch_groups: Groups = _one_group
 
 
 def _billiard(split: str, num_sequences: int, seed: int) -> Sequences:
@@ -134,7 +148,21 @@ def _shepherd(split: str, num_sequences: int, seed: int) -> Sequences:
         for i, (kind, size) in enumerate(zip(kinds, sizes))
         if size > 0
     ]
-    return _interleave(parts, seed)
+    # Row i is row i // 4 of kind i % 4 (the first kinds hold one more where the sizes differ).
+    merged = Sequences.concatenate(parts)
+    starts = np.cumsum([0, *sizes[:-1]])
+    order = [starts[i % len(kinds)] + i // len(kinds) for i in range(num_sequences)]
+    return merged.select(np.array(order, dtype=np.int64))
+
+
+def _by_row(groups: int) -> Groups:
+    """Row ``i`` belongs to group ``i % groups``."""
+    return lambda sequences: np.arange(len(sequences)) % groups
+
+
+def _robot_controlled(sequences: Sequences) -> np.ndarray:
+    """1 where the robot was taken under control by the sequence's end, else 0."""
+    return sequences.hidden["robot_controlled"][:, -1].astype(np.int64)
 
 
 def _fetch(split: str, num_sequences: int, seed: int) -> Sequences:
@@ -159,25 +187,31 @@ def _interleave(parts: list[Sequences], seed: int) -> Sequences:
 
 
 PREDICTOR_ENVS: dict[str, PredictorEnv] = {
+    # Sets: 800 / 200 of each of 16 sub-datasets; 3200 control + 3200 no-control sequences
+    # each (the paper's RRC test set: indices 3200-6399 of its two test files); 3200 / 3200
+    # of each of 4 kinds; 3200 grasp_at_5 / 640, and 3200 grasp_at_later sequences.
     "billiard": PredictorEnv(
-        defaults=EnvDefaults(8, 16, 3, 3, 3, 2, 50, 1e-3, 5e-4, 0.0, 4900, 100),
+        defaults=EnvDefaults(8, 16, 3, 3, 3, 2, 50, 1e-3, 5e-4, 0.0, 4900, 100, 12800, 3200, 3200),
         collect=_billiard,
         points={"ball": (0, 1)},
+        batch_groups=_by_row(len(BILLIARD_SUBSETS)),
     ),
     "rrc": PredictorEnv(
-        defaults=EnvDefaults(8, 8, 1, 1, 2, 1, 49, 1e-3, 5e-3, 0.02, 10000, 50),
+        defaults=EnvDefaults(8, 8, 1, 1, 2, 1, 49, 1e-3, 5e-3, 0.02, 10000, 50, 6400, 6400, 6400),
         collect=_rrc,
         points={"agent": (0, 1), "robot (x - 2)": (2, 3)},
+        batch_groups=_robot_controlled,
     ),
     "shepherd": PredictorEnv(
-        defaults=EnvDefaults(8, 16, 1, 1, 3, 2, 100, 1e-4, 1e-3, 0.05, 10000, 100),
+        defaults=EnvDefaults(8, 16, 1, 1, 3, 2, 100, 1e-4, 1e-3, 0.05, 10000, 100, 12800, 12800, 12800),
         collect=_shepherd,
         points={"agent": (0, 1), "cage": (2, 3), "sheep (x - 2)": (4, 5)},
         masked_points={"sheep (x - 2)": (0.0, 0.0)},  # the sheep's (0, 0) means hidden, not a position
         scores={"sheep_reappearance_error": metrics.sheep_reappearance_error},
+        batch_groups=_by_row(len(KINDS)),
     ),
     "fetch": PredictorEnv(
-        defaults=EnvDefaults(16, 16, 1, 1, 2, 1, 25, 1e-4, 5e-3, 0.05, 19900, 25),
+        defaults=EnvDefaults(16, 16, 1, 1, 2, 1, 25, 1e-4, 5e-3, 0.05, 19900, 25, 3200, 640, 3200),
         collect=_fetch,
         points={"gripper (x, z)": (0, 2), "object (x, z)": (3, 5)},
     ),

@@ -9,8 +9,8 @@ gradient-norm clipping, so a run trained among R gives the numbers it gives alon
 
 All parameters live in one flat (R, P) buffer, and their gradients in another, so that
 Adam and the per-run clipping are a handful of ops whatever the model. The forward pass
-here serves evaluation and autograd; GateL0RD's training step writes its gradients into
-the flat buffer by hand (``baselines.predictors.gatel0rd_backward``).
+here serves evaluation and autograd; the training step of GateL0RD and the RNNs writes
+its gradients into the flat buffer by hand (``baselines.predictors.by_hand``).
 """
 
 from __future__ import annotations

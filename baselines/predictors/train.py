@@ -7,8 +7,8 @@ runs at once.
 
 Every combination of ``--seeds``, ``--reg-lambdas`` and ``--lrs`` is one run; the runs
 train together in one batched graph (``baselines.predictors.stacked``), each with its own weights,
-data order, noise, optimiser state and clipping; GateL0RD's gradients come from a
-hand-written backward pass (``baselines.predictors.gatel0rd_backward``, the same numbers
+data order, noise, optimiser state and clipping; the gradients of GateL0RD and the RNNs
+come from hand-written backward passes (``baselines.predictors.by_hand``, the same numbers
 as autograd's, which ``--gradients autograd`` uses instead). A single run writes ``metrics.csv``
 (one row per evaluation: test and generalisation error, task loss and gate penalty),
 ``checkpoint.pt`` and ``scores.json`` to ``out_dir``; several runs write one folder each
@@ -38,14 +38,17 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import gymnasium as gym
+import numpy as np
 import torch
 
 from baselines.predictors import metrics
 from baselines.predictors.checkpoint import save_checkpoint
 from baselines.predictors.envs import PREDICTOR_ENVS, EnvDefaults
-from baselines.predictors.data import BILLIARD_SUBSETS, balanced_batch_index, window
+from baselines.predictors.data import BILLIARD_SUBSETS, ShuffledPasses, balanced_batch_index, window
 from baselines.predictors.splits import load_split
+from baselines.predictors.by_hand import PredictorGradients
 from baselines.predictors.gatel0rd_backward import GateL0RDGradients
+from baselines.predictors.rnn_backward import RNNGradients
 from baselines.predictors.predictor import ALL_CORES, MEMORYLESS, Predictor, PredictorConfig, sample_real_inputs
 from baselines import resume
 from baselines.resume import (
@@ -93,6 +96,12 @@ class TrainConfig:
     batch_size: int = 128
     num_train: int = 2048
     num_test: int = 512
+    num_generalisation: Optional[int] = None  # None: num_test
+    # "passes": each epoch's batches walk through the training set in a fresh random order
+    # per pass, as many sequences of each of the env's groups in every batch (the paper's
+    # data loaders: RRC 64 control + 64 no-control); "with-replacement": rows drawn
+    # independently (balanced on Billiard Ball only), as earlier versions did.
+    batch_order: Literal["passes", "with-replacement"] = "passes"
     teacher_forcing: bool = False  # False: scheduled sampling
     # Train on the fully observable variant (the hidden factors appended to each observation,
     # pomdp_envs.wrappers.FullyObservable; vector-observation envs); errors are reported on
@@ -106,8 +115,9 @@ class TrainConfig:
     threads: int = 1  # small models on a busy CPU run fastest on one thread
     workers: int = 1  # processes the runs are split across, each training its share as one batch
     device: str = "cpu"  # "cuda" where a GPU is present
-    # GateL0RD's gradients in the batched trainer: "by-hand", a hand-written backward pass
-    # (the same gradients, several times fewer ops), or "autograd"; the RNNs use autograd.
+    # The batched trainer's gradients: "by-hand", a hand-written backward pass (the same
+    # gradients, several times fewer ops; GateL0RD and the RNNs), or "autograd" (always for
+    # the memoryless core).
     gradients: Literal["by-hand", "autograd"] = "by-hand"
     compile: bool = False  # torch.compile the autograd loss (minutes of compilation per shape)
     track: bool = False  # also write TensorBoard event files beside each run's metrics.csv
@@ -133,6 +143,10 @@ class TrainConfig:
             raise ValueError("workers and threads must be >= 1")
         if min(self.epochs, self.batch_size, self.num_train, self.num_test, self.eval_every) < 1:
             raise ValueError("epochs, batch_size, num_train, num_test and eval_every must be >= 1")
+        if self.num_generalisation is not None and self.num_generalisation < 1:
+            raise ValueError("num_generalisation must be >= 1 (or None: num_test)")
+        if self.batch_order not in ("passes", "with-replacement"):
+            raise ValueError(f"batch_order must be 'passes' or 'with-replacement', got {self.batch_order!r}")
         if self.checkpoint_every < 0:
             raise ValueError("checkpoint_every must be >= 0 (0: no periodic checkpoints)")
         if self.batches_per_epoch is not None and self.batches_per_epoch < 1:
@@ -147,7 +161,7 @@ class TrainConfig:
             raise ValueError("compile compiles the autograd loss: add --gradients autograd")
 
     def uses_gradients_by_hand(self) -> bool:
-        return self.core == "gatel0rd" and self.gradients == "by-hand"
+        return self.core in BY_HAND and self.gradients == "by-hand"
 
     @property
     def defaults(self) -> EnvDefaults:
@@ -171,6 +185,9 @@ class TrainConfig:
         if self.lrs:
             return self.lrs
         return (TEACHER_FORCING_LR[self.core] if self.teacher_forcing else self.defaults.ss_lr,)
+
+    def resolved_num_generalisation(self) -> int:
+        return self.num_test if self.num_generalisation is None else self.num_generalisation
 
     def resolved_batches_per_epoch(self) -> int:
         return self.batches_per_epoch or self.defaults.batches_per_epoch
@@ -219,6 +236,19 @@ class RunSpec:
     lr: float
 
 
+#: The hand-written backward pass of each core that has one.
+BY_HAND: dict[str, type[PredictorGradients]] = {
+    "gatel0rd": GateL0RDGradients,
+    **{core: RNNGradients for core in RNNGradients.cores},
+}
+
+
+def gradients_by_hand(stacked: StackedPredictor) -> Optional[PredictorGradients]:
+    """The hand-written loss and backward pass of ``stacked``'s core (None for a core without one)."""
+    kind = BY_HAND.get(stacked.config.core)
+    return None if kind is None else kind(stacked)
+
+
 def real_input_probability(config: TrainConfig, epoch: int) -> float:
     """Probability of feeding the real observation in ``epoch`` (1-based): 1 for teacher
     forcing, else the scheduled-sampling schedule max(floor, decay ** epoch)."""
@@ -241,11 +271,24 @@ def load_data(config: TrainConfig) -> dict[str, Sequences]:
     """Train, test and generalisation splits, cut to the env's sequence length."""
     steps = config.defaults.num_steps
     splits = {}
-    for split, size in (("train", config.num_train), ("test", config.num_test), ("generalisation", config.num_test)):
+    for split, size in split_sizes(config).items():
         sequences = load_split(config.env, split, size, config.data_seed, config.cache_dir)
         sequences = window(sequences, 0, steps) if sequences.num_steps > steps else sequences
         splits[split] = fully_observed_sequences(sequences) if config.fully_observable else sequences
     return splits
+
+
+def split_sizes(config: TrainConfig) -> dict[str, int]:
+    """Sequences of each split the job trains and scores on."""
+    return {"train": config.num_train, "test": config.num_test, "generalisation": config.resolved_num_generalisation()}
+
+
+def batch_groups(config: TrainConfig) -> np.ndarray:
+    """(num_train,) the group of each training sequence that batches balance (the env's
+    ``batch_groups``, read off the split as collected, before it is cut to the paper's
+    sequence length)."""
+    train = load_split(config.env, "train", config.num_train, config.data_seed, config.cache_dir)
+    return PREDICTOR_ENVS[config.env].batch_groups(train)
 
 
 def observed_size(config: TrainConfig, data: dict[str, Sequences]) -> int:
@@ -262,17 +305,34 @@ def observed_size(config: TrainConfig, data: dict[str, Sequences]) -> int:
 class RunDraws:
     """One run's random draws for each update, in a fixed order from its own generator:
     batch indices, gate noise, scheduled-sampling choices. The plain and the batched
-    trainer use the same draws, so a run gives the same numbers in either."""
+    trainer use the same draws, so a run gives the same numbers in either. ``groups`` (N,)
+    are the training sequences' batch groups (``batch_order`` "passes")."""
 
-    def __init__(self, config: TrainConfig, seed: int, num_rows: int, num_steps: int, device: torch.device) -> None:
+    def __init__(
+        self, config: TrainConfig, seed: int, groups: np.ndarray, num_steps: int, device: torch.device
+    ) -> None:
         self.generator = torch.Generator(device=device).manual_seed(seed)
-        self.config, self.num_rows, self.num_steps, self.device = config, num_rows, num_steps, device
+        self.config, self.num_rows, self.num_steps, self.device = config, len(groups), num_steps, device
         self.gate_noise = config.predictor_config().gate_noise if config.core == "gatel0rd" else 0.0
         self.latent_size = config.predictor_config().latent_size
+        self.passes = None
+        if config.batch_order == "passes":
+            self.passes = ShuffledPasses(groups, config.batch_size, self.generator, device)
+
+    def state(self) -> dict[str, Any]:
+        """What decides the future draws: the generator, and the passes in progress."""
+        return {"generator": self.generator.get_state(), "passes": None if self.passes is None else self.passes.state()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        if self.passes is not None:
+            self.passes.load_state(state["passes"])
 
     def next(self, p_real: float) -> tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
         cfg, g, batch = self.config, self.generator, self.config.batch_size
-        if cfg.env == "billiard":  # the paper's batches: 8 of each of 16 sub-datasets
+        if self.passes is not None:
+            index = self.passes.next()
+        elif cfg.env == "billiard":  # the paper's batches: 8 of each of 16 sub-datasets
             index = balanced_batch_index(self.num_rows, len(BILLIARD_SUBSETS), batch, g, self.device)
         else:
             index = torch.randint(self.num_rows, (batch,), generator=g, device=self.device)
@@ -316,11 +376,10 @@ class StackedTrainer:
         self.stacked = StackedPredictor(self.models)
         self.optimizer = StackedAdam(self.stacked, torch.tensor([spec.lr for spec in self.specs]), eps=ADAM_EPS)
         self.lambdas = torch.tensor([spec.reg_lambda for spec in self.specs], device=self.device)
-        self.draws = [
-            RunDraws(config, spec.seed, len(self.observations), num_steps, self.device) for spec in self.specs
-        ]
+        groups = batch_groups(config)
+        self.draws = [RunDraws(config, spec.seed, groups, num_steps, self.device) for spec in self.specs]
         self.loss_fn = torch.compile(_stacked_loss, dynamic=False) if config.compile else _stacked_loss
-        self.by_hand = GateL0RDGradients(self.stacked) if config.uses_gradients_by_hand() else None
+        self.by_hand = gradients_by_hand(self.stacked) if config.uses_gradients_by_hand() else None
 
     def update(self, p_real: float) -> tuple[torch.Tensor, torch.Tensor]:
         """One step of every run; returns the (R,) task losses and gate penalties."""
@@ -354,7 +413,7 @@ class StackedTrainer:
             "exp_avg": self.optimizer.exp_avg[run].clone().cpu(),
             "exp_avg_sq": self.optimizer.exp_avg_sq[run].clone().cpu(),
             "adam_steps": self.optimizer.steps,
-            "generator": self.draws[run].generator.get_state(),
+            "draws": self.draws[run].state(),
         }
 
     def load_run_state(self, run: int, state: dict[str, Any]) -> None:
@@ -363,7 +422,7 @@ class StackedTrainer:
             self.optimizer.exp_avg[run].copy_(state["exp_avg"])
             self.optimizer.exp_avg_sq[run].copy_(state["exp_avg_sq"])
         self.optimizer.steps = state["adam_steps"]
-        self.draws[run].generator.set_state(state["generator"])
+        self.draws[run].load_state(state["draws"])
 
 
 def train_runs(config: TrainConfig) -> list[RunResult]:
@@ -657,7 +716,7 @@ class PlainTrainer:
         )
         self.model = build_model(config, data["train"], self.spec.seed).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.spec.lr, eps=ADAM_EPS)
-        self.draws = RunDraws(config, self.spec.seed, len(self.observations), self.observations.shape[1] - 1, device)
+        self.draws = RunDraws(config, self.spec.seed, batch_groups(config), self.observations.shape[1] - 1, device)
 
     def update(self, p_real: float) -> tuple[torch.Tensor, torch.Tensor]:
         index, noise, use_real = self.draws.next(p_real)
