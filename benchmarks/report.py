@@ -477,7 +477,8 @@ def _memory_in_prediction(tables: Tables) -> list[str]:
         "layer of the current input) against the recurrent ones, on each env as it is (`ss`) and on its fully "
         "observable variant (`ss-full`, errors on the original observation entries). The verdict asks whether "
         "the GRU predicts better than the memoryless core (Welch, one-sided, at least "
-        f"{MIN_SEEDS} seeds).",
+        f"{MIN_SEEDS} seeds). On the fully observable variant the predictors also predict the appended "
+        "factors and, closed-loop, read their own predictions of them back, so its errors need not be lower.",
         "",
         "| env | variant | mlp | gru | gatel0rd | GRU below memoryless? |",
         "|---|---|---|---|---|---|",
