@@ -399,6 +399,14 @@ def write_report(out: Path, parts: list[Path] | None = None) -> Path:
             f"are expected to be inconclusive (a verdict needs at least {MIN_SEEDS} seeds).",
             "",
         ]
+    if meta["suite"] == "paper":
+        lines += [
+            "**The GateL0RD paper's protocol at its budget.** Each env's predictors train with the epochs, "
+            "batches, set sizes and scheduled-sampling schedule of the paper's code "
+            "(`benchmarks.prediction.paper_budget`). Test errors are over the whole test sets; the paper's "
+            "Robot Remote Control code scored its validation and test errors on the last batch only.",
+            "",
+        ]
     lines += [f"Total wall time {meta['wall_seconds'] / 60:.1f} min.", ""]
     for part in meta["parts"]:
         lines.append(

@@ -146,6 +146,14 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     merged = write_report(tmp_path / "merged", [tmp_path, other]).read_text()
     assert merged.count("python -m benchmarks run tiny") == 2 and "| shepherd |" in merged
 
+    # A paper suite run's report names its protocol and where its test errors differ from the paper's code.
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    (paper / "run.json").write_text((tmp_path / "run.json").read_text().replace('"suite": "tiny"', '"suite": "paper"'))
+    (paper / "prediction.csv").write_text(prediction_before)
+    assert "last batch only" in write_report(paper).read_text()
+    assert "last batch only" not in report
+
 
 def test_better_than_uses_welch_and_needs_three_seeds():
     clear = better_than(
