@@ -83,10 +83,11 @@ class ShuffledPasses:
         return torch.cat(parts)
 
     def state(self) -> dict:
-        return {"orders": [order.cpu() for order in self.orders], "cursors": list(self.cursors)}
+        # int32 on disk: a checkpoint of the paper's RRC set is 13 KB of orders, not 51.
+        return {"orders": [order.cpu().int() for order in self.orders], "cursors": list(self.cursors)}
 
     def load_state(self, state: dict) -> None:
-        self.orders = [order.to(members.device) for order, members in zip(state["orders"], self.members)]
+        self.orders = [order.to(members.device).long() for order, members in zip(state["orders"], self.members)]
         self.cursors = list(state["cursors"])
 
 
