@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +99,25 @@ def fan_out(
         context = multiprocessing.get_context("spawn")
         with StopSignals(forward=True) as signals:
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(run, job): index for index, job in enumerate(jobs)}
-                for future in as_completed(futures):
-                    if signals.requested is not None:
-                        for other in futures:
-                            other.cancel()  # runs not yet started stay unstarted
-                    if not future.cancelled():
-                        collect(futures[future], future.result)
+                # At most one job per worker is handed to the pool, the next one only while no
+                # stop was asked for: a job queued in the pool would start after a stop, in a
+                # worker that no longer hears it.
+                waiting = iter(enumerate(jobs))
+                running: dict[Future, int] = {}
+
+                def start_next() -> None:
+                    if signals.requested is None and not stopped:
+                        for index, job in waiting:
+                            running[pool.submit(run, job)] = index
+                            return
+
+                for _ in range(workers):
+                    start_next()
+                while running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        collect(running.pop(future), future.result)
+                        start_next()
         if signals.requested is not None and not stopped:
             stopped.append(interrupted(signals.requested, "each run's folder"))
     bar.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,22 @@ def stop_at_job_two(job: int) -> dict:
 def test_fan_out_stops_when_a_run_was_interrupted(workers):
     with pytest.raises(Interrupted, match="SIGTERM"):
         fan_out(stop_at_job_two, [1, 2], workers)
+
+
+def mark_started(job: tuple[str, int]) -> dict:
+    folder, number = job
+    (Path(folder) / f"started{number}").touch()
+    if number == 1:
+        raise Interrupted("stopped by SIGTERM; checkpoint in here", 143)
+    time.sleep(1.0)  # the others take longer than job 1
+    return {"job": number}
+
+
+def test_no_job_starts_after_a_run_was_interrupted(tmp_path):
+    # Two workers, six jobs: job 1 stops; none behind job 2 starts (none waits in the pool).
+    with pytest.raises(Interrupted):
+        fan_out(mark_started, [(str(tmp_path), number) for number in range(1, 7)], workers=2)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["started1", "started2"]
 
 
 def test_fan_out_rejects_an_unknown_launcher():
