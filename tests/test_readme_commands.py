@@ -97,6 +97,7 @@ NOT_RUN = {  # command prefix -> where it is covered instead
     "make demo": "CI runs `make test`; the demo's steps are the render and suite commands",
     "make test": "this test runs inside it",
     "python -m benchmarks run": "tests/test_benchmark_suite.py runs a tiny suite end to end",
+    "python -m benchmarks.progress": "tests/test_progress.py runs it on finished and unfinished runs",
 }
 
 
