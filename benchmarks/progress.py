@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+from baselines.resume import OPTIONS_FILE, is_finished
 from benchmarks.common import Row, markdown_table, read_csv
 from pomdp_envs.cli_errors import OneLineArgumentParser, run_command
 
@@ -26,7 +27,7 @@ def latest_rows(out: Path) -> list[Row]:
     least once: its options' keys, the epochs it trains for, whether it finished, and
     its last evaluation."""
     rows = []
-    for options_file in sorted((Path(out) / "runs" / "prediction").glob("*/*/*/**/options.json")):
+    for options_file in sorted((Path(out) / "runs" / "prediction").glob(f"*/*/*/**/{OPTIONS_FILE}")):
         run_dir = options_file.parent
         curve = read_csv(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() else []
         if not curve:
@@ -39,7 +40,7 @@ def latest_rows(out: Path) -> list[Row]:
                 "core": options["core"],
                 "reg_lambda": options["run"]["reg_lambda"],
                 "of_epochs": options["epochs"],
-                "finished": (run_dir / "scores.json").is_file(),
+                "finished": is_finished(run_dir),
                 **curve[-1],
             }
         )

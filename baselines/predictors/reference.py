@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 from baselines.predictors.checkpoint import load_checkpoint
 from baselines.predictors.predictor import Predictor
+from baselines.resume import OPTIONS_FILE, SCORES_FILE
 from pomdp_envs.cli_errors import OneLineArgumentParser, run_command
 from pomdp_envs.files import atomic_write_text
 
@@ -89,9 +90,9 @@ def export(suite_out: Path, directory: Path = MODELS_DIR) -> list[ReferenceModel
     meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
     directory.mkdir(parents=True, exist_ok=True)
     exported = []
-    for scores_file in sorted(runs.glob("*/ss/*/**/scores.json")):
+    for scores_file in sorted(runs.glob(f"*/ss/*/**/{SCORES_FILE}")):
         run_dir = scores_file.parent
-        options = json.loads((run_dir / "options.json").read_text())
+        options = json.loads((run_dir / OPTIONS_FILE).read_text())
         env, core, run = options["env"], options["core"], options["run"]
         paper_lambda = PREDICTOR_ENVS[env].defaults.reg_lambda if core == "gatel0rd" else 0.0
         if run["reg_lambda"] != paper_lambda or options.get("fully_observable"):
