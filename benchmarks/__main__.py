@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmarks.common import LAUNCHERS
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
 from benchmarks.report import write_report
-from benchmarks.suite import ENV_GROUPS, STAGES, SUITES, estimate_cost, format_estimate, run_suite
+from benchmarks.suite import ENV_GROUPS, STAGES, SUITES, estimate_cost, format_estimate, record_estimate, run_suite
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--estimate",
         action="store_true",
-        help="print the estimated cost on this machine and stop (the paper suite always prints it first)",
+        help="print the estimated cost on this machine, keep it in --out/estimates.json for the report, and stop "
+        "(the paper suite always estimates first)",
     )
     report = commands.add_parser("report", help="rewrite report.md from an earlier run's CSVs")
     report.add_argument("out", type=Path, help="the run's --out; with --parts, where the merged report goes")
@@ -72,10 +73,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         return 0
     out = writable_dir(args.out or Path("benchmarks/results") / args.suite)
     if args.estimate or args.suite == "paper":
-        print(
-            format_estimate(estimate_cost(SUITES[args.suite], args.envs, args.seeds, args.workers), args.workers),
-            flush=True,
-        )
+        rows = estimate_cost(SUITES[args.suite], args.envs, args.seeds, args.workers)
+        print(format_estimate(rows, args.workers), flush=True)
+        record_estimate(out, rows, args.workers)
         if args.estimate:
             return 0
     command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -13,6 +13,7 @@ import numpy as np
 
 from benchmarks import dreamer, mpc, ppo, prediction
 from benchmarks.common import Row, as_float, read_csv, save_figure
+from benchmarks.suite import ESTIMATES_FILE
 from benchmarks.stats import (
     ALPHA,
     MIN_SEEDS,
@@ -377,8 +378,13 @@ def read_run(folders: list[Path]) -> tuple[dict, Tables]:
         for name in TABLES:
             if (folder / f"{name}.csv").exists():
                 tables.setdefault(name, []).extend(read_csv(folder / f"{name}.csv"))
+    estimates = {}
+    for folder in folders:
+        if (folder / ESTIMATES_FILE).is_file():
+            estimates.update({row["stage"]: row for row in json.loads((folder / ESTIMATES_FILE).read_text())})
     merged = {
         "suite": metas[0]["suite"],
+        "estimates": list(estimates.values()),
         "parts": metas,
         "envs": [env for meta in metas for env in meta["envs"]],
         "wall_seconds": sum(meta.get("wall_seconds", sum(meta["stage_seconds"].values())) for meta in metas),
@@ -416,6 +422,7 @@ def write_report(out: Path, parts: list[Path] | None = None) -> Path:
             + ", ".join(f"{k} {v / 60:.1f} min" for k, v in part["stage_seconds"].items())
         )
     lines.append("")
+    lines += _estimate_section(meta)
     lines += _validation_section(tables)
     lines += _memory_in_prediction(tables)
     lines += [
@@ -449,6 +456,36 @@ def write_report(out: Path, parts: list[Path] | None = None) -> Path:
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _estimate_section(meta: dict) -> list[str]:
+    """The cost ``--estimate`` recorded in the run's folder, of the stages run here and of
+    those only estimated."""
+    if not meta["estimates"]:
+        return []
+    lines = [
+        "## Cost",
+        "",
+        "Estimated by `--estimate` (a few updates of every job timed on the machine named, times the "
+        "suite's budget); a cluster through `--launcher ray`, one worker per job, takes about the longest "
+        "job's time.",
+        "",
+        "| stage | runs | CPU hours | wall hours (workers) | longest job hours | | estimated on |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for row in meta["estimates"]:
+        ran = _stage_env(row["stage"]) in meta["envs"]
+        lines.append(
+            f"| {row['stage']} | {row['runs']} | {row['cpu_hours']:,.1f} | {row['wall_hours']:,.1f} "
+            f"({row['workers']}) | {row['longest_job_hours']:,.1f} | {'run here' if ran else 'not run'} | "
+            f"{row['date']}, {row['machine']} |"
+        )
+    return [*lines, ""]
+
+
+def _stage_env(stage: str) -> str:
+    """The ``--envs`` name a cost estimate's stage belongs to."""
+    return {"ppo": "minigrid", "dreamer": "shapeherd"}.get(stage, stage.split()[-1])
 
 
 def _validation_section(tables: Tables) -> list[str]:

@@ -195,8 +195,7 @@ def run_suite(
         "launcher": launcher,
         "command": command,
         "wall_seconds": earlier_seconds + time.perf_counter() - started,  # every sitting's, added up
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "stages": list(stages),
         "stage_seconds": timings,  # this sitting's
@@ -310,6 +309,24 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
         # With a worker per job (a cluster through --launcher ray): the longest job.
         row["longest_job_hours"] = max(row.pop("jobs", [row["cpu_seconds"] / max(1, row["runs"])])) / 3600
     return rows
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, Python {platform.python_version()}"
+
+
+#: Where ``--estimate`` keeps its rows in a suite's ``--out``, for the report.
+ESTIMATES_FILE = "estimates.json"
+
+
+def record_estimate(out: Path, rows: list[Row], workers: int) -> None:
+    """Keep ``rows`` of ``estimate_cost`` in ``out/estimates.json``, each stage's latest
+    (an estimate of other envs, made before or after a run, is kept beside its own)."""
+    path = out / ESTIMATES_FILE
+    kept = {row["stage"]: row for row in json.loads(path.read_text())} if path.is_file() else {}
+    stamp = {"workers": workers, "date": time.strftime("%Y-%m-%d"), "machine": machine()}
+    kept.update({row["stage"]: {**row, **stamp} for row in rows})
+    atomic_write_text(path, json.dumps(list(kept.values()), indent=1))
 
 
 def _prediction_job_seconds(job) -> float:

@@ -4,6 +4,7 @@ run end to end into a report."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from benchmarks.stats import (  # noqa: E402
     decreasing,
     similar,
 )
-from benchmarks.suite import SUITES, run_suite  # noqa: E402
+from benchmarks.suite import SUITES, record_estimate, run_suite  # noqa: E402
 from pomdp_envs.cli_errors import Interrupted  # noqa: E402
 
 
@@ -288,6 +289,28 @@ def test_cost_estimate_scales_with_the_budget():
     # Four jobs (one per core) on two workers; on a cluster the longest job decides.
     assert row_large["longest_job_hours"] < row_large["wall_hours"] < row_large["cpu_hours"]
     assert "| prediction rrc | 4 |" in format_estimate([row_large], workers=2)
+
+
+def test_estimates_are_kept_in_the_run_folder_and_reported(tmp_path, capsys):
+    from benchmarks.__main__ import main
+
+    out = tmp_path / "paper"
+    assert main(["run", "--suite", "quick", "--envs", "rrc", "--estimate", "--out", str(out)]) == 0
+    assert "| prediction rrc |" in capsys.readouterr().out
+    [row] = json.loads((out / "estimates.json").read_text())
+    assert row["stage"] == "prediction rrc" and row["workers"] == 2 and "CPUs" in row["machine"]
+    # A later estimate of another env is kept beside it; one of the same stage replaces it.
+    record_estimate(out, [{**row, "stage": "prediction billiard", "runs": 36}, {**row, "runs": 5}], workers=4)
+    assert [(r["stage"], r["runs"], r["workers"]) for r in json.loads((out / "estimates.json").read_text())] == [
+        ("prediction rrc", 5, 4),
+        ("prediction billiard", 36, 4),
+    ]
+    run = {"suite": "quick", "envs": ["rrc"], "seeds": 1, "workers": 2, "launcher": "local", "command": "c"}
+    run.update(date="today", machine="m", stage_seconds={"prediction": 60.0}, failures={})
+    (out / "run.json").write_text(json.dumps(run))
+    report = write_report(out).read_text()
+    assert "## Cost" in report and "| prediction rrc | 5 |" in report and "| run here |" in report
+    assert "| prediction billiard | 36 |" in report and "| not run |" in report
 
 
 # The GateL0RD paper's protocol per env (fact sheet, sections 1 and 3.2): epochs, batches

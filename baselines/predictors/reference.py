@@ -51,38 +51,38 @@ class ReferenceModel:
         return (self.env, self.core, self.seed)
 
 
-def reference_models(directory: Path = MODELS_DIR) -> list[ReferenceModel]:
+def reference_models(directory: Optional[Path] = None) -> list[ReferenceModel]:
     """The models in ``directory`` (the shipped ones by default), as its index lists them."""
-    index = Path(directory) / INDEX_FILE
+    index = _folder(directory) / INDEX_FILE
     if not index.is_file():
         return []
     return [ReferenceModel(**entry) for entry in json.loads(index.read_text())]
 
 
-def reference_path(env: str, core: str = "gatel0rd", seed: int = 0, directory: Path = MODELS_DIR) -> Path:
+def reference_path(env: str, core: str = "gatel0rd", seed: int = 0, directory: Optional[Path] = None) -> Path:
     """The checkpoint file of a reference model (``ValueError`` naming the ones there are)."""
     models = {entry.key: entry for entry in reference_models(directory)}
     if (env, core, seed) not in models:
         there = ", ".join(f"{e}/{c}/seed{s}" for e, c, s in sorted(models)) or "none yet"
         raise ValueError(f"no reference model {env}/{core}/seed{seed}; there are: {there}")
-    return Path(directory) / models[(env, core, seed)].file
+    return _folder(directory) / models[(env, core, seed)].file
 
 
 def load_reference(
-    env: str, core: str = "gatel0rd", seed: int = 0, directory: Path = MODELS_DIR
+    env: str, core: str = "gatel0rd", seed: int = 0, directory: Optional[Path] = None
 ) -> tuple[Predictor, dict[str, Any]]:
     """A reference model (in eval mode, on the CPU) and its checkpoint's metadata (env
     id, start steps, training options, run)."""
     return load_checkpoint(reference_path(env, core, seed, directory))
 
 
-def export(suite_out: Path, directory: Path = MODELS_DIR) -> list[ReferenceModel]:
+def export(suite_out: Path, directory: Optional[Path] = None) -> list[ReferenceModel]:
     """Copy the finished scheduled-sampling runs at each env's paper lambda of the suite
     run in ``suite_out`` into ``directory`` and rewrite its index (entries of other envs,
     cores or seeds are kept). Returns the exported models."""
     from baselines.predictors.envs import PREDICTOR_ENVS
 
-    suite_out, directory = Path(suite_out), Path(directory)
+    suite_out, directory = Path(suite_out), _folder(directory)
     runs = suite_out / "runs" / "prediction"
     if not runs.is_dir():
         raise ValueError(f"{suite_out} holds no prediction runs (no {runs})")
@@ -115,6 +115,11 @@ def export(suite_out: Path, directory: Path = MODELS_DIR) -> list[ReferenceModel
     return exported
 
 
+def _folder(directory: Optional[Path]) -> Path:
+    # Read at call time, not bound as a default: the package's folder can be swapped whole.
+    return MODELS_DIR if directory is None else Path(directory)
+
+
 def format_table(models: list[ReferenceModel]) -> str:
     lines = [
         "| env | core | seed | test MSE | generalisation MSE | gate openings | updates |",
@@ -139,15 +144,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--export", type=Path, metavar="SUITE_OUT", help="copy a paper suite run's finished models")
-    parser.add_argument("--directory", type=Path, default=MODELS_DIR, help="the models folder (default: the package's)")
+    parser.add_argument("--directory", type=Path, help="the models folder (default: the package's)")
     args = parser.parse_args(argv)
 
     def go() -> int:
         if args.export is not None:
             exported = export(args.export, args.directory)
-            print(f"exported {len(exported)} model(s) to {args.directory}")
+            print(f"exported {len(exported)} model(s) to {_folder(args.directory)}")
         models = reference_models(args.directory)
-        print(format_table(models) if models else f"no reference models in {args.directory}")
+        print(format_table(models) if models else f"no reference models in {_folder(args.directory)}")
         return 0
 
     return run_command("python -m baselines.predictors.reference", go)
