@@ -374,12 +374,11 @@ def read_run(folders: list[Path]) -> tuple[dict, Tables]:
     if len(suites) > 1:
         raise ValueError(f"these folders hold runs of different suites: {sorted(suites)}")
     tables: Tables = {}
+    estimates = {}
     for folder in folders:
         for name in TABLES:
             if (folder / f"{name}.csv").exists():
                 tables.setdefault(name, []).extend(read_csv(folder / f"{name}.csv"))
-    estimates = {}
-    for folder in folders:
         if (folder / ESTIMATES_FILE).is_file():
             estimates.update({row["stage"]: row for row in json.loads((folder / ESTIMATES_FILE).read_text())})
     merged = {
@@ -474,18 +473,13 @@ def _estimate_section(meta: dict) -> list[str]:
         "|---|---:|---:|---:|---:|---|---|",
     ]
     for row in meta["estimates"]:
-        ran = _stage_env(row["stage"]) in meta["envs"]
+        ran = row["env"] in meta["envs"]
         lines.append(
             f"| {row['stage']} | {row['runs']} | {row['cpu_hours']:,.1f} | {row['wall_hours']:,.1f} "
             f"({row['workers']}) | {row['longest_job_hours']:,.1f} | {'run here' if ran else 'not run'} | "
             f"{row['date']}, {row['machine']} |"
         )
     return [*lines, ""]
-
-
-def _stage_env(stage: str) -> str:
-    """The ``--envs`` name a cost estimate's stage belongs to."""
-    return {"ppo": "minigrid", "dreamer": "shapeherd"}.get(stage, stage.split()[-1])
 
 
 def _validation_section(tables: Tables) -> list[str]:

@@ -276,7 +276,13 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
             job_seconds = [_prediction_job_seconds(job) for job in jobs]
             runs = sum(len(job.runs()) for job in jobs)
             rows.append(
-                {"stage": f"prediction {env}", "runs": runs, "cpu_seconds": sum(job_seconds), "jobs": job_seconds}
+                {
+                    "stage": f"prediction {env}",
+                    "env": env,
+                    "runs": runs,
+                    "cpu_seconds": sum(job_seconds),
+                    "jobs": job_seconds,
+                }
             )
         if "minigrid" in envs:
             configs = ppo.make_configs(list(suite.ppo_tasks), list(ppo.PPO_CORES), seeds, suite.ppo_steps, out / "ppo")
@@ -288,7 +294,12 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
                 seconds_of[updates] = time.perf_counter() - start
             per_step = max(seconds_of[3] - seconds_of[1], 0.0) / (2 * rollout)
             rows.append(
-                {"stage": "ppo", "runs": len(configs), "cpu_seconds": per_step * suite.ppo_steps * len(configs)}
+                {
+                    "stage": "ppo",
+                    "env": "minigrid",
+                    "runs": len(configs),
+                    "cpu_seconds": per_step * suite.ppo_steps * len(configs),
+                }
             )
         if "shapeherd" in envs:
             preset = "paper" if suite.name == "paper" else "cpu-small"
@@ -299,6 +310,7 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
             rows.append(
                 {
                     "stage": "dreamer",
+                    "env": "shapeherd",
                     "runs": len(configs),
                     "cpu_seconds": sum(per_model[config.world.model] for config in configs),
                 }

@@ -298,9 +298,10 @@ def test_estimates_are_kept_in_the_run_folder_and_reported(tmp_path, capsys):
     assert main(["run", "--suite", "quick", "--envs", "rrc", "--estimate", "--out", str(out)]) == 0
     assert "| prediction rrc |" in capsys.readouterr().out
     [row] = json.loads((out / "estimates.json").read_text())
-    assert row["stage"] == "prediction rrc" and row["workers"] == 2 and "CPUs" in row["machine"]
+    assert row["stage"] == "prediction rrc" and row["env"] == "rrc" and row["workers"] == 2 and "CPUs" in row["machine"]
     # A later estimate of another env is kept beside it; one of the same stage replaces it.
-    record_estimate(out, [{**row, "stage": "prediction billiard", "runs": 36}, {**row, "runs": 5}], workers=4)
+    billiard = {**row, "stage": "prediction billiard", "env": "billiard", "runs": 36}
+    record_estimate(out, [billiard, {**row, "runs": 5}], workers=4)
     assert [(r["stage"], r["runs"], r["workers"]) for r in json.loads((out / "estimates.json").read_text())] == [
         ("prediction rrc", 5, 4),
         ("prediction billiard", 36, 4),
