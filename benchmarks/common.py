@@ -106,10 +106,10 @@ def fan_out(
                 running: dict[Future, int] = {}
 
                 def start_next() -> None:
-                    if signals.requested is None and not stopped:
-                        for index, job in waiting:
-                            running[pool.submit(run, job)] = index
-                            return
+                    following = None if signals.requested is not None or stopped else next(waiting, None)
+                    if following is not None:
+                        index, job = following
+                        running[pool.submit(run, job)] = index
 
                 for _ in range(workers):
                     start_next()
