@@ -3,7 +3,8 @@ or not, as mean ± std over seeds per (env, regime, core, lambda).
 
 A long run (the ``paper`` suite's take hours per job) writes an evaluation row to each
 run's ``metrics.csv`` every ``eval_every`` epochs; this reads them while the suite runs or
-between its sittings, without loading a model. No verdicts: the claims are decided on
+between its sittings, without loading a model, with the hours each unfinished run still
+needs at the pace of its last evaluations (``hours_left``). No verdicts: the claims are decided on
 the finished runs (``python -m benchmarks report``).
 
     python -m benchmarks.progress benchmarks/results/paper
@@ -16,10 +17,27 @@ import json
 from pathlib import Path
 
 from baselines.resume import OPTIONS_FILE, is_finished
-from benchmarks.common import Row, markdown_table, read_csv
+from benchmarks.common import Row, as_float, markdown_table, read_csv
 from pomdp_envs.cli_errors import OneLineArgumentParser, run_command
 
-COLUMNS = ("epoch", "test_mse", "gen_mse", "gate_openings", "gate_lift", "real_input_prob")
+COLUMNS = ("epoch", "hours_left", "test_mse", "gen_mse", "gate_openings", "gate_lift", "real_input_prob")
+#: How many of the last evaluation intervals set a run's pace: recent enough to follow a
+#: change of load (a job finishing beside it), long enough to smooth one evaluation's cost.
+PACE_INTERVALS = 10
+
+
+def hours_left(curve: list[Row], of_epochs: int) -> float:
+    """Hours a run needs for its remaining epochs at the pace of its last evaluations
+    (``seconds``: training seconds over every sitting, so a stop leaves no gap); NaN
+    before it has two evaluations."""
+    recent = curve[-(PACE_INTERVALS + 1) :]
+    if len(recent) < 2:
+        return float("nan")
+    epochs = as_float(recent[-1]["epoch"]) - as_float(recent[0]["epoch"])
+    seconds = as_float(recent[-1].get("seconds")) - as_float(recent[0].get("seconds"))
+    if not epochs > 0 or not seconds >= 0:
+        return float("nan")
+    return max(of_epochs - as_float(recent[-1]["epoch"]), 0.0) * seconds / epochs / 3600
 
 
 def latest_rows(out: Path) -> list[Row]:
@@ -42,6 +60,7 @@ def latest_rows(out: Path) -> list[Row]:
                 "of_epochs": options["epochs"],
                 "finished": is_finished(run_dir),
                 **curve[-1],
+                "hours_left": 0.0 if is_finished(run_dir) else hours_left(curve, options["epochs"]),
             }
         )
     return rows

@@ -447,6 +447,8 @@ def write_report(out: Path, parts: list[Path] | None = None) -> Path:
             continue
         result = claim.check(tables)
         verdict, measured = ("not measured in this suite", "-") if result is None else (result.verdict, result.measured)
+        # A claim made of parts separates them with "|": escaped, it stays in its cell.
+        measured = measured.replace("|", "\\|")
         lines.append(f"| {claim.env} | {claim.text} | {claim.source} | {measured} | {verdict} |")
     lines.append("")
     lines += _sections(out, tables)
@@ -665,7 +667,7 @@ def _claim_trends(rows: list[Row], path: Path) -> list[str]:
                 trend = f"{word} (ρ {rho:.2f}, p {p:.2g})"
             lines.append(
                 f"| {env} | {key} | {model} | {mean[0]:.3g} | {mean[-1]:.3g} | {trend} | "
-                f"{int(updates[-1]):,} ({100 * updates[-1] / paper:.2g} %) |"
+                f"{int(updates[-1]):,} ({100 * updates[-1] / paper:.3g} %) |"
             )
             panels.append((env, key, model, updates, mean, paper))
     if panels:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -142,6 +143,11 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     assert "### The claims' statistics over training" in report and (tmp_path / "claim_curves.png").exists()
     assert "| rrc | gate_lift/robot_controlled | gatel0rd λ=0.001 |" in report
     assert "| rrc | probe/robot_controlled | gru |" in report
+    # Every claim keeps to its five cells, also a claim made of parts (Fig. 4b, MPC).
+    claims = report.split("## Claims checked")[1].split("\n## ")[0]
+    claim_rows = [line for line in claims.splitlines() if line.startswith("| rrc |")]
+    assert len(claim_rows) >= 4
+    assert all(len(re.findall(r"(?<!\\)\|", line)) == 6 for line in claim_rows), claim_rows
     with pytest.raises(ValueError, match="unknown envs"):
         run_suite(suite, ["pong"], tmp_path)
 
