@@ -51,6 +51,7 @@ def latest_rows(out: Path) -> list[Row]:
         if not curve:
             continue
         options = json.loads(options_file.read_text())
+        finished = is_finished(run_dir)
         rows.append(
             {
                 "env": options["env"],
@@ -58,9 +59,9 @@ def latest_rows(out: Path) -> list[Row]:
                 "core": options["core"],
                 "reg_lambda": options["run"]["reg_lambda"],
                 "of_epochs": options["epochs"],
-                "finished": is_finished(run_dir),
+                "finished": finished,
                 **curve[-1],
-                "hours_left": 0.0 if is_finished(run_dir) else hours_left(curve, options["epochs"]),
+                "hours_left": 0.0 if finished else hours_left(curve, options["epochs"]),
             }
         )
     return rows
