@@ -392,6 +392,12 @@ def read_run(folders: list[Path]) -> tuple[dict, Tables]:
     return merged, tables
 
 
+def _seeds_text(part: dict) -> str:
+    seeds = f"{part['seeds']} seed(s)"
+    other = {env: n for env, n in part.get("predictor_seeds", {}).items() if n != part["seeds"]}
+    return seeds + (f" ({', '.join(f'{env} {n}' for env, n in other.items())})" if other else "")
+
+
 def write_report(out: Path, parts: list[Path] | None = None) -> Path:
     """Write ``out/report.md`` (and its plots) from the CSVs a suite run left in ``out``,
     or, given ``parts``, from the runs in those folders merged."""
@@ -417,7 +423,7 @@ def write_report(out: Path, parts: list[Path] | None = None) -> Path:
         lines.append(
             f"- `{part.get('command') or 'python -m benchmarks run --suite ' + part['suite']}`: "
             f"{part['date']}, {part['machine']}, {part['workers']} workers ({part['launcher']}), "
-            f"envs {', '.join(part['envs'])}, {part['seeds']} seed(s); stages "
+            f"envs {', '.join(part['envs'])}, {_seeds_text(part)}; the last sitting's stages "
             + ", ".join(f"{k} {v / 60:.1f} min" for k, v in part["stage_seconds"].items())
         )
     lines.append("")

@@ -199,6 +199,8 @@ def run_suite(
         "date": time.strftime("%Y-%m-%d"),
         "stages": list(stages),
         "stage_seconds": timings,  # this sitting's
+        # The seeds each env's predictors and planners ran with (the suite's may vary by env).
+        "predictor_seeds": {env: suite.seeds_of(env, requested) for env in [*pred_envs, *tasks]},
         "failures": failures,
         "suite_settings": dataclasses.asdict(suite),
     }

@@ -128,6 +128,8 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
         assert (tmp_path / name).exists(), name
     report = write_report(tmp_path).read_text()
     assert "# Benchmark report" in report and "python -m benchmarks run tiny" in report
+    assert json.loads((tmp_path / "run.json").read_text())["predictor_seeds"] == {"rrc": 1}
+    assert "envs rrc, 1 seed(s); the last sitting's stages " in report
     assert "GateL0RD has the lowest prediction error on the test data" in report
     # One seed: every measured claim is inconclusive, and the table says why.
     assert "inconclusive" in report and "fewer than 3 seeds" in report and "| supported |" not in report
@@ -177,6 +179,13 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     (paper / "prediction.csv").write_text(prediction_before)
     assert "last batch only" in write_report(paper).read_text()
     assert "last batch only" not in report
+
+
+def test_the_report_names_the_seeds_of_envs_that_differ_from_the_suites():
+    from benchmarks.report import _seeds_text
+
+    assert _seeds_text({"seeds": 3, "predictor_seeds": {"rrc": 5, "fetch": 3}}) == "3 seed(s) (rrc 5)"
+    assert _seeds_text({"seeds": 3}) == "3 seed(s)"  # written before the seeds per env were recorded
 
 
 def test_better_than_uses_welch_and_needs_three_seeds():
