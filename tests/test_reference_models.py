@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ from baselines.predictors.metrics import autoregressive_mse  # noqa: E402
 from baselines.predictors.predictor import Predictor, count_parameters  # noqa: E402
 from baselines.predictors.train import TrainConfig, load_data, train_runs  # noqa: E402
 
+README = Path(__file__).parent.parent / "README.md"
 TINY = dict(epochs=2, batches_per_epoch=2, num_train=64, num_test=16, eval_every=1, progress=False)
 
 
@@ -83,3 +86,22 @@ def test_every_shipped_model_loads_with_the_papers_shape(entry):
     model, meta = reference.load_reference(entry.env, entry.core, entry.seed)
     assert count_parameters(model) == PAPER_PARAMETER_COUNTS[entry.env][entry.core]
     assert meta["train_config"]["epochs"] == entry.trained["options"]["epochs"]
+
+
+def _readme_section() -> str:
+    return README.read_text().split("### Reference models", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_lists_the_shipped_models():
+    assert reference.format_table(reference.reference_models()) in _readme_section()
+
+
+def test_the_readme_example_predicts_scores_and_plans(suite_out, tmp_path, monkeypatch, capsys):
+    reference.export(suite_out[0], tmp_path / "models")
+    monkeypatch.setattr(reference, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setenv("POMDP_ENVS_CACHE", str(tmp_path / "cache"))
+    [code] = re.findall(r"```python\n(.*?)```", _readme_section(), re.S)
+    assert "episodes=10)" in code
+    exec(compile(code.replace("episodes=10)", "episodes=1, episode_steps=2)"), "README", "exec"), {})
+    printed = [float(value) for value in capsys.readouterr().out.split()]
+    assert len(printed) == 4 and printed[0] > 0 and 0.0 <= printed[-1] <= 1.0
