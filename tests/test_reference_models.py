@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -105,3 +106,23 @@ def test_the_readme_example_predicts_scores_and_plans(suite_out, tmp_path, monke
     exec(compile(code.replace("episodes=10)", "episodes=1, episode_steps=2)"), "README", "exec"), {})
     printed = [float(value) for value in capsys.readouterr().out.split()]
     assert len(printed) == 4 and printed[0] > 0 and 0.0 <= printed[-1] <= 1.0
+
+
+def test_error_profile_splits_the_scored_error_by_step_and_value(suite_out, tmp_path, monkeypatch, capsys):
+    from benchmarks import error_profile
+
+    out, cache = suite_out
+    monkeypatch.setenv("POMDP_ENVS_CACHE", str(cache))
+    reference.export(out, tmp_path)
+    gatel0rd = [e for e in reference.reference_models(tmp_path) if e.core == "gatel0rd"]
+    profile = error_profile.error_profile(gatel0rd, "test", tmp_path)
+    assert profile["per_step"].shape == (49,) and profile["per_value"].shape == (4,)  # RRC's steps and values
+    # Both profiles average to the error the runs were scored with, over the same sequences.
+    scored = np.mean([entry.scores["test_mse"] for entry in gatel0rd])
+    assert np.nanmean(profile["per_step"]) == pytest.approx(scored, rel=1e-5)
+    assert profile["per_value"].mean() == pytest.approx(scored, rel=1e-5)
+    with pytest.raises(ValueError, match="split must be one of"):
+        error_profile.error_profile(gatel0rd, "train", tmp_path)
+    assert error_profile.main(["rrc", "--split", "test", "--directory", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "| gatel0rd | " in printed and "| lstm | " in printed and "per observation value" in printed

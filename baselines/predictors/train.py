@@ -269,13 +269,15 @@ def build_model(config: TrainConfig, sequences: Sequences, seed: Optional[int] =
 
 def load_data(config: TrainConfig) -> dict[str, Sequences]:
     """Train, test and generalisation splits, cut to the env's sequence length."""
+    return {split: load_job_split(config, split) for split in split_sizes(config)}
+
+
+def load_job_split(config: TrainConfig, split: str) -> Sequences:
+    """One split as the job trains or scores on it: its size, cut to the env's sequence length."""
     steps = config.defaults.num_steps
-    splits = {}
-    for split, size in split_sizes(config).items():
-        sequences = load_split(config.env, split, size, config.data_seed, config.cache_dir)
-        sequences = window(sequences, 0, steps) if sequences.num_steps > steps else sequences
-        splits[split] = fully_observed_sequences(sequences) if config.fully_observable else sequences
-    return splits
+    sequences = load_split(config.env, split, split_sizes(config)[split], config.data_seed, config.cache_dir)
+    sequences = window(sequences, 0, steps) if sequences.num_steps > steps else sequences
+    return fully_observed_sequences(sequences) if config.fully_observable else sequences
 
 
 def split_sizes(config: TrainConfig) -> dict[str, int]:
