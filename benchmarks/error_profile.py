@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from baselines.predictors.metrics import run
+from baselines.predictors.metrics import autoregressive_squared_errors
 from baselines.predictors.reference import ReferenceModel, load_reference, reference_models
 from baselines.predictors.train import TrainConfig, load_job_split
 from pomdp_envs.cli_errors import OneLineArgumentParser, run_command
@@ -40,8 +40,7 @@ def error_profile(models: list[ReferenceModel], split: str, directory: Optional[
     for entry in models:
         model, meta = load_reference(entry.env, entry.core, entry.seed, directory)
         start = meta["start_steps"]
-        predictions = run(model, sequences, real_input_prob=0.0, start_steps=start)["predictions"]
-        errors = (predictions[:, start - 1 :] - sequences.observations[:, start:]) ** 2
+        errors = autoregressive_squared_errors(model, sequences, start)
         per_step.append(np.concatenate([np.full(start - 1, np.nan), errors.mean(axis=(0, 2))]))
         per_value.append(errors.mean(axis=(0, 1)))
     return {"per_step": np.mean(per_step, axis=0), "per_value": np.mean(per_value, axis=0)}

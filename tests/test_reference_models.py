@@ -84,9 +84,21 @@ def test_the_command_lists_what_it_exported(suite_out, tmp_path, capsys):
 def test_every_shipped_model_loads_with_the_papers_shape(entry):
     from test_baselines import PAPER_PARAMETER_COUNTS
 
+    from baselines.predictors.envs import PREDICTOR_ENVS
+
     model, meta = reference.load_reference(entry.env, entry.core, entry.seed)
     assert count_parameters(model) == PAPER_PARAMETER_COUNTS[entry.env][entry.core]
     assert meta["train_config"]["epochs"] == entry.trained["options"]["epochs"]
+    # Trained to the end of the paper's budget, on its set sizes (the suite's protocol test
+    # ties these defaults to the fact sheet).
+    paper, options = PREDICTOR_ENVS[entry.env].defaults, entry.trained["options"]
+    assert entry.scores["epoch"] == options["epochs"] == paper.paper_epochs
+    assert options["batches_per_epoch"] == paper.batches_per_epoch and options["batch_size"] == 128
+    assert (options["num_train"], options["num_test"], options["num_generalisation"]) == (
+        paper.paper_train,
+        paper.paper_test,
+        paper.paper_generalisation,
+    )
 
 
 def _readme_section() -> str:

@@ -30,11 +30,17 @@ def run(model: Predictor, sequences: Sequences, real_input_prob: float, start_st
     return {name: value.numpy() for name, value in out.items()}
 
 
-def autoregressive_mse(model: Predictor, sequences: Sequences, start_steps: int) -> float:
-    """MSE of closed-loop predictions after ``start_steps`` real observations."""
+def autoregressive_squared_errors(model: Predictor, sequences: Sequences, start_steps: int) -> np.ndarray:
+    """(N, T - start_steps + 1, O) squared errors of closed-loop predictions after
+    ``start_steps`` real observations."""
     out = run(model, sequences, real_input_prob=0.0, start_steps=start_steps)
     target = sequences.observations[:, 1:]
-    return float(np.mean((out["predictions"][:, start_steps - 1 :] - target[:, start_steps - 1 :]) ** 2))
+    return (out["predictions"][:, start_steps - 1 :] - target[:, start_steps - 1 :]) ** 2
+
+
+def autoregressive_mse(model: Predictor, sequences: Sequences, start_steps: int) -> float:
+    """MSE of closed-loop predictions after ``start_steps`` real observations."""
+    return float(np.mean(autoregressive_squared_errors(model, sequences, start_steps)))
 
 
 def gate_openings_per_sequence(gates: np.ndarray) -> float:
