@@ -28,7 +28,7 @@ def run_one(config: DreamerConfig) -> list[Row]:
     return tagged_rows(keys, scores, Path(config.out_dir) / "metrics.csv")
 
 
-def scripted_policy(name: str, episodes: int, seed: int, env_id: str = "pomdp_envs/ShapeHerd-v0") -> Row:
+def scripted_policy(name: str, episodes: int, seed: int, env_id: str = "pomdp_envs/ShapeHerd-v1") -> Row:
     """Objects scored per episode by a policy that does not learn, over full episodes:
     ``random`` (uniform actions) or ``oracle`` (the scripted herder, which reads the true
     object positions from ``info``): the bottom and the top of the scale."""

@@ -34,7 +34,7 @@ ENV_GROUPS = {
     "rrc": ["pomdp_envs/RobotRemoteControl-v0"],
     "shepherd": ["pomdp_envs/Shepherd-v0"],
     # DoorKey-8x8 is ShapeHerd's speed reference.
-    "shapeherd": ["pomdp_envs/ShapeHerd-v0", "pomdp_envs/MiniGrid-DoorKey-8x8-v0"],
+    "shapeherd": ["pomdp_envs/ShapeHerd-v1", "pomdp_envs/MiniGrid-DoorKey-8x8-v0"],
     "fetch": ["pomdp_envs/FetchPickAndPlacePO-v0"],
     "minigrid": ["pomdp_envs/MiniGrid-DoorKey-5x5-v0", "pomdp_envs/MiniGrid-MemoryS7-v0"],
 }

@@ -49,12 +49,17 @@ class EnvEntry:
     short_name: str = ""  # the name benchmarks and baselines use (default: derived from ``name``)
     no_early_end: dict = dataclasses.field(default_factory=dict)  # kwargs that keep episodes to their time limit
     policies: dict[str, PolicyEntry] = dataclasses.field(default_factory=dict)  # besides "random"
+    #: The policy whose data show the hidden factors at work (their changes, the memory they
+    #: ask for): what ``pomdp-envs validate`` collects with unless told otherwise.
+    validation_policy: str = "random"
 
     def __post_init__(self) -> None:
         if not self.short_name:
             object.__setattr__(self, "short_name", self.name.removesuffix("-v0").lower())
         if "random" in self.policies:
             raise ValueError(f"{self.name}: 'random' is every env's uniform policy and cannot be redefined")
+        if self.validation_policy not in ("random", *self.policies):
+            raise ValueError(f"{self.name}: validation_policy {self.validation_policy!r} is not one of its policies")
 
     @property
     def id(self) -> str:
@@ -89,6 +94,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
             "biased": PolicyEntry("pomdp_envs.policies.robot_remote_control:BiasedPolicy"),
             "uniform": PolicyEntry("pomdp_envs.policies.robot_remote_control:UniformPolicy"),
         },
+        validation_policy="biased",
     ),
     EnvEntry(
         name="Shepherd-v0",
@@ -102,10 +108,11 @@ ENTRIES: tuple[EnvEntry, ...] = (
             "oracle": PolicyEntry("pomdp_envs.policies.shepherd:OraclePolicy"),
             "paper": PolicyEntry("pomdp_envs.policies.shepherd:RandomPolicy"),
         },
+        validation_policy="paper",
     ),
     *(
         EnvEntry(
-            name=f"ShapeHerd{suffix}-v0",
+            name=f"ShapeHerd{suffix}-v1",
             entry_point="pomdp_envs.envs.shape_herd:ShapeHerdEnv",
             vector_entry_point=None,
             max_episode_steps=750,
@@ -115,6 +122,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
             extra="shapeherd",
             short_name=f"shapeherd{suffix.lower()}",
             policies={"oracle": PolicyEntry("pomdp_envs.policies.shape_herd:OraclePolicy", {"arena_scale": scale})},
+            validation_policy="oracle",
         )
         for suffix, size, scale in (
             ("", "Basic", 1.0),
@@ -139,6 +147,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
                 "pomdp_envs.policies.fetch_pick_and_place:ReachGraspTransportPolicy", {"grasp_step": 18}
             ),
         },
+        validation_policy="oracle",
     ),
     *(
         EnvEntry(
@@ -151,6 +160,9 @@ ENTRIES: tuple[EnvEntry, ...] = (
             requires=("minigrid",),
             extra="minigrid",
             upstream_id=upstream,
+            no_early_end={"end_on_result": False},
+            policies={"solver": PolicyEntry("pomdp_envs.policies.minigrid:SolverPolicy", {"task": task})},
+            validation_policy="solver",
         )
         for task, upstream in MINIGRID_TASKS.items()
     ),

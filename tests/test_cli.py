@@ -162,7 +162,7 @@ def test_info_strip_text_formats_and_wraps():
 def test_view_obs_shows_what_the_agent_sees(tmp_path):
     pytest.importorskip("pymunk")
     assert (
-        main(["render", "ShapeHerd-v0", "--view", "obs", "--out", str(tmp_path), "--max-steps", "2", "--no-progress"])
+        main(["render", "ShapeHerd-v1", "--view", "obs", "--out", str(tmp_path), "--max-steps", "2", "--no-progress"])
         == 0
     )
     (video,) = tmp_path.glob("*.mp4")

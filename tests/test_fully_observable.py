@@ -148,7 +148,7 @@ def test_fetch_gets_back_the_dimensions_its_view_drops():
 
 def test_shapeherd_sees_the_whole_arena():
     pytest.importorskip("pymunk")
-    env = full("pomdp_envs/ShapeHerd-v0", veil=False)
+    env = full("pomdp_envs/ShapeHerd-v1", veil=False)
     observation, info = env.reset(seed=1)
     assert observation.shape == (64, 64, 3)
     # Every object not yet scored is drawn somewhere in the one image, in or out of view.

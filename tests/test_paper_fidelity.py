@@ -79,7 +79,7 @@ def test_sheep_visible_window_and_first_hidden_step():
 
 @needs_pymunk
 def test_shapeherd_full_force_speeds_match_the_published_code():
-    env = gym.make("pomdp_envs/ShapeHerd-v0", num_objects=1)
+    env = gym.make("pomdp_envs/ShapeHerd-v1", num_objects=1)
     env.reset(seed=3)
     speeds = []
     for _ in range(10):
@@ -90,7 +90,7 @@ def test_shapeherd_full_force_speeds_match_the_published_code():
 
 @needs_pymunk
 def test_shapeherd_start_ranges_are_the_published_ones():
-    env = gym.make("pomdp_envs/ShapeHerd-v0")
+    env = gym.make("pomdp_envs/ShapeHerd-v1")
     agent, origins = [], []
     for seed in range(200):
         env.reset(seed=seed)
@@ -108,11 +108,11 @@ def test_shapeherd_start_ranges_are_the_published_ones():
 def _scores(policy_name: str, episodes: int) -> np.ndarray:
     from pomdp_envs.policies import make_policy
 
-    env = gym.make("pomdp_envs/ShapeHerd-v0")
+    env = gym.make("pomdp_envs/ShapeHerd-v1")
     scores = []
     for seed in range(episodes):
         obs, info = env.reset(seed=seed)
-        policy = make_policy("pomdp_envs/ShapeHerd-v0", policy_name, seed)
+        policy = make_policy("pomdp_envs/ShapeHerd-v1", policy_name, seed)
         policy.reset_one(obs)
         total, done = 0.0, False
         while not done:

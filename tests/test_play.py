@@ -25,7 +25,7 @@ def test_keys_map_to_each_family_of_actions():
     fetch = key_action("pomdp_envs/FetchPickAndPlacePO-v0", {"w", "space"}, gym.spaces.Box(-1.0, 1.0, (4,)))
     np.testing.assert_array_equal(fetch, [0.0, 0.0, 1.0, -1.0])  # up, fingers closing
     herd_space = gym.spaces.Box(np.zeros(2, np.float32), np.array([2 * np.pi, 400.0], np.float32))
-    angle, force = key_action("pomdp_envs/ShapeHerd-v0", {"down"}, herd_space)
+    angle, force = key_action("pomdp_envs/ShapeHerd-v1", {"down"}, herd_space)
     assert angle == pytest.approx(np.pi / 2) and force == 400.0  # screen y grows downwards
     assert key_action("pomdp_envs/MiniGrid-DoorKey-5x5-v0", {"up"}, gym.spaces.Discrete(7)) == MINIGRID_KEYS["up"] == 2
     assert key_action("pomdp_envs/BilliardBall-v0", {"x"}, gym.spaces.Discrete(1)) == 0
@@ -38,7 +38,7 @@ def test_keys_map_to_each_family_of_actions():
         ("pomdp_envs/RobotRemoteControl-v0", ["right", "up"]),
         ("pomdp_envs/Shepherd-v0", ["left", "space"]),
         ("pomdp_envs/BilliardBall-v0", ["space", "space"]),
-        ("pomdp_envs/ShapeHerd-v0", ["up", "right"]),
+        ("pomdp_envs/ShapeHerd-v1", ["up", "right"]),
     ],
 )
 def test_a_scripted_session_steps_once_per_key_and_shows_the_hidden_factors(env_id, keys, monkeypatch):

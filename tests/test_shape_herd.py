@@ -12,7 +12,7 @@ pytest.importorskip("pygame")
 from pomdp_envs.worlds.shape_herd import AGENT_RADIUS, COLOUR_RGB, COLOURS, ShapeHerdConfig  # noqa: E402
 from pomdp_envs.policies import make_policy  # noqa: E402
 
-ENV_ID = "pomdp_envs/ShapeHerd-v0"
+ENV_ID = "pomdp_envs/ShapeHerd-v1"
 
 
 def test_basic_arena_geometry_and_sizes():
@@ -22,7 +22,7 @@ def test_basic_arena_geometry_and_sizes():
     large = ShapeHerdConfig(arena_scale=1.6)
     assert (large.width, large.height) == (1280, 1120)
     assert large.goal_x == 1280 - 125 - 100  # walls and goal width do not scale
-    for name, scale in (("ShapeHerd-Small-v0", 1.2), ("ShapeHerd-Medium-v0", 1.4), ("ShapeHerd-Large-v0", 1.6)):
+    for name, scale in (("ShapeHerd-Small-v1", 1.2), ("ShapeHerd-Medium-v1", 1.4), ("ShapeHerd-Large-v1", 1.6)):
         assert gym.make(f"pomdp_envs/{name}").unwrapped.config.arena_scale == scale
 
 
@@ -106,6 +106,37 @@ def test_objects_entering_the_view_are_flagged():
         *_, info = env.step(np.array([np.pi, 300.0], dtype=np.float32))  # sweep left
         flags.append(info["hidden_changed"]["object_in_view"])
     assert any(flags)
+
+
+def test_object_slots_are_in_the_canonical_order_of_colour_shape_and_start_x():
+    env = gym.make(ENV_ID)
+    duplicates = 0
+    for seed in range(30):
+        _, info = env.reset(seed=seed)
+        hidden, world = info["hidden"], env.unwrapped.world
+        keys = list(zip(hidden["object_colour"], hidden["object_shape"], hidden["object_xy"][:, 0]))
+        order = [(colour, shape) for colour, shape, _ in keys]
+        assert order == sorted(order)
+        drawn = [(o.colour_index, o.shape_index, o.body.position[0]) for o in world.objects]
+        starts = sorted(drawn)
+        assert [(c, s) for c, s, _ in starts] == order  # the same objects, sorted
+        for k in range(len(keys) - 1):
+            if order[k] == order[k + 1]:  # same colour and shape: the one that started further left first
+                duplicates += 1
+                assert starts[k][2] < starts[k + 1][2]
+        # Slot k reads the k-th object of that order, at every step.
+        slot_of = {id(world.objects[i]): k for k, i in enumerate(env.unwrapped._slots)}
+        *_, info = env.step(np.array([0.0, 400.0], dtype=np.float32))
+        for obj in world.objects:
+            k = slot_of[id(obj)]
+            assert info["hidden"]["object_colour"][k] == obj.colour_index
+            assert info["hidden"]["object_shape"][k] == obj.shape_index
+    assert duplicates > 0  # the tie-break was exercised
+
+
+def test_version_0_ids_point_to_version_1():
+    with pytest.raises(gym.error.DeprecatedEnv, match="v1"):
+        gym.make("pomdp_envs/ShapeHerd-v0")
 
 
 def test_oracle_scores_in_most_seeds():

@@ -17,6 +17,8 @@ pytest.importorskip("scipy")
 
 from baselines.validation import ValidationConfig, format_table, validate  # noqa: E402
 from baselines.validation.estimators import EstimatorConfig, estimate, train_estimator  # noqa: E402
+from baselines.validation.protocol import readable, steps_since_readable  # noqa: E402
+from pomdp_envs.datasets import Sequences  # noqa: E402
 from pomdp_envs.scoring import balanced_accuracy, r2, steps_since_change  # noqa: E402
 
 README = Path(__file__).parent.parent / "README.md"
@@ -108,3 +110,88 @@ def test_options_are_checked_before_any_work():
         validate(ValidationConfig("pomdp_envs/RobotRemoteControl-v0", budget="huge"))
     with pytest.raises(ValueError, match="window"):
         validate(ValidationConfig("pomdp_envs/RobotRemoteControl-v0", window=1))
+
+
+def dot_frames(count: int, steps: int, seed: int) -> Sequences:
+    """64x64 frames of a 2x2 white dot at a random place on grey, its pixel position hidden."""
+    rng = np.random.default_rng(seed)
+    xy = rng.integers(0, 62, size=(count, steps + 1, 2))
+    frames = np.full((count, steps + 1, 64, 64, 3), 50, dtype=np.uint8)
+    for n in range(count):
+        for t in range(steps + 1):
+            x, y = xy[n, t]
+            frames[n, t, y : y + 2, x : x + 2] = 255
+    return Sequences(
+        "dots",
+        frames,
+        np.zeros((count, steps, 1), np.float32),
+        np.zeros((count, steps)),
+        {"dot_xy": xy.astype(np.float64)},
+        {"dot_xy": np.ones((count, steps + 1), bool)},
+    )
+
+
+def test_the_image_encoder_reads_where_a_small_thing_is():
+    """The control's estimator must read what a frame shows: a 2x2 dot in a 64x64 frame,
+    the size of ShapeHerd's agent in the whole-arena view."""
+    import gymnasium as gym
+
+    space = gym.spaces.Dict({"dot_xy": gym.spaces.Box(0.0, 64.0, (2,))})
+    train, test = dot_frames(48, 9, seed=0), dot_frames(16, 9, seed=1)
+    config = EstimatorConfig(kind="current", updates=400, frame_batch=32, eval_every=50, seed=0)
+    model, codec = train_estimator(config, train, space, gym.spaces.Box(-1.0, 1.0, (1,)))
+    predicted = estimate(model, codec, test, gym.spaces.Box(-1.0, 1.0, (1,)))
+    assert r2(predicted["dot_xy"].reshape(-1, 2), test.hidden["dot_xy"].reshape(-1, 2)) > 0.9
+
+
+def test_the_full_view_control_reads_the_grid_it_is_shown():
+    """On MiniGrid's whole grid, the agent's cell and direction are in plain view."""
+    pytest.importorskip("minigrid")
+    rows = validate(
+        ValidationConfig("pomdp_envs/MiniGrid-DoorKey-5x5-v0", seeds=1, budget="quick", num_steps=16),
+        say=lambda _: None,
+    )
+    by_factor = {row["factor"]: row for row in rows}
+    assert by_factor["agent_pos"]["fully_observable"] > 0.9
+    assert by_factor["agent_dir"]["fully_observable"] > 0.9
+    assert all(row["policy"] == "solver" for row in rows)
+
+
+def test_early_stopping_keeps_the_best_held_out_weights_and_stops_before_the_cap():
+    import gymnasium as gym
+
+    space = gym.spaces.Dict({"dot_xy": gym.spaces.Box(0.0, 64.0, (2,))})
+    data = dot_frames(10, 4, seed=2)
+    config = EstimatorConfig(kind="recurrent", updates=5000, eval_every=10, patience=2, lr=0.5)
+    model, _ = train_estimator(config, data, space, gym.spaces.Box(-1.0, 1.0, (1,)), encoder=_FlatEncoder())
+    assert model.trained_updates < 5000
+
+
+class _FlatEncoder(torch.nn.Module):
+    """A frozen stand-in encoder: the mean brightness of each frame."""
+
+    size, trainable = 1, False
+
+    def forward(self, observations):
+        return observations.float().mean(dim=(1, 2, 3))[:, None] / 255
+
+
+def test_steps_since_a_factor_was_last_readable():
+    seen = np.array([[False, True, False, False, True, False], [False, False, False, False, False, False]])
+    np.testing.assert_array_equal(steps_since_readable(seen), [[-1, 0, 1, 2, 0, 1], [-1] * 6])
+    truth = np.array([[[1.0], [2.0], [3.0]]])
+    assert readable(truth + 0.01, truth, discrete=False).all()
+    assert not readable(truth + 5.0, truth, discrete=False).any()
+    labels = np.array([[[0, 1], [1, 1]]])
+    np.testing.assert_array_equal(readable(np.array([[[0, 1], [1, 0]]]), labels, discrete=True), [[True, False]])
+
+
+def test_every_registered_id_is_validated_with_its_validation_policy():
+    from benchmarks.env_validation import ENVS
+    from pomdp_envs import env_ids
+    from pomdp_envs.registration import ENTRIES
+
+    assert sorted(env_id for env_id, _, _ in ENVS.values()) == sorted(env_ids())
+    for entry in ENTRIES:
+        assert ValidationConfig(entry.id).data_policy() == entry.validation_policy
+        assert ValidationConfig(entry.id, policy="random").data_policy() == "random"

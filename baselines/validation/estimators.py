@@ -8,16 +8,32 @@ Three kinds differ only in what they may remember:
 * ``window``: an MLP of the last ``window`` steps' inputs (a short memory).
 
 The input of step t is [encoded observation t, the action that led to it] (zeros at
-t = 0); image observations go through a small conv encoder, vector ones are
-standardised. Each factor has its own head: continuous factors (``Box``) are regressed
-on standardised targets (MSE), discrete ones (``Discrete``, ``MultiBinary``,
-``MultiDiscrete``) classified per component (cross-entropy); the losses are summed.
+t = 0). Vector observations are standardised. Images go through an encoder that the
+memoryless estimator trains on single frames; the window and recurrent estimators then
+read the same frozen per-frame features, so that all three see the same information of
+each frame and differ only in memory (and an update of theirs costs no convolution).
+Symbolic grids (MiniGrid's cells of object, colour and state indices) are one-hot coded
+per channel before small convolutions; large frames (ShapeHerd's 64x64) go through an
+encoder that localises small things: coordinate channels and a spatial soft-argmax (the
+expected image position of each of a few learned feature maps), beside a coarse conv
+summary of the whole frame.
+
+Each factor has its own head: continuous factors (``Box``) are regressed on
+standardised targets (MSE), discrete ones (``Discrete``, ``MultiBinary``,
+``MultiDiscrete``) classified per component (cross-entropy); each factor's loss is the
+mean over its components, and the factors' losses are summed. The
+regression loss is Huber's (squared within one standard deviation, linear beyond), so a
+heavy-tailed factor does not drown the others.
+Training stops early when the loss on held-out sequences (``holdout`` of the training
+set) has not improved for ``patience`` evaluations, or at ``updates``; the weights of the
+best evaluation are kept.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -34,16 +50,22 @@ class EstimatorConfig:
     kind: str = "recurrent"  # one of KINDS
     window: int = 4  # steps the "window" kind sees
     hidden_size: int = 64
-    updates: int = 1500
-    batch_size: int = 32
-    lr: float = 1e-3
+    updates: int = 2000  # at most; early stopping may end sooner
+    batch_size: int = 32  # sequences per update (window, recurrent)
+    frame_batch: int = 128  # frames per update of the memoryless estimator on images
+    lr: float = 2e-3
+    eval_every: int = 100  # updates between evaluations on the held-out sequences
+    patience: int = 5  # evaluations without a lower held-out loss before training stops
+    holdout: float = 0.2  # share of the training sequences held out for early stopping
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if min(self.window, self.hidden_size, self.updates, self.batch_size) < 1:
-            raise ValueError("window, hidden_size, updates and batch_size must be >= 1")
+        if min(self.window, self.hidden_size, self.updates, self.batch_size, self.frame_batch) < 1:
+            raise ValueError("window, hidden_size, updates, batch_size and frame_batch must be >= 1")
+        if min(self.eval_every, self.patience) < 1 or not 0.0 < self.holdout < 1.0:
+            raise ValueError("eval_every and patience must be >= 1 and holdout in (0, 1)")
 
 
 class FactorCodec:
@@ -74,7 +96,8 @@ class FactorCodec:
         )
 
     def loss(self, outputs: torch.Tensor, hidden: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Summed loss of outputs (B, T, output_size) against the true factors (B, T, ...)."""
+        """Loss of outputs (B, T, output_size) against the true factors (B, T, ...): the sum
+        over factors of each one's mean over its components."""
         total, offset = outputs.new_zeros(()), 0
         batch, steps = outputs.shape[:2]
         for name in self.names:
@@ -82,13 +105,19 @@ class FactorCodec:
             if name in self.regress:
                 mean, std = (torch.as_tensor(v, dtype=outputs.dtype) for v in self.regress[name])
                 width = len(mean)
-                total = total + ((outputs[..., offset : offset + width] - (target - mean) / std) ** 2).mean()
+                # Huber: velocities are mostly near 0 with rare large pushes, whose squares
+                # would swamp every other factor's gradient.
+                standardised = ((target - mean) / std).to(outputs.dtype)
+                total = total + nn.functional.huber_loss(outputs[..., offset : offset + width], standardised)
                 offset += width
                 continue
-            for component, (n, start) in enumerate(self.classes[name]):
+            parts = self.classes[name]
+            for component, (n, start) in enumerate(parts):
                 logits = outputs[..., offset : offset + n].reshape(-1, n)
                 labels = (target[..., component].long() - start).reshape(-1)
-                total = total + nn.functional.cross_entropy(logits, labels)
+                # Averaged over the factor's components, as the regression is: each factor
+                # weighs the same, however many slots it has.
+                total = total + nn.functional.cross_entropy(logits, labels) / len(parts)
                 offset += n
         return total
 
@@ -110,66 +139,142 @@ class FactorCodec:
         return predicted
 
 
-class InputEncoder(nn.Module):
-    """Observation (standardised vector, or image through convs) and previous action."""
+class VectorEncoder(nn.Module):
+    """Standardised flat observations; nothing to train."""
 
-    def __init__(self, obs_shape: tuple[int, ...], action_size: int, obs_scale: np.ndarray, obs_mean: np.ndarray):
+    def __init__(self, train_observations: np.ndarray) -> None:
         super().__init__()
-        self.image = len(obs_shape) == 3
-        self.register_buffer("obs_mean", torch.as_tensor(obs_mean, dtype=torch.float32))
-        self.register_buffer("obs_scale", torch.as_tensor(obs_scale, dtype=torch.float32))
-        if self.image:
-            height, width, channels = obs_shape
-            layers: list[nn.Module] = []
-            if min(height, width) >= 32:
-                # Large frames (ShapeHerd's 64x64) averaged down to about 32 px, then three
-                # stride-2 convs: a few times fewer operations than at full size.
-                pool = min(height, width) // 32
-                layers = [nn.AvgPool2d(pool)] if pool > 1 else []
-                kernel, stride, count = 3, 2, 3
-            else:  # symbolic grids (MiniGrid's 7x7): small convs at full resolution
-                kernel, stride, count = 2, 1, 2
-            size, depth = channels, 16
-            for _ in range(count):
-                layers += [nn.Conv2d(size, depth, kernel, stride=stride), nn.ReLU()]
-                size, depth = depth, min(32, 2 * depth)
-            self.conv = nn.Sequential(*layers, nn.Flatten())
-            with torch.no_grad():
-                flat = self.conv(torch.zeros(1, channels, height, width)).shape[1]
-            self.size = flat + action_size
-        else:
-            self.size = int(np.prod(obs_shape)) + action_size
+        flat = train_observations.reshape(-1, *train_observations.shape[2:]).astype(np.float64)
+        self.register_buffer("mean", torch.as_tensor(flat.mean(0), dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(flat.std(0) + 1e-6, dtype=torch.float32))
+        self.size = int(np.prod(train_observations.shape[2:]))
+        self.trainable = False
 
-    def forward(self, observations: torch.Tensor, previous_actions: torch.Tensor) -> torch.Tensor:
-        """(B, T, *obs_shape), (B, T, A) -> (B, T, size)."""
-        batch, steps = observations.shape[:2]
-        x = (observations.float() - self.obs_mean) / self.obs_scale
-        if self.image:
-            x = self.conv(x.reshape(batch * steps, *x.shape[2:]).permute(0, 3, 1, 2)).reshape(batch, steps, -1)
-        else:
-            x = x.reshape(batch, steps, -1)
-        return torch.cat([x, previous_actions], -1)
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """(F, *obs_shape) -> (F, size)."""
+        return ((observations.float() - self.mean) / self.scale).reshape(len(observations), -1)
+
+
+class GridEncoder(nn.Module):
+    """Symbolic grids (H, W, C) of small integer codes: one-hot per channel (as many
+    classes as the training data show), two 3x3 convs at full resolution, a linear map
+    of every cell's features (so that where a thing is stays known)."""
+
+    def __init__(self, train_observations: np.ndarray, width: int) -> None:
+        super().__init__()
+        height, breadth, channels = train_observations.shape[2:]
+        most = train_observations.reshape(-1, channels).max(0).astype(np.int64)
+        self.classes = [int(n) + 1 for n in most]
+        self.convs = nn.Sequential(
+            nn.Conv2d(sum(self.classes), 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(16 * height * breadth, width),
+            nn.LayerNorm(width),  # features of unit scale, so the estimators' tanh layers do not saturate
+        )
+        self.size, self.trainable = width, True
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        codes = observations.long()
+        one_hot = [
+            nn.functional.one_hot(codes[..., c].clamp(0, n - 1), n) for c, n in enumerate(self.classes)
+        ]  # codes beyond the training data's largest count as it
+        x = torch.cat(one_hot, -1).float().permute(0, 3, 1, 2)
+        return self.convs(x)
+
+
+class LocatingEncoder(nn.Module):
+    """Large frames (H, W, C): a plain strided conv net barely regresses the position of
+    a thing a few pixels wide, so ``keypoints`` feature maps at full resolution (over the
+    colour channels and two coordinate channels) each give the expected position of their
+    softmax over the image, and their peak, beside a coarse strided summary of the frame
+    averaged down to a quarter of its side."""
+
+    def __init__(self, train_observations: np.ndarray, width: int, keypoints: int = 16) -> None:
+        super().__init__()
+        height, breadth, channels = train_observations.shape[2:]
+        channel_max = train_observations.reshape(-1, channels).max(0).astype(np.float64)
+        self.register_buffer("scale", torch.as_tensor(np.maximum(channel_max, 1.0), dtype=torch.float32))
+        rows, columns = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, breadth), indexing="ij")
+        self.register_buffer("coordinates", torch.stack([rows, columns]))  # (2, H, W)
+        inputs = channels + 2
+        # The first conv reads every pixel but keeps a map of half the side (a quarter of
+        # the cost); the soft-argmax still places a thing between its cells.
+        self.keypoint_maps = nn.Sequential(
+            nn.Conv2d(inputs, 16, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(16, keypoints, 1)
+        )
+        with torch.no_grad():
+            side = self.keypoint_maps(torch.zeros(1, inputs, height, breadth)).shape[2:]
+        half_rows, half_columns = torch.meshgrid(
+            torch.linspace(-1, 1, side[0]), torch.linspace(-1, 1, side[1]), indexing="ij"
+        )
+        self.register_buffer("map_coordinates", torch.stack([half_rows, half_columns]).flatten(1))  # (2, h * w)
+        self.coarse = nn.Sequential(
+            nn.AvgPool2d(4),
+            nn.Conv2d(inputs, 16, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            coarse_size = self.coarse(torch.zeros(1, inputs, height, breadth)).shape[1]
+        self.out = nn.Sequential(nn.Linear(3 * keypoints + coarse_size, width), nn.LayerNorm(width))
+        self.size, self.trainable = width, True
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        frames = (observations.float() / self.scale).permute(0, 3, 1, 2)
+        x = torch.cat([frames, self.coordinates.expand(len(frames), -1, -1, -1)], 1)
+        logits = self.keypoint_maps(x).flatten(2)  # (F, K, H * W)
+        weights = torch.softmax(logits, -1)
+        where = torch.einsum("fkp,cp->fkc", weights, self.map_coordinates).flatten(1)  # (F, 2K)
+        peak = logits.amax(-1)
+        return self.out(torch.cat([where, peak, self.coarse(x)], 1))
+
+
+def make_encoder(train_observations: np.ndarray, width: int) -> nn.Module:
+    """The encoder for observations shaped like ``train_observations`` (N, T + 1, ...)."""
+    shape = train_observations.shape[2:]
+    if len(shape) != 3:
+        return VectorEncoder(train_observations)
+    if min(shape[:2]) < 32:
+        return GridEncoder(train_observations, width)
+    return LocatingEncoder(train_observations, width)
 
 
 class Estimator(nn.Module):
-    def __init__(self, config: EstimatorConfig, encoder: InputEncoder, output_size: int) -> None:
+    """Encoder, memory (none, a window, or a GRU) and one output per factor component."""
+
+    def __init__(self, config: EstimatorConfig, encoder: nn.Module, action_size: int, output_size: int) -> None:
         super().__init__()
         self.config, self.encoder = config, encoder
-        width = config.hidden_size
+        width, inputs = config.hidden_size, encoder.size + action_size
         if config.kind == "recurrent":
-            self.core: nn.Module = nn.GRU(encoder.size, width, batch_first=True)
+            self.core: nn.Module = nn.GRU(inputs, width, batch_first=True)
         else:
             steps = 1 if config.kind == "current" else config.window
-            self.core = nn.Sequential(nn.Linear(steps * encoder.size, width), nn.Tanh(), nn.Linear(width, width))
+            self.core = nn.Sequential(nn.Linear(steps * inputs, width), nn.Tanh(), nn.Linear(width, width))
         self.head = nn.Sequential(nn.Tanh(), nn.Linear(width, output_size))
 
-    def forward(self, observations: torch.Tensor, previous_actions: torch.Tensor) -> torch.Tensor:
-        x = self.encoder(observations, previous_actions)
+    def encode(self, observations: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+        """(B, T, *obs_shape) -> (B, T, encoder.size), in chunks of ``batch`` frames."""
+        frames = observations.reshape(-1, *observations.shape[2:])
+        features = torch.cat([self.encoder(frames[i : i + batch]) for i in range(0, len(frames), batch)])
+        return features.reshape(*observations.shape[:2], -1)
+
+    def read(self, features: torch.Tensor, previous_actions: torch.Tensor) -> torch.Tensor:
+        """Outputs (B, T, output_size) from encoded observations (B, T, encoder.size)."""
+        x = torch.cat([features, previous_actions], -1)
         if self.config.kind == "recurrent":
             x, _ = self.core(x)
         else:
             x = self.core(_last_steps(x, 1 if self.config.kind == "current" else self.config.window))
         return self.head(x)
+
+    def forward(self, observations: torch.Tensor, previous_actions: torch.Tensor) -> torch.Tensor:
+        return self.read(self.encode(observations), previous_actions)
 
 
 def _last_steps(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -196,38 +301,122 @@ def train_estimator(
     train: Sequences,
     hidden_space: spaces.Dict,
     action_space: spaces.Space,
+    encoder: Optional[nn.Module] = None,
 ) -> tuple[Estimator, FactorCodec]:
-    """An estimator of every factor of ``hidden_space`` trained on ``train``'s sequences."""
+    """An estimator of every factor of ``hidden_space`` trained on ``train``'s sequences.
+
+    ``encoder``: the trained encoder of a memoryless estimator, kept frozen. Without one,
+    the memoryless kind trains its own, and the window and recurrent kinds on images
+    first train a memoryless estimator (same seed) for theirs."""
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # the initial weights
-    codec = FactorCodec(hidden_space, train)
-    observations = torch.as_tensor(train.observations)
-    actions = torch.as_tensor(previous_actions(train, action_space))
-    hidden = {name: torch.as_tensor(train.hidden[name]) for name in codec.names}
-    obs_shape = train.observations.shape[2:]
-    if len(obs_shape) == 3:  # images: one scale per channel (no float copy of every frame)
-        channel_max = train.observations.reshape(-1, obs_shape[-1]).max(0).astype(np.float64)
-        mean, scale = np.zeros(obs_shape[-1]), np.maximum(channel_max, 1.0)
+    order = torch.randperm(len(train), generator=generator).numpy()
+    held = max(1, int(round(config.holdout * len(train))))
+    if len(train) - held < 1:
+        raise ValueError(f"need at least 2 training sequences to hold some out, got {len(train)}")
+    fit, holdout = train.select(np.sort(order[held:])), train.select(np.sort(order[:held]))
+    codec = FactorCodec(hidden_space, fit)
+    if encoder is None:
+        encoder = make_encoder(fit.observations, config.hidden_size)
+        if encoder.trainable and config.kind != "current":
+            encoder = train_estimator(dataclasses.replace(config, kind="current"), train, hidden_space, action_space)[
+                0
+            ].encoder
+    action_size = previous_actions(fit.select(slice(0, 1)), action_space).shape[-1]
+    model = Estimator(config, encoder, action_size, codec.output_size)
+    end_to_end = config.kind == "current" and encoder.trainable
+    if end_to_end:
+        _train(model, codec, config, _FrameBatches(model, fit, holdout, action_space, config, generator))
     else:
-        flat = train.observations.reshape(-1, *obs_shape).astype(np.float64)
-        mean, scale = flat.mean(0), flat.std(0) + 1e-6
-    encoder = InputEncoder(tuple(obs_shape), actions.shape[-1], scale, mean)
-    model = Estimator(config, encoder, codec.output_size)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    for _ in range(config.updates):
-        index = torch.randint(len(observations), (config.batch_size,), generator=generator)
-        outputs = model(observations[index], actions[index])
-        loss = codec.loss(outputs, {name: value[index] for name, value in hidden.items()})
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        for parameter in encoder.parameters():
+            parameter.requires_grad_(False)
+        _train(model, codec, config, _SequenceBatches(model, fit, holdout, action_space, config, generator))
     model.eval()
     return model, codec
 
 
+class _FrameBatches:
+    """Single frames of the fitting sequences, encoded as the model trains (memoryless
+    estimator on images); the held-out loss on up to 2,048 of the held-out frames."""
+
+    def __init__(self, model, fit, holdout, action_space, config, generator) -> None:
+        self.model, self.config, self.generator = model, config, generator
+        self.observations = torch.as_tensor(fit.observations).flatten(0, 1)
+        self.actions = torch.as_tensor(previous_actions(fit, action_space)).flatten(0, 1)
+        self.hidden = {name: torch.as_tensor(value).flatten(0, 1) for name, value in fit.hidden.items()}
+        pick = torch.randperm(len(holdout) * (holdout.num_steps + 1), generator=generator)[:2048]
+        self.held = (
+            torch.as_tensor(holdout.observations).flatten(0, 1)[pick],
+            torch.as_tensor(previous_actions(holdout, action_space)).flatten(0, 1)[pick],
+            {name: torch.as_tensor(value).flatten(0, 1)[pick] for name, value in holdout.hidden.items()},
+        )
+
+    def sample(self):
+        index = torch.randint(len(self.observations), (self.config.frame_batch,), generator=self.generator)
+        return self._outputs(self.observations[index], self.actions[index], self.hidden, index)
+
+    def held_out(self):
+        observations, actions, hidden = self.held
+        return self._outputs(observations, actions, hidden, slice(None))
+
+    def _outputs(self, observations, actions, hidden, index):
+        outputs = self.model(observations[:, None], actions[:, None])
+        return outputs, {name: value[index][:, None] for name, value in hidden.items()}
+
+
+class _SequenceBatches:
+    """Whole sequences of frozen features (encoded once), for any kind of memory."""
+
+    def __init__(self, model, fit, holdout, action_space, config, generator) -> None:
+        self.model, self.config, self.generator = model, config, generator
+        with torch.no_grad():
+            self.features = model.encode(torch.as_tensor(fit.observations))
+            held_features = model.encode(torch.as_tensor(holdout.observations))
+        self.actions = torch.as_tensor(previous_actions(fit, action_space))
+        self.hidden = {name: torch.as_tensor(value) for name, value in fit.hidden.items()}
+        self.held = (
+            held_features,
+            torch.as_tensor(previous_actions(holdout, action_space)),
+            {name: torch.as_tensor(value) for name, value in holdout.hidden.items()},
+        )
+
+    def sample(self):
+        index = torch.randint(len(self.features), (self.config.batch_size,), generator=self.generator)
+        outputs = self.model.read(self.features[index], self.actions[index])
+        return outputs, {name: value[index] for name, value in self.hidden.items()}
+
+    def held_out(self):
+        features, actions, hidden = self.held
+        return self.model.read(features, actions), hidden
+
+
+def _train(model: Estimator, codec: FactorCodec, config: EstimatorConfig, batches) -> None:
+    """Adam on ``batches`` until the held-out loss stops improving; keeps the best weights."""
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    best, best_state, waited = float("inf"), None, 0
+    for update in range(1, config.updates + 1):
+        outputs, hidden = batches.sample()
+        loss = codec.loss(outputs, hidden)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if update % config.eval_every == 0 or update == config.updates:
+            with torch.no_grad():
+                held = float(codec.loss(*batches.held_out()))
+            if held < best:
+                best, best_state, waited = held, copy.deepcopy(model.state_dict()), 0
+            else:
+                waited += 1
+                if waited >= config.patience:
+                    break
+    model.trained_updates = update
+    if best_state is not None:
+        model.load_state_dict(best_state)
+
+
 @torch.no_grad()
 def estimate(
-    model: Estimator, codec: FactorCodec, sequences: Sequences, action_space: spaces.Space, batch: int = 256
+    model: Estimator, codec: FactorCodec, sequences: Sequences, action_space: spaces.Space, batch: int = 64
 ) -> dict[str, Any]:
     """Every factor as the estimator reads it at every step of ``sequences``: name ->
     (N, T + 1, ...)."""

@@ -8,14 +8,22 @@ discrete ones):
 * memoryless: the current observation (and previous action) only;
 * window: the last ``window`` steps;
 * recurrent: the whole history (a GRU);
-* fully observable: the memoryless estimator on ``pomdp_envs.wrappers.FullyObservable``'s
-  variant, the ceiling.
+* fully observable: the window estimator on ``pomdp_envs.wrappers.FullyObservable``'s
+  variant, the ceiling (a window, since one frame of a full image shows no velocity).
+
+On images the memoryless estimator trains the frame encoder, which the others read
+frozen (``baselines.validation.estimators``). Every estimator stops early on held-out
+training sequences.
 
 The memory gap of a factor is the recurrent score minus the memoryless one, per seed; it
-is reported overall and by the steps since the factor last changed (0-2, 3-10, more than
-10), since memory shows where the current observation no longer carries the factor (the
-sheep waiting behind the wall), while a factor that a short window recovers (a velocity
-from two positions) shows the window closing the gap. The verdict "needs memory" needs
+is reported overall, by the steps since the factor last changed (0-2, 3-10, more than
+10), and by the steps since it was last readable from the view: since the memoryless
+estimator last read it right (the whole factor: every discrete component, or a mean
+squared error under ``READABLE_ERROR`` of its spread), or "never" before that first
+happens in a sequence. Memory shows where the current observation no longer carries the
+factor (the sheep waiting behind the wall, the Memory cue left behind in the start room),
+while a factor that a short window recovers (a velocity from two positions) shows the
+window closing the gap. The verdict "needs memory" needs
 at least 3 seeds and a gap larger than ``margin`` at p < 0.05 (one-sided t-test over
 seeds); with fewer seeds it is inconclusive. "No memory gap" needs the control too: the
 fully observable estimator must read the factor (``CEILING``), else the estimators, not
@@ -24,6 +32,10 @@ counts its steps since change from the sequence's start.
 
     pomdp-envs validate pomdp_envs/RobotRemoteControl-v0 --seeds 3
     python -m baselines.validation pomdp_envs/Shepherd-v0 --budget quick
+
+Without ``--policy`` the env's validation policy collects the data (its registry
+entry's ``validation_policy``: the paper's data policy or a solver with random actions
+where one exists, else uniform random actions).
 """
 
 from __future__ import annotations
@@ -42,15 +54,21 @@ from baselines.validation.estimators import EstimatorConfig, estimate, train_est
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command
 from pomdp_envs.datasets import Sequences, collect_sequences
 from pomdp_envs.policies import make_policy, policy_names
+from pomdp_envs.registration import find_entry
 from pomdp_envs.scoring import balanced_accuracy, r2, steps_since_change
 from pomdp_envs.wrappers.fully_observable import FullyObservable, fully_observed_sequences
 
 #: Steps since the factor last changed: the bins the gap is reported in.
 BINS = ((0, 2), (3, 10), (11, None))
-#: Budgets: sequences to train on, to score on, and estimator updates.
-BUDGETS = {"quick": (256, 128, 300), "standard": (1024, 256, 1500)}
+#: Steps since the factor was last readable from the view (-1: never yet in the sequence).
+SEEN_BINS = ((1, 10), (11, None), (-1, -1))
+#: A continuous factor is readable at a step where the memoryless estimate's mean squared
+#: error is below this share of the factor's variance (R^2 above 0.9 there).
+READABLE_ERROR = 0.1
+#: Budgets: sequences to train on, to score on, and the most updates of an estimator.
+BUDGETS = {"quick": (256, 128, 500), "standard": (1024, 256, 2000)}
 _TEST_SEED_OFFSET = 10_000_000  # test episodes never share a seed with training ones
-IMAGE_BATCH = 8  # sequences per estimator update for large images
+LARGE_FRAME_BATCH = 64  # frames per update of the memoryless estimator on large images
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +77,7 @@ class ValidationConfig:
     seeds: int = 3
     budget: str = "standard"  # a key of BUDGETS
     num_steps: Optional[int] = None  # steps per sequence; None: the env's time limit, at most 100
-    policy: str = "random"  # a policy name of the env (pomdp_envs.policies.policy_names)
+    policy: Optional[str] = None  # a policy name of the env; None: its validation policy
     window: int = 4
     margin: float = 0.05  # the smallest gap that counts as needing memory
     data_seed: int = 0
@@ -70,8 +88,15 @@ class ValidationConfig:
         if self.seeds < 1 or self.window < 2:
             raise ValueError("seeds must be >= 1 and window >= 2")
         names = policy_names(self.env_id)
-        if self.policy not in names:
+        if self.data_policy() not in names:
             raise ValueError(f"{self.env_id} has no policy {self.policy!r}; choose from {names}")
+
+    def data_policy(self) -> str:
+        """The policy that collects the sequences: ``policy``, or the env's validation policy."""
+        if self.policy is not None:
+            return self.policy
+        entry = find_entry(self.env_id)
+        return "random" if entry is None else entry.validation_policy
 
     def steps(self) -> int:
         if self.num_steps is not None:
@@ -85,9 +110,9 @@ def collect(config: ValidationConfig, split: str, fully_observable: bool = False
     num_train, num_test, _ = BUDGETS[config.budget]
     size = num_train if split == "train" else num_test
     seed = config.data_seed + (0 if split == "train" else _TEST_SEED_OFFSET)
-    policy = make_policy(config.env_id, config.policy, seed=seed)
-    # Episodes that end early (MiniGrid's, on success or failure) are left out: every
-    # sequence runs its full length.
+    policy = make_policy(config.env_id, config.data_policy(), seed=seed)
+    # The registered envs run their full length (their early ends switched off); a user's
+    # env whose episodes still end early keeps only the sequences that do not.
     kwargs: dict[str, Any] = {"num_envs": min(64, size), "drop_early_ends": True}
     if fully_observable and not _vector_observations(config.env_id):
         kwargs.update(vectorization_mode="sync", wrappers=[FullyObservable])
@@ -110,19 +135,26 @@ def factor_score(predicted: np.ndarray, truth: np.ndarray, discrete: bool) -> fl
 
 
 def score_estimates(
-    predicted: dict[str, np.ndarray], test: Sequences, discrete: dict[str, bool]
+    predicted: dict[str, np.ndarray],
+    test: Sequences,
+    discrete: dict[str, bool],
+    memoryless: Optional[dict[str, np.ndarray]] = None,
 ) -> dict[str, dict[str, float]]:
-    """Per factor: the score over all steps ("all") and in each bin of steps since the
-    factor last changed (NaN where a bin holds too few steps or one class)."""
+    """Per factor: the score over all steps ("all"), in each bin of steps since the
+    factor last changed, and, given the memoryless estimates of the same steps, in each
+    bin of steps since it was last readable ("seen ..."); NaN where a bin holds too few
+    steps or one class."""
     scores: dict[str, dict[str, float]] = {}
     for name, truth in test.hidden.items():
         since = steps_since_change(test.hidden_changed[name]).reshape(-1)
         flat_truth = truth.reshape(since.size, -1)
         flat_predicted = predicted[name].reshape(since.size, -1)
         scores[name] = {"all": factor_score(flat_predicted, flat_truth, discrete[name])}
-        for low, high in BINS:
-            rows = (since >= low) & (since <= (high if high is not None else since.max()))
-            label = bin_label(low, high)
+        parts = [(bin_label(low, high), _in_bin(since, low, high)) for low, high in BINS]
+        if memoryless is not None:
+            seen = steps_since_readable(readable(memoryless[name], truth, discrete[name])).reshape(-1)
+            parts += [(seen_label(low, high), _in_bin(seen, low, high)) for low, high in SEEN_BINS]
+        for label, rows in parts:
             enough = rows.sum() >= 20
             scores[name][label] = (
                 factor_score(flat_predicted[rows], flat_truth[rows], discrete[name]) if enough else float("nan")
@@ -130,8 +162,38 @@ def score_estimates(
     return scores
 
 
+def _in_bin(values: np.ndarray, low: int, high: Optional[int]) -> np.ndarray:
+    return (values >= low) & (values <= (high if high is not None else max(values.max(), low)))
+
+
 def bin_label(low: int, high: Optional[int]) -> str:
     return f"{low}-{high}" if high is not None else f">{low - 1}"
+
+
+def seen_label(low: int, high: Optional[int]) -> str:
+    return "seen never" if low < 0 else f"seen {bin_label(low, high)}"
+
+
+def readable(memoryless: np.ndarray, truth: np.ndarray, discrete: bool) -> np.ndarray:
+    """(N, T + 1) bool: the memoryless estimate of the whole factor is right at the step
+    (every component of a discrete factor; a continuous one within ``READABLE_ERROR``)."""
+    n, steps = truth.shape[:2]
+    estimate, truth = memoryless.reshape(n, steps, -1), truth.reshape(n, steps, -1)
+    if discrete:
+        return np.all(estimate == truth, axis=-1)
+    spread = truth.reshape(n * steps, -1).var(0) + 1e-12
+    return (((estimate - truth) ** 2) / spread).mean(-1) < READABLE_ERROR
+
+
+def steps_since_readable(readable_steps: np.ndarray) -> np.ndarray:
+    """(N, T + 1) steps since the last readable step (0 where readable now), -1 before
+    the first one."""
+    since = np.full(readable_steps.shape, -1, dtype=np.int64)
+    last = np.full(readable_steps.shape[0], -1, dtype=np.int64)
+    for t in range(readable_steps.shape[1]):
+        last = np.where(readable_steps[:, t], t, last)
+        since[:, t] = np.where(last >= 0, t - last, -1)
+    return since
 
 
 def validate(config: ValidationConfig, say=print) -> list[dict[str, Any]]:
@@ -142,27 +204,34 @@ def validate(config: ValidationConfig, say=print) -> list[dict[str, Any]]:
     hidden_space, action_space = env.unwrapped.hidden_space, env.action_space
     env.close()
     discrete = {name: not isinstance(space, gym.spaces.Box) for name, space in hidden_space.spaces.items()}
-    # Sequences per update: fewer for large images (ShapeHerd's 64x64), whose convs cost most.
+    # Frames per update of an image encoder: fewer for large frames (ShapeHerd's 64x64).
     shape = env.observation_space.shape or ()
-    batch_size = IMAGE_BATCH if len(shape) == 3 and min(shape[:2]) >= 32 else EstimatorConfig.batch_size
+    frame_batch = LARGE_FRAME_BATCH if len(shape) == 3 and min(shape[:2]) >= 32 else EstimatorConfig.frame_batch
     _, _, updates = BUDGETS[config.budget]
     start = time.perf_counter()
     data = {(split, full): collect(config, split, full) for split in ("train", "test") for full in (False, True)}
     say(f"collected {len(data['train', False])} + {len(data['test', False])} sequences of {config.steps()} steps")
-    kinds = {"current": False, "window": False, "recurrent": False, "fully_observable": True}
+    kinds = ("current", "window", "recurrent", "fully_observable")
     scores: dict[str, list[dict[str, dict[str, float]]]] = {kind: [] for kind in kinds}
     for seed in range(config.seeds):
-        for kind, full in kinds.items():
-            estimator = EstimatorConfig(
-                kind="current" if kind == "fully_observable" else kind,
-                window=config.window,
-                updates=updates,
-                batch_size=batch_size,
-                seed=seed,
-            )
-            model, codec = train_estimator(estimator, data["train", full], hidden_space, action_space)
-            predicted = estimate(model, codec, data["test", full], action_space)
-            scores[kind].append(score_estimates(predicted, data["test", full], discrete))
+        settings = dict(window=config.window, updates=updates, frame_batch=frame_batch, seed=seed)
+
+        def trained(kind: str, full: bool, encoder=None):
+            estimator = EstimatorConfig(kind=kind, **settings)
+            return train_estimator(estimator, data["train", full], hidden_space, action_space, encoder)
+
+        predicted = {}
+        memoryless, codec = trained("current", False)
+        predicted["current"] = estimate(memoryless, codec, data["test", False], action_space)
+        for kind in ("window", "recurrent"):
+            model, codec = trained(kind, False, memoryless.encoder)
+            predicted[kind] = estimate(model, codec, data["test", False], action_space)
+        full_memoryless, _ = trained("current", True)
+        model, codec = trained("window", True, full_memoryless.encoder)
+        predicted["fully_observable"] = estimate(model, codec, data["test", True], action_space)
+        for kind in kinds:
+            test = data["test", kind == "fully_observable"]
+            scores[kind].append(score_estimates(predicted[kind], test, discrete, predicted["current"]))
         say(f"seed {seed}: estimators trained and scored ({time.perf_counter() - start:.0f} s)")
     return [_factor_row(config, name, discrete[name], scores) for name in hidden_space.spaces]
 
@@ -178,6 +247,7 @@ def _factor_row(config: ValidationConfig, name: str, discrete: bool, scores: dic
         "factor": name,
         "measure": "balanced accuracy" if discrete else "R^2",
         "seeds": config.seeds,
+        "policy": config.data_policy(),
         "memoryless": _mean(per_seed("current")),
         f"window{config.window}": _mean(per_seed("window")),
         "recurrent": _mean(per_seed("recurrent")),
@@ -186,8 +256,7 @@ def _factor_row(config: ValidationConfig, name: str, discrete: bool, scores: dic
         "gap_ci95": _half_width(gaps),
         "window_gap": _mean(window_gaps),
     }
-    for low, high in BINS:
-        label = bin_label(low, high)
+    for label in [bin_label(*bounds) for bounds in BINS] + [seen_label(*bounds) for bounds in SEEN_BINS]:
         row[f"gap_{label}"] = _mean(per_seed("recurrent", label) - per_seed("current", label))
     row["p"] = _p_above(gaps, config.margin)
     view_gaps = per_seed("fully_observable") - per_seed("current")
@@ -258,8 +327,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         return ""
     window = next(key for key in rows[0] if key.startswith("window") and key != "window_gap")
     bins = [f"gap_{bin_label(low, high)}" for low, high in BINS]
+    seen = [f"gap_{seen_label(low, high)}" for low, high in SEEN_BINS]
     header = ["factor", "measure", "memoryless", window, "recurrent", "fully observable", "gap (95 % CI)"]
-    header += [f"gap, {b[4:]} steps since change" for b in bins] + ["p (gap > margin)", "verdict"]
+    header += [f"gap, {b[4:]} steps since change" for b in bins]
+    header += [f"gap, seen {b[9:]} steps ago" if "never" not in b else "gap, not yet seen" for b in seen]
+    header += ["p (gap > margin)", "verdict"]
+    bins += seen
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row["factor"], row["measure"]]
@@ -283,7 +356,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--seeds", type=positive_int, default=3, help="estimator seeds (3 or more for a verdict)")
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="standard")
     parser.add_argument("--steps", type=positive_int, help="steps per sequence (default: the time limit, <= 100)")
-    parser.add_argument("--policy", default="random", help="the policy that collects the sequences")
+    parser.add_argument(
+        "--policy", help="the policy that collects the sequences (default: the env's validation policy)"
+    )
     parser.add_argument("--window", type=int, default=4, help="steps the window estimator sees (>= 2)")
     parser.add_argument("--margin", type=float, default=0.05, help="smallest gap that counts")
     args = parser.parse_args(argv)

@@ -97,18 +97,27 @@ class ShapeHerdEnv(StatefulEnv):
     | ``object_in_view`` | MultiBinary(N) | its bounding box overlaps the view | any object enters or leaves the view |
     | ``object_scored`` | MultiBinary(N) | - | an object is scored |
 
+    Object slots are in a canonical order, fixed at reset: by colour (the index above),
+    then shape, then the x of the object's start position (left first). Slot ``i`` is
+    thus a property of what the arena shows, not of the order the reset drew the objects
+    in, so an estimator or a probe can know which object a slot means (two objects of the
+    same colour and shape differ only by where they started).
+
     ## Arguments and registered sizes
 
     Keyword arguments override :class:`ShapeHerdConfig` fields (``arena_scale``,
     ``num_objects``, ``num_distractors``, ``action_repeat``, ``dense_reward``, ``veil``,
     ``normalized_actions``,
-    ``flip_velocity_at_goal``, ``view_size``, ``obs_size``, ...). ``pomdp_envs/ShapeHerd-v0`` is the Basic arena;
-    ``ShapeHerd-Small-v0``, ``-Medium-v0`` and ``-Large-v0`` scale the canvas by 1.2, 1.4
+    ``flip_velocity_at_goal``, ``view_size``, ``obs_size``, ...). ``pomdp_envs/ShapeHerd-v1`` is the Basic arena;
+    ``ShapeHerd-Small-v1``, ``-Medium-v1`` and ``-Large-v1`` scale the canvas by 1.2, 1.4
     and 1.6 (walls, goal width and view size stay fixed). ``render_mode="rgb_array"``
     shows the whole arena at 0.75 px per px with the view window outlined.
 
     ## Version history
 
+    * v1: object slots of ``info["hidden"]`` in the canonical order above (v0: the order
+      the reset drew them in, which no observation can tell). Dynamics, observations and
+      rewards unchanged.
     * v0: initial release. Differences from the published code, all deliberate: seeded
       through ``np_random``; the push acts at the agent's centre (published: at the
       world point (x, x), which only adds a spin); scoring is checked once per env step
@@ -164,8 +173,12 @@ class ShapeHerdEnv(StatefulEnv):
         from pomdp_envs.worlds.shape_herd import ShapeHerdWorld
 
         self.world = ShapeHerdWorld(self.config, self.np_random)
-        self._object_shape = np.array([o.shape_index for o in self.world.objects], dtype=np.int64)
-        self._object_colour = np.array([o.colour_index for o in self.world.objects], dtype=np.int64)
+        shape = np.array([o.shape_index for o in self.world.objects], dtype=np.int64)
+        colour = np.array([o.colour_index for o in self.world.objects], dtype=np.int64)
+        start_x = np.array([o.body.position[0] for o in self.world.objects])
+        # Canonical slots (docstring): the world keeps its drawing order, info reads through this.
+        self._slots = np.lexsort((start_x, shape, colour))
+        self._object_shape, self._object_colour = shape[self._slots], colour[self._slots]
         return self._render_view(self.world)
 
     def _step_simulation(self, action: np.ndarray) -> SimulationStep:
@@ -193,15 +206,16 @@ class ShapeHerdEnv(StatefulEnv):
         motion = np.minimum(np.maximum(snapshot.motion, self._motion_low), self._motion_high)
         overlaps = (snapshot.low < snapshot.view_high) & (snapshot.high > snapshot.view_low)
         in_view = overlaps[:, 0] & overlaps[:, 1] & (snapshot.scored == 0)
+        objects = motion[1:][self._slots]
         return {
             "agent_xy": motion[0, 0:2],
             "agent_velocity": motion[0, 2:4],
-            "object_xy": motion[1:, 0:2],
-            "object_velocity": motion[1:, 2:4],
+            "object_xy": objects[:, 0:2],
+            "object_velocity": objects[:, 2:4],
             "object_shape": self._object_shape.copy(),
             "object_colour": self._object_colour.copy(),
-            "object_in_view": in_view.view(np.int8),
-            "object_scored": snapshot.scored.copy(),
+            "object_in_view": in_view[self._slots].view(np.int8),
+            "object_scored": snapshot.scored[self._slots],
         }
 
     def _hidden_changed(self, previous: dict[str, np.ndarray], hidden: dict[str, np.ndarray]) -> dict[str, bool]:

@@ -17,7 +17,10 @@ the same task with and without the missing information:
 On a native vector env (``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``) it wraps
 the whole batch; for Gymnasium's ``SyncVectorEnv`` pass it as a per-env wrapper
 (``gymnasium.make_vec(id, n, wrappers=[FullyObservable])``). Rewards, termination, the
-action space and ``info`` (the hidden factors included) are the wrapped env's.
+action space and ``info`` (the hidden factors included) are the wrapped env's; an env
+with its own full view adds ``info["partial_observation"]``, what the wrapped env showed,
+so that a policy that acts on the agent's view (the MiniGrid solver) drives both variants
+through the same episodes.
 """
 
 from __future__ import annotations
@@ -127,6 +130,7 @@ class FullyObservable(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def _full(self, observation: Any, info: dict[str, Any]) -> Any:
         if self._encoder is None:
+            info["partial_observation"] = observation
             return self.env.unwrapped.full_observation()
         hidden = {name: np.asarray(value)[None] for name, value in info["hidden"].items()}
         return self.append_hidden(np.asarray(observation)[None], hidden)[0]

@@ -60,6 +60,10 @@ class MiniGridMemoryEnv(StatefulEnv):
     As upstream: ``1 - 0.9 * steps / max_steps`` on success, else 0; the episode
     terminates on success (or failure: lava, the wrong Memory object) and truncates at
     upstream's ``max_steps``. ``info["is_success"]`` is True on a rewarded termination.
+    ``end_on_result=False`` (for collecting fixed-length data sequences, as the other
+    envs' switches of early ends are) keeps the episode going after success or failure:
+    the step still reports upstream's reward and ``is_success``, and upstream's grid
+    goes on as it is (the agent may walk on from the goal, the lava or the Memory cell).
 
     ## Hidden factors (``info["hidden"]``, ``hidden_space``)
 
@@ -73,13 +77,20 @@ class MiniGridMemoryEnv(StatefulEnv):
 
     ## Version history
 
-    * v0: initial release (minigrid 3.x).
+    * v0: initial release (minigrid 3.x); ``end_on_result`` added later (default: as before).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, task: str = "DoorKey-5x5", render_mode: str | None = None, **upstream_kwargs: Any) -> None:
+    def __init__(
+        self,
+        task: str = "DoorKey-5x5",
+        render_mode: str | None = None,
+        end_on_result: bool = True,
+        **upstream_kwargs: Any,
+    ) -> None:
         super().__init__(render_mode)
+        self.end_on_result = end_on_result
         if task not in TASKS:
             raise ValueError(f"unknown MiniGrid task {task!r}; choose from {sorted(TASKS)}")
         try:
@@ -119,7 +130,8 @@ class MiniGridMemoryEnv(StatefulEnv):
 
     def _step_simulation(self, action: np.ndarray) -> SimulationStep:
         obs, reward, terminated, truncated, _ = self.upstream.step(int(action))
-        return SimulationStep(obs["image"], reward, terminated, truncated, terminated and reward > 0)
+        success = terminated and reward > 0
+        return SimulationStep(obs["image"], reward, terminated and self.end_on_result, truncated, success)
 
     def _render_frame(self) -> np.ndarray:
         return self.upstream.render()

@@ -12,7 +12,7 @@ from baselines.agents.world_model import WorldModelConfig, for_model
 class DreamerConfig:
     """Options of a run (defaults: the VSG paper's ShapeHerd settings; see ``PRESETS``)."""
 
-    env_id: str = "pomdp_envs/ShapeHerd-v0"
+    env_id: str = "pomdp_envs/ShapeHerd-v1"
     dense_reward: bool = False  # ShapeHerd only: True adds the early-scoring bonus (the paper uses +1 per object)
     world: WorldModelConfig = WorldModelConfig()
     total_steps: int = 625_000  # env steps (x action repeat 4 = 2.5M frames on ShapeHerd)
