@@ -10,6 +10,7 @@ Sequences run their full length with the envs' early ends switched off.
 
     python -m benchmarks.env_validation --out benchmarks/results/validation
     python -m benchmarks.env_validation --envs rrc shepherd --seeds 3 --budget quick
+    python -m benchmarks.env_validation --readme   # README's table from the committed report
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def format_report(rows: list[Row], level: str = "##") -> str:
     from baselines.validation import format_table
 
     lines = []
-    for name in dict.fromkeys(row["family"] for row in rows):
+    order = list(ENVS)  # registration order, whatever order the jobs ran in
+    for name in sorted(dict.fromkeys(row["family"] for row in rows), key=lambda n: order.index(n) if n in order else 0):
         part = [row for row in rows if row["family"] == name]
         first = part[0]
         lines += [
@@ -106,6 +108,56 @@ def format_report(rows: list[Row], level: str = "##") -> str:
     return "\n".join(lines)
 
 
+#: The committed standard report's validation rows: README's environment table reads them.
+STANDARD_CSV = Path(__file__).parent / "results" / "standard" / "validation" / "validation.csv"
+README_START, README_END = "<!-- env-table: python -m benchmarks.env_validation --readme -->", "<!-- /env-table -->"
+
+
+def verdict_summary(rows: list[Row]) -> str:
+    """One id's factors grouped by verdict: "needs memory of: velocity; no memory gap:
+    pocketed" (factors that never vary are left out)."""
+    groups: dict[str, list[str]] = {"needs memory of": [], "no memory gap": [], "inconclusive": []}
+    for row in rows:
+        verdict = row["verdict"]
+        for prefix, label in (("needs memory", "needs memory of"), ("no memory gap", "no memory gap")):
+            if verdict.startswith(prefix):
+                groups[label].append(row["factor"])
+                break
+        else:
+            if verdict.startswith("inconclusive"):
+                groups["inconclusive"].append(row["factor"])
+    return "; ".join(f"{label}: {', '.join(factors)}" for label, factors in groups.items() if factors)
+
+
+def readme_env_table(rows: list[Row]) -> str:
+    """README's environment table: one row per registered id, from the registry and the
+    validation rows (``rows``, the committed standard report's)."""
+    from pomdp_envs.registration import ENTRIES
+
+    lines = [
+        README_START,
+        "| id | what it is | memory (standard validation, 3 seeds) | docs |",
+        "|---|---|---|---|",
+    ]
+    for entry in ENTRIES:
+        own = [row for row in rows if row["env"] == entry.id]
+        verdict = verdict_summary(own) if own else "not validated"
+        module, _, name = entry.entry_point.partition(":")
+        docs = f"[`{name}`]({module.replace('.', '/')}.py)"
+        lines.append(f"| `{entry.id}` | {entry.description} | {verdict} | {docs} |")
+    return "\n".join([*lines, README_END])
+
+
+def write_readme_table(readme: Path, rows: list[Row]) -> None:
+    """Replace the table between README's markers with ``readme_env_table(rows)``."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} has no environment table markers ({README_START} ... {README_END})")
+    before, rest = text.split(README_START, 1)
+    after = rest.split(README_END, 1)[1]
+    atomic_write_text(readme, before + readme_env_table(rows) + after)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineArgumentParser(
         prog="python -m benchmarks.env_validation",
@@ -117,9 +169,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", choices=("quick", "standard"), help="default: each env's in ENVS")
     parser.add_argument("--workers", type=positive_int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local/validation"))
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        nargs="?",
+        const=Path("README.md"),
+        help="write README's environment table from the committed standard report's validation rows, and stop",
+    )
     args = parser.parse_args(argv)
 
     def go() -> int:
+        if args.readme is not None:
+            from benchmarks.common import read_csv
+
+            write_readme_table(args.readme, read_csv(STANDARD_CSV))
+            print(f"wrote the environment table of {args.readme} from {STANDARD_CSV}")
+            return 0
         out = writable_dir(args.out)
         start = time.perf_counter()
         rows, failed = run(args.envs, args.seeds, args.budget, args.workers)

@@ -501,10 +501,14 @@ def _validation_section(tables: Tables) -> list[str]:
         "",
         "Per hidden factor, estimators trained with the true factor as label read it from what an agent sees: "
         "without memory (the current step), from the last steps (window), with a GRU over the whole history "
-        "(recurrent), and without memory on the fully observable variant (the ceiling); scored on held-out "
-        "sequences (R^2, or balanced accuracy for discrete factors; mean over seeds). The gap is recurrent minus "
-        "memoryless with its 95 % t interval over seeds, also by steps since the factor last changed. *Needs "
-        "memory*: the gap exceeds 0.05 at p < 0.05 (one-sided t-test, at least 3 seeds). "
+        "(recurrent), and from the last steps of the fully observable variant (the ceiling, the control on the "
+        "estimators); scored on held-out sequences (R^2, or balanced accuracy for discrete factors; mean over "
+        "seeds). Each stops early on held-out training sequences; on images the memoryless estimator trains the "
+        "frame encoder that the others read frozen. The gap is recurrent minus memoryless with its 95 % t "
+        "interval over seeds, also by steps since the factor last changed and by how long ago it was last "
+        "readable from the view (the memoryless estimator read it right then; 'not yet seen' before that). "
+        "*Needs memory*: the gap exceeds 0.05 at p < 0.05 (one-sided t-test, at least 3 seeds). Each id's data "
+        "come from its registry entry's validation policy, named per table. "
         "`python -m benchmarks.env_validation` and `pomdp-envs validate ID` compute the same.",
         "",
         format_report(tables["validation"], level="###"),

@@ -195,3 +195,15 @@ def test_every_registered_id_is_validated_with_its_validation_policy():
     for entry in ENTRIES:
         assert ValidationConfig(entry.id).data_policy() == entry.validation_policy
         assert ValidationConfig(entry.id, policy="random").data_policy() == "random"
+
+
+def test_no_memory_gap_needs_the_gap_shown_below_the_margin():
+    from baselines.validation.protocol import _verdict
+
+    config = ValidationConfig("pomdp_envs/RobotRemoteControl-v0")
+    small, spread = np.array([0.01, 0.0, 0.02]), np.array([0.14, -0.05, 0.35])
+    view = np.zeros(3)
+    assert _verdict(small, small, view, 1.0, "R^2", config).startswith("no memory gap")
+    assert _verdict(spread, spread, view, 1.0, "R^2", config).startswith("inconclusive (the gap varies")
+    assert _verdict(small, small, view, 0.1, "R^2", config).startswith("inconclusive (the estimators do not read")
+    assert _verdict(np.array([0.3, 0.31, 0.29]), small, view, 0.1, "R^2", config).startswith("needs memory")
