@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         "--suite",
         choices=sorted(SUITES),
         default="quick",
-        help="quick: smoke check (~15 min); standard: 3 seeds, the validation and the claims at 2,000 updates (~80 min on 2 cores); paper: the papers' protocols and budgets",
+        help="quick: smoke check (~15 min); standard: 3 seeds, the validation of every id and the claims at 2,000 updates (~130 min on 2 cores); paper: the papers' protocols and budgets",
     )
     run.add_argument("--envs", nargs="+", choices=sorted(ENV_GROUPS), default=sorted(ENV_GROUPS))
     run.add_argument("--seeds", type=positive_int, help="seeds per run (default: the suite's)")

@@ -66,9 +66,15 @@ def test_episodes_that_end_early_raise_or_are_left_out():
     from pomdp_envs.policies import make_policy
 
     env_id = "pomdp_envs/MiniGrid-MemoryS7-v0"  # a random agent soon touches an object: the episode ends
+    ends = {"end_on_result": True}  # the registry's setting keeps episodes going: ask for the ends back
     with pytest.raises(RuntimeError, match="terminated"):
-        collect_sequences(env_id, make_policy(env_id, "random", seed=0), 64, 30, num_envs=64)
-    kept = collect_sequences(env_id, make_policy(env_id, "random", seed=0), 64, 30, num_envs=64, drop_early_ends=True)
+        collect_sequences(env_id, make_policy(env_id, "random", seed=0), 64, 30, num_envs=64, **ends)
+    kept = collect_sequences(
+        env_id, make_policy(env_id, "random", seed=0), 64, 30, num_envs=64, drop_early_ends=True, **ends
+    )
     assert len(kept) == 64 and kept.observations.shape[1] == 31
     # Kept episodes never ended: no reward (MiniGrid rewards only at a successful end).
     assert not kept.rewards.any()
+    # With the registry's setting every episode runs the whole sequence, results included.
+    full = collect_sequences(env_id, make_policy(env_id, "random", seed=0), 64, 30, num_envs=64)
+    assert len(full) == 64 and full.rewards.any()

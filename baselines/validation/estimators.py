@@ -257,6 +257,7 @@ class Estimator(nn.Module):
             steps = 1 if config.kind == "current" else config.window
             self.core = nn.Sequential(nn.Linear(steps * inputs, width), nn.Tanh(), nn.Linear(width, width))
         self.head = nn.Sequential(nn.Tanh(), nn.Linear(width, output_size))
+        self.trained_updates = 0  # set by training: where early stopping ended it
 
     def encode(self, observations: torch.Tensor, batch: int = 1024) -> torch.Tensor:
         """(B, T, *obs_shape) -> (B, T, encoder.size), in chunks of ``batch`` frames."""
@@ -316,6 +317,7 @@ def train_estimator(
         raise ValueError(f"need at least 2 training sequences to hold some out, got {len(train)}")
     fit, holdout = train.select(np.sort(order[held:])), train.select(np.sort(order[:held]))
     codec = FactorCodec(hidden_space, fit)
+    own_encoder = encoder is None
     if encoder is None:
         encoder = make_encoder(fit.observations, config.hidden_size)
         if encoder.trainable and config.kind != "current":
@@ -324,7 +326,7 @@ def train_estimator(
             ].encoder
     action_size = previous_actions(fit.select(slice(0, 1)), action_space).shape[-1]
     model = Estimator(config, encoder, action_size, codec.output_size)
-    end_to_end = config.kind == "current" and encoder.trainable
+    end_to_end = own_encoder and config.kind == "current" and encoder.trainable
     if end_to_end:
         _train(model, codec, config, _FrameBatches(model, fit, holdout, action_space, config, generator))
     else:

@@ -374,7 +374,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             args.env_id, args.seeds, args.budget, args.steps, args.policy, args.window, args.margin
         )
         rows = validate(config, say=lambda line: print(line, file=sys.stderr, flush=True))
-        print(f"# {args.env_id}: memory gaps of its hidden factors ({config.seeds} seeds, budget {config.budget})")
+        print(
+            f"# {args.env_id}: memory gaps of its hidden factors ({config.seeds} seeds, budget {config.budget}, "
+            f"policy {config.data_policy()})"
+        )
         print(format_table(rows))
         return 0
 
