@@ -39,6 +39,10 @@ def test_the_readme_env_needs_memory_and_the_table_says_so():
     assert row["recurrent"] > 0.95 and row["fully_observable"] > 0.95
     assert row["memoryless"] < 0.6  # right at the first step only, then chance
     assert row["gap_>10"] > 0.4 and row["verdict"].startswith("needs memory")
+    import json
+
+    per_seed = json.loads(row["seed_scores"])
+    assert len(per_seed["recurrent"]) == 3 and np.isclose(np.mean(per_seed["recurrent"]), row["recurrent"])
     assert "| cue | balanced accuracy |" in format_table(namespace["rows"])
 
 

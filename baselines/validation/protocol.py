@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -256,6 +257,9 @@ def _factor_row(config: ValidationConfig, name: str, discrete: bool, scores: dic
         "gap": _mean(gaps),
         "gap_ci95": _half_width(gaps),
         "window_gap": _mean(window_gaps),
+        # Every estimator's overall score per seed (JSON), so a verdict can be decided anew
+        # without training again.
+        "seed_scores": json.dumps({kind: [float(v) for v in per_seed(kind)] for kind in scores}),
     }
     for label in [bin_label(*bounds) for bounds in BINS] + [seen_label(*bounds) for bounds in SEEN_BINS]:
         row[f"gap_{label}"] = _mean(per_seed("recurrent", label) - per_seed("current", label))
