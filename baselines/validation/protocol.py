@@ -20,7 +20,9 @@ is reported overall, by the steps since the factor last changed (0-2, 3-10, more
 10), and by the steps since it was last readable from the view: since the memoryless
 estimator last read it right (the whole factor: every discrete component, or a mean
 squared error under ``READABLE_ERROR`` of its spread), or "never" before that first
-happens in a sequence. Memory shows where the current observation no longer carries the
+happens in a sequence. Those bins pick steps where the memoryless estimate is wrong, so
+its score there is low by construction: they show where the gap lies and how well memory
+recovers the factor there, and decide no verdict. Memory shows where the current observation no longer carries the
 factor (the sheep waiting behind the wall, the Memory cue left behind in the start room),
 while a factor that a short window recovers (a velocity from two positions) shows the
 window closing the gap. The verdict "needs memory" needs
