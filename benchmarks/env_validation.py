@@ -116,24 +116,18 @@ README_START, README_END = "<!-- env-table: python -m benchmarks.env_validation 
 def verdict_summary(rows: list[Row]) -> str:
     """One id's factors grouped by verdict: "needs memory of: velocity; no memory gap:
     pocketed" (factors that never vary are left out)."""
-    groups: dict[str, list[str]] = {"needs memory of": [], "no memory gap": [], "inconclusive": []}
+    labels = {"needs memory": "needs memory of", "no memory gap": "no memory gap", "inconclusive": "inconclusive"}
+    groups: dict[str, list[str]] = {label: [] for label in labels.values()}
     for row in rows:
-        verdict = row["verdict"]
-        for prefix, label in (("needs memory", "needs memory of"), ("no memory gap", "no memory gap")):
-            if verdict.startswith(prefix):
-                groups[label].append(row["factor"])
-                break
-        else:
-            if verdict.startswith("inconclusive"):
-                groups["inconclusive"].append(row["factor"])
+        prefix = next((prefix for prefix in labels if row["verdict"].startswith(prefix)), None)
+        if prefix is not None:
+            groups[labels[prefix]].append(row["factor"])
     return "; ".join(f"{label}: {', '.join(factors)}" for label, factors in groups.items() if factors)
 
 
 def readme_env_table(rows: list[Row]) -> str:
     """README's environment table: one row per registered id, from the registry and the
     validation rows (``rows``, the committed standard report's)."""
-    from pomdp_envs.registration import ENTRIES
-
     lines = [
         README_START,
         "| id | what it is | memory (standard validation, 3 seeds) | docs |",

@@ -2,7 +2,8 @@
 
 ``quick`` is a smoke check (under 15 minutes on 2 cores for all envs, one seed): it shows
 that every stage runs; its verdicts are expected to be inconclusive. ``standard`` (3
-seeds, batched training) decides the environment validation of all 20 ids (64 minutes on 2 cores) and
+seeds, batched training) decides the environment validation of all 20 ids (64 minutes on 2 cores on 2026-12-07:
+benchmarks/results/standard/validation/run.json) and
 the prediction claims at 2,000 updates per run, run in parts if need be. ``paper`` trains
 the predictors with each env's GateL0RD-paper protocol (``benchmarks.prediction.paper_budget``:
 hours to days of CPU per env; for a GPU or a cluster through ``--launcher ray``), the agents

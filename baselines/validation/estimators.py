@@ -318,12 +318,13 @@ def train_estimator(
     fit, holdout = train.select(np.sort(order[held:])), train.select(np.sort(order[:held]))
     codec = FactorCodec(hidden_space, fit)
     own_encoder = encoder is None
-    if encoder is None:
+    if encoder is None and fit.observations.ndim == 5 and config.kind != "current":  # images: (N, T + 1, H, W, C)
+        memoryless = dataclasses.replace(config, kind="current")
+        encoder = train_estimator(memoryless, train, hidden_space, action_space)[0].encoder
+        own_encoder = False
+        torch.manual_seed(config.seed)  # the weights below start as they would with this encoder passed in
+    elif encoder is None:
         encoder = make_encoder(fit.observations, config.hidden_size)
-        if encoder.trainable and config.kind != "current":
-            encoder = train_estimator(dataclasses.replace(config, kind="current"), train, hidden_space, action_space)[
-                0
-            ].encoder
     action_size = previous_actions(fit.select(slice(0, 1)), action_space).shape[-1]
     model = Estimator(config, encoder, action_size, codec.output_size)
     end_to_end = own_encoder and config.kind == "current" and encoder.trainable

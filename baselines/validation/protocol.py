@@ -230,8 +230,7 @@ def validate(config: ValidationConfig, say=print) -> list[dict[str, Any]]:
         for kind in ("window", "recurrent"):
             model, codec = trained(kind, False, memoryless.encoder)
             predicted[kind] = estimate(model, codec, data["test", False], action_space)
-        full_memoryless, _ = trained("current", True)
-        model, codec = trained("window", True, full_memoryless.encoder)
+        model, codec = trained("window", True)  # on images it trains its memoryless encoder first
         predicted["fully_observable"] = estimate(model, codec, data["test", True], action_space)
         for kind in kinds:
             test = data["test", kind == "fully_observable"]

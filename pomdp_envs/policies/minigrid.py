@@ -116,23 +116,17 @@ class SolverPolicy(Policy):
                 return int(self.rng.integers(7))
             targets = {cell}
         else:  # "face": stand beside cell, turn to it, then act (None: just look at it)
-            targets = {
-                (cell[0] - dx, cell[1] - dy)
-                for dx, dy in DIRECTIONS
-                if self._inside(cell[0] - dx, cell[1] - dy) and np.isfinite(distance[cell[0] - dx, cell[1] - dy])
-            }
+            targets = self._beside(cell, distance)
         if not any(np.isfinite(distance[target]) for target in targets):  # no known way there yet
             plan = self._explore(grid, distance)
             if plan is None:
                 return int(self.rng.integers(3))
             kind, cell, action = plan
-            targets = {
-                (cell[0] - dx, cell[1] - dy) for dx, dy in DIRECTIONS if self._inside(cell[0] - dx, cell[1] - dy)
-            }
+            targets = self._beside(cell)
         if kind == "face" and position in targets:
             wanted = DIRECTIONS.index((cell[0] - position[0], cell[1] - position[1]))
             if wanted != direction:
-                return RIGHT if wanted == (direction + 1) % 4 else LEFT
+                return _turn(direction, wanted)
             return action if action is not None else int(self.rng.integers(2))
         return self._walk(grid, position, direction, distance, parent, targets)
 
@@ -146,7 +140,7 @@ class SolverPolicy(Policy):
             cell = parent[cell]
         wanted = DIRECTIONS.index((cell[0] - position[0], cell[1] - position[1]))
         if wanted != direction:
-            return RIGHT if wanted == (direction + 1) % 4 else LEFT
+            return _turn(direction, wanted)
         door = grid[cell[0], cell[1]]
         return TOGGLE if door[0] == DOOR and door[2] == CLOSED else FORWARD
 
@@ -243,11 +237,17 @@ class SolverPolicy(Policy):
         goal = self._find(grid, GOAL)
         return ("stand", goal, None) if goal is not None else self._explore(grid, distance)
 
-    def _reachable_beside(self, cell: tuple[int, int], distance: np.ndarray) -> bool:
-        return any(
-            self._inside(cell[0] - dx, cell[1] - dy) and np.isfinite(distance[cell[0] - dx, cell[1] - dy])
+    def _beside(self, cell: tuple[int, int], distance: np.ndarray | None = None) -> set:
+        """The cells next to ``cell`` in the grid (given ``distance``: only reachable ones)."""
+        return {
+            (cell[0] - dx, cell[1] - dy)
             for dx, dy in DIRECTIONS
-        )
+            if self._inside(cell[0] - dx, cell[1] - dy)
+            and (distance is None or np.isfinite(distance[cell[0] - dx, cell[1] - dy]))
+        }
+
+    def _reachable_beside(self, cell: tuple[int, int], distance: np.ndarray) -> bool:
+        return bool(self._beside(cell, distance))
 
     def _drop_spot(self, grid: np.ndarray, distance: np.ndarray):
         """Face the nearest empty cell beside a reachable one, and drop there."""
@@ -256,3 +256,8 @@ class SolverPolicy(Policy):
         if not spots:
             return None
         return ("face", min(spots, key=lambda c: distance[c]), DROP)
+
+
+def _turn(direction: int, wanted: int) -> int:
+    """The turn toward ``wanted`` from ``direction`` (right when it is a quarter turn right)."""
+    return RIGHT if wanted == (direction + 1) % 4 else LEFT
