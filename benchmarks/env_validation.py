@@ -29,7 +29,7 @@ from pomdp_envs.registration import ENTRIES
 #: Steps per sequence where the protocol's default (the time limit, at most 100) costs
 #: more than it shows: MiniGrid's conv estimators (the solver reaches every task's result
 #: within 64 steps, see tests/test_minigrid_policies.py) and ShapeHerd's 64x64 frames.
-STEPS = {"MiniGrid": 64, "ShapeHerd": 50}
+STEPS = {"MiniGrid": 64, "ShapeHerd": 40}
 
 
 def _steps(name: str) -> int | None:

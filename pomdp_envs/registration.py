@@ -29,8 +29,13 @@ class PolicyEntry:
     kwargs: dict = dataclasses.field(default_factory=dict)
 
     def load(self) -> Any:
-        module, _, name = self.entry_point.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return load_entry_point(self.entry_point)
+
+
+def load_entry_point(entry_point: str) -> Any:
+    """The object an ``"module:name"`` string names."""
+    module, _, name = entry_point.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +57,10 @@ class EnvEntry:
     #: The policy whose data show the hidden factors at work (their changes, the memory they
     #: ask for): what ``pomdp-envs validate`` collects with unless told otherwise.
     validation_policy: str = "random"
+    #: ``"module:function"`` that maps ``info["hidden"]`` arrays (any leading axes) and the
+    #: env to the factors validation reads and their space, where the hidden factors
+    #: themselves cannot be read in full view (ShapeHerd's per-slot objects); None: as they are.
+    validation_factors: str | None = None
 
     def __post_init__(self) -> None:
         if not self.short_name:
@@ -123,6 +132,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
             short_name=f"shapeherd{suffix.lower()}",
             policies={"oracle": PolicyEntry("pomdp_envs.policies.shape_herd:OraclePolicy", {"arena_scale": scale})},
             validation_policy="oracle",
+            validation_factors="pomdp_envs.envs.shape_herd:validation_factors",
         )
         for suffix, size, scale in (
             ("", "Basic", 1.0),

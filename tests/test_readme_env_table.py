@@ -37,7 +37,7 @@ def test_verdicts_are_grouped_by_kind_and_unscored_factors_left_out():
         {"factor": "velocity", "verdict": "needs memory beyond the last 4 steps"},
         {"factor": "pocketed", "verdict": "no memory gap (the current view carries it)"},
         {"factor": "cue", "verdict": "needs memory (the last 4 steps not shown to fall short)"},
-        {"factor": "spin", "verdict": "inconclusive (the estimators do not read it even in full view at this budget)"},
+        {"factor": "spin", "verdict": "inconclusive (no estimator reads it, even in full view, at this budget)"},
         {"factor": "caught", "verdict": "not scored (the factor does not vary in the test sequences)"},
     ]
     assert verdict_summary(rows) == "needs memory of: velocity, cue; no memory gap: pocketed; inconclusive: spin"

@@ -134,6 +134,38 @@ def test_object_slots_are_in_the_canonical_order_of_colour_shape_and_start_x():
     assert duplicates > 0  # the tie-break was exercised
 
 
+def test_object_cells_mark_the_cells_of_objects_in_play():
+    from pomdp_envs.envs.shape_herd import object_cells
+
+    # Basic arena: interior x 125-675, y 125-575, cells 183.3 x 150 px.
+    xy = np.array([[130.0, 130.0], [670.0, 570.0], [400.0, 350.0], [130.0, 560.0], [40.0, 400.0]])
+    cells = object_cells(xy, np.array([0, 0, 0, 1, 0]), 800, 700)
+    # top-left, bottom-right, centre; the scored one (bottom-left) is not marked; one left
+    # of the interior counts in its edge cell.
+    np.testing.assert_array_equal(cells, [1, 0, 0, 1, 1, 0, 0, 0, 1])
+    both = object_cells(np.stack([xy, xy[::-1]]), np.zeros((2, 5)), 800, 700)
+    np.testing.assert_array_equal(both[0], both[1])
+
+
+def test_validation_reads_object_cells_instead_of_slots():
+    from baselines.validation.protocol import with_factors
+    from pomdp_envs.datasets import collect_sequences
+    from pomdp_envs.registration import find_entry, load_entry_point
+
+    env = gym.make(ENV_ID)
+    to_factors = load_entry_point(find_entry(ENV_ID).validation_factors)
+    sequences = collect_sequences(ENV_ID, make_policy(ENV_ID, "oracle", seed=0), 4, 40, seed=0)
+    factors, space = with_factors(sequences, to_factors, env)
+    assert sorted(space.spaces) == ["agent_velocity", "agent_xy", "object_cells"]
+    cells = factors.hidden["object_cells"]
+    assert cells.shape == (4, 41, 9) and space["object_cells"] == gym.spaces.MultiBinary(9)
+    assert (cells.sum(-1) >= 1).all()  # five objects are somewhere until all are scored
+    moved = np.any(cells[:, 1:] != cells[:, :-1], axis=-1)
+    np.testing.assert_array_equal(factors.hidden_changed["object_cells"][:, 1:], moved)
+    assert not factors.hidden_changed["object_cells"][:, 0].any()
+    np.testing.assert_array_equal(factors.hidden_changed["agent_xy"], sequences.hidden_changed["agent_xy"])
+
+
 def test_version_0_ids_point_to_version_1():
     with pytest.raises(gym.error.DeprecatedEnv, match="v1"):
         gym.make("pomdp_envs/ShapeHerd-v0")

@@ -209,5 +209,34 @@ def test_no_memory_gap_needs_the_gap_shown_below_the_margin():
     view = np.zeros(3)
     assert _verdict(small, small, view, 1.0, "R^2", config).startswith("no memory gap")
     assert _verdict(spread, spread, view, 1.0, "R^2", config).startswith("inconclusive (the gap varies")
-    assert _verdict(small, small, view, 0.1, "R^2", config).startswith("inconclusive (the estimators do not read")
+    assert _verdict(small, small, view, 0.1, "R^2", config).startswith("inconclusive (no estimator reads it")
     assert _verdict(np.array([0.3, 0.31, 0.29]), small, view, 0.1, "R^2", config).startswith("needs memory")
+
+
+def test_the_control_passes_when_any_estimator_reads_the_factor():
+    from baselines.validation.protocol import _factor_row
+
+    # MiniGrid's full grid does not draw the carried object; the agent's own view does.
+    config = ValidationConfig("pomdp_envs/RobotRemoteControl-v0")
+    scores = {
+        kind: [{"carrying": {"all": value}} for value in values]
+        for kind, values in {
+            "current": (0.99, 1.0, 0.995),
+            "window": (0.99, 1.0, 0.995),
+            "recurrent": (0.995, 1.0, 0.99),
+            "fully_observable": (0.74, 0.73, 0.75),
+        }.items()
+    }
+    assert _factor_row(config, "carrying", True, scores)["verdict"].startswith("no memory gap")
+    for kind in ("current", "window", "recurrent"):
+        scores[kind] = [{"carrying": {"all": value}} for value in (0.5, 0.52, 0.51)]
+    assert _factor_row(config, "carrying", True, scores)["verdict"].startswith("inconclusive (no estimator reads")
+
+
+def test_class_weights_count_every_present_class_alike():
+    from baselines.validation.estimators import _balanced_weights
+
+    weights = _balanced_weights(np.array([0] * 90 + [2] * 10), 3).numpy()
+    # Each present class's labels sum to the same total weight; the absent one gets the mean.
+    assert weights[0] * 90 == pytest.approx(weights[2] * 10)
+    assert weights[1] == pytest.approx((weights[0] + weights[2]) / 2)

@@ -76,11 +76,14 @@ class FactorCodec:
         self.names = list(hidden_space.spaces)
         self.regress: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (mean, std) per component
         self.classes: dict[str, list[tuple[int, int]]] = {}  # name -> [(n classes, start)] per component
+        # name -> per component, the weight of each class in the loss (see _balanced_weights)
+        self.class_weights: dict[str, list[torch.Tensor]] = {}
         for name, space in hidden_space.spaces.items():
             if isinstance(space, spaces.Box):
                 values = train.hidden[name].reshape(-1, int(np.prod(space.shape))).astype(np.float64)
                 self.regress[name] = (values.mean(0), values.std(0) + 1e-6)
-            elif isinstance(space, spaces.Discrete):
+                continue
+            if isinstance(space, spaces.Discrete):
                 self.classes[name] = [(int(space.n), int(space.start))]
             elif isinstance(space, spaces.MultiBinary):
                 self.classes[name] = [(2, 0)] * int(np.prod(space.shape))
@@ -88,6 +91,11 @@ class FactorCodec:
                 self.classes[name] = [(int(n), 0) for n in space.nvec.reshape(-1)]
             else:
                 raise ValueError(f"hidden factor {name!r}: cannot estimate a {type(space).__name__} space")
+            labels = train.hidden[name].reshape(-1, len(self.classes[name])).astype(np.int64)
+            self.class_weights[name] = [
+                _balanced_weights(labels[:, component] - start, n)
+                for component, (n, start) in enumerate(self.classes[name])
+            ]
 
     @property
     def output_size(self) -> int:
@@ -117,7 +125,8 @@ class FactorCodec:
                 labels = (target[..., component].long() - start).reshape(-1)
                 # Averaged over the factor's components, as the regression is: each factor
                 # weighs the same, however many slots it has.
-                total = total + nn.functional.cross_entropy(logits, labels) / len(parts)
+                weight = self.class_weights[name][component].to(outputs.dtype)
+                total = total + nn.functional.cross_entropy(logits, labels, weight=weight) / len(parts)
                 offset += n
         return total
 
@@ -137,6 +146,19 @@ class FactorCodec:
                 offset += n
             predicted[name] = np.stack(parts, -1)
         return predicted
+
+
+def _balanced_weights(labels: np.ndarray, n: int) -> torch.Tensor:
+    """Class weights inversely proportional to each class's share of ``labels`` (0 .. n-1),
+    scaled so that a class present in ``labels`` weighs as if all were equally common: the
+    loss then counts every class as balanced accuracy, the score, does (a rare door state
+    would otherwise go unpredicted). Absent classes get the mean weight."""
+    counts = np.bincount(labels, minlength=n)[:n].astype(np.float64)
+    present = counts > 0
+    weights = np.ones(n)
+    weights[present] = labels.size / (present.sum() * counts[present])
+    weights[~present] = weights[present].mean() if present.any() else 1.0
+    return torch.as_tensor(weights)
 
 
 class VectorEncoder(nn.Module):
@@ -185,12 +207,17 @@ class GridEncoder(nn.Module):
         return self.convs(x)
 
 
+#: Cells per side of the grid over which a large frame's encoder reports what is where.
+PRESENCE_CELLS = 8
+
+
 class LocatingEncoder(nn.Module):
     """Large frames (H, W, C): a plain strided conv net barely regresses the position of
     a thing a few pixels wide, so ``keypoints`` feature maps at full resolution (over the
     colour channels and two coordinate channels) each give the expected position of their
     softmax over the image, and their peak, beside a coarse strided summary of the frame
-    averaged down to a quarter of its side."""
+    averaged down to a quarter of its side and the largest of each first-layer feature in
+    every cell of a ``PRESENCE_CELLS`` grid."""
 
     def __init__(self, train_observations: np.ndarray, width: int, keypoints: int = 16) -> None:
         super().__init__()
@@ -202,11 +229,14 @@ class LocatingEncoder(nn.Module):
         inputs = channels + 2
         # The first conv reads every pixel but keeps a map of half the side (a quarter of
         # the cost); the soft-argmax still places a thing between its cells.
-        self.keypoint_maps = nn.Sequential(
-            nn.Conv2d(inputs, 16, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(16, keypoints, 1)
-        )
+        self.features = nn.Sequential(nn.Conv2d(inputs, 16, 3, stride=2, padding=1), nn.ReLU())
+        self.keypoint_maps = nn.Conv2d(16, keypoints, 1)
+        # Whether a region holds something: a max keeps a thing of a few pixels that an
+        # average over the region (the coarse path) dilutes, and a soft-argmax, one place
+        # per map, cannot count.
+        self.presence = nn.Sequential(nn.AdaptiveMaxPool2d(PRESENCE_CELLS), nn.Flatten())
         with torch.no_grad():
-            side = self.keypoint_maps(torch.zeros(1, inputs, height, breadth)).shape[2:]
+            side = self.features(torch.zeros(1, inputs, height, breadth)).shape[2:]
         half_rows, half_columns = torch.meshgrid(
             torch.linspace(-1, 1, side[0]), torch.linspace(-1, 1, side[1]), indexing="ij"
         )
@@ -221,17 +251,19 @@ class LocatingEncoder(nn.Module):
         )
         with torch.no_grad():
             coarse_size = self.coarse(torch.zeros(1, inputs, height, breadth)).shape[1]
-        self.out = nn.Sequential(nn.Linear(3 * keypoints + coarse_size, width), nn.LayerNorm(width))
+        presence_size = 16 * PRESENCE_CELLS**2
+        self.out = nn.Sequential(nn.Linear(3 * keypoints + coarse_size + presence_size, width), nn.LayerNorm(width))
         self.size, self.trainable = width, True
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         frames = (observations.float() / self.scale).permute(0, 3, 1, 2)
         x = torch.cat([frames, self.coordinates.expand(len(frames), -1, -1, -1)], 1)
-        logits = self.keypoint_maps(x).flatten(2)  # (F, K, H * W)
+        features = self.features(x)
+        logits = self.keypoint_maps(features).flatten(2)  # (F, K, H * W)
         weights = torch.softmax(logits, -1)
         where = torch.einsum("fkp,cp->fkc", weights, self.map_coordinates).flatten(1)  # (F, 2K)
         peak = logits.amax(-1)
-        return self.out(torch.cat([where, peak, self.coarse(x)], 1))
+        return self.out(torch.cat([where, peak, self.coarse(x), self.presence(features)], 1))
 
 
 def make_encoder(train_observations: np.ndarray, width: int) -> nn.Module:

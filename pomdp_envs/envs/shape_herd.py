@@ -103,6 +103,14 @@ class ShapeHerdEnv(StatefulEnv):
     in, so an estimator or a probe can know which object a slot means (two objects of the
     same colour and shape differ only by where they started).
 
+    ``pomdp-envs validate`` reads ``agent_xy``, ``agent_velocity`` and, instead of the
+    per-slot factors, ``object_cells`` (:func:`validation_factors`): for each cell of a
+    3 x 3 grid over the arena interior (row-major from the top left), whether an object
+    still in play has its centroid there. It does not depend on the slot order, and the
+    64 x 64 whole-arena image, where an object is 2 to 4 pixels wide, shows it; naming a
+    slot would mean ranking every object by colour, shape and start, which that image
+    barely resolves and a partial view cannot.
+
     ## Arguments and registered sizes
 
     Keyword arguments override :class:`ShapeHerdConfig` fields (``arena_scale``,
@@ -232,3 +240,38 @@ class ShapeHerdEnv(StatefulEnv):
             "object_in_view": previous["object_in_view"].tobytes() != hidden["object_in_view"].tobytes(),
             "object_scored": previous["object_scored"].tobytes() != hidden["object_scored"].tobytes(),
         }
+
+
+#: Cells per side of the grid that ``object_cells`` marks.
+OBJECT_CELLS = 3
+
+
+def object_cells(object_xy: np.ndarray, object_scored: np.ndarray, width: float, height: float) -> np.ndarray:
+    """(..., OBJECT_CELLS ** 2) int8 from ``object_xy`` (..., N, 2) in px and
+    ``object_scored`` (..., N): 1 where an object not yet scored has its centroid in that
+    cell of a grid over the interior of a ``width`` x ``height`` px arena (walls excluded;
+    row-major, top row first)."""
+    from pomdp_envs.worlds.shape_herd import WALL
+
+    interior = np.array([width - 2 * WALL, height - 2 * WALL])
+    cell = np.clip(((object_xy - WALL) / interior * OBJECT_CELLS).astype(np.int64), 0, OBJECT_CELLS - 1)
+    index = cell[..., 1] * OBJECT_CELLS + cell[..., 0]  # (..., N)
+    marks = (index[..., None] == np.arange(OBJECT_CELLS**2)) & (np.asarray(object_scored)[..., None] == 0)
+    return marks.any(axis=-2).astype(np.int8)
+
+
+def validation_factors(hidden: dict[str, np.ndarray], env: gym.Env) -> tuple[dict[str, np.ndarray], spaces.Dict]:
+    """The factors ``pomdp-envs validate`` reads (the docstring says why): the agent's as
+    they are and ``object_cells`` for the per-slot object factors. ``hidden`` holds
+    ``info["hidden"]`` arrays with any leading axes (sequences, steps)."""
+    config = env.unwrapped.config
+    factors = {name: hidden[name] for name in ("agent_xy", "agent_velocity")}
+    factors["object_cells"] = object_cells(hidden["object_xy"], hidden["object_scored"], config.width, config.height)
+    space = env.unwrapped.hidden_space
+    return factors, spaces.Dict(
+        {
+            "agent_xy": space["agent_xy"],
+            "agent_velocity": space["agent_velocity"],
+            "object_cells": spaces.MultiBinary(OBJECT_CELLS**2),
+        }
+    )
