@@ -249,7 +249,9 @@ def validate(config: ValidationConfig, say=print) -> list[dict[str, Any]]:
             began = time.perf_counter()
             model, codec = train_estimator(estimator, data["train", full], hidden_space, action_space, encoder)
             view = "full view" if full else "view"
-            say(f"seed {seed}: {kind} on the {view}, {model.trained_updates} updates, {time.perf_counter() - began:.0f} s")
+            say(
+                f"seed {seed}: {kind} on the {view}, {model.trained_updates} updates, {time.perf_counter() - began:.0f} s"
+            )
             return model, codec
 
         predicted = {}
@@ -295,7 +297,9 @@ def _factor_row(config: ValidationConfig, name: str, discrete: bool, scores: dic
         row[f"gap_{label}"] = _mean(per_seed("recurrent", label) - per_seed("current", label))
     row["p"] = _p_above(gaps, config.margin)
     view_gaps = per_seed("fully_observable") - per_seed("current")
-    best = max((row[key] for key in ("memoryless", f"window{config.window}", "recurrent", "fully_observable")), key=_rank)
+    best = max(
+        (row[key] for key in ("memoryless", f"window{config.window}", "recurrent", "fully_observable")), key=_rank
+    )
     row["verdict"] = _verdict(gaps, window_gaps, view_gaps, best, row["measure"], config)
     return row
 
