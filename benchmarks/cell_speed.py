@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from baselines.cells import GateL0RDCell
+from pomdp_envs.cli_errors import command_name
 
 
 def median_ms(fn: Callable[[], None], repeats: int) -> float:
@@ -34,7 +35,7 @@ def median_ms(fn: Callable[[], None], repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--size", type=int, default=16)

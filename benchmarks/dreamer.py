@@ -20,6 +20,7 @@ import numpy as np
 from baselines.agents.dreamer import PRESETS, DreamerConfig, estimate_seconds, make_env, train
 from baselines.agents.world_model import MODELS, for_model
 from benchmarks.common import Row, as_float, fan_out, markdown_table, save_figure, tagged_rows, write_final_and_curves
+from pomdp_envs.cli_errors import command_name
 
 
 def run_one(config: DreamerConfig) -> list[Row]:
@@ -182,7 +183,7 @@ def plot_curves(curve_rows: list[Row], final_rows: list[Row], path: Path) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["vsg", "rssm"], choices=MODELS)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--steps", type=int, default=PRESETS["cpu-small"].total_steps)

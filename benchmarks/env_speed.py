@@ -27,6 +27,7 @@ import gymnasium as gym
 
 import pomdp_envs
 from pomdp_envs import registration
+from pomdp_envs.cli_errors import command_name
 
 REFERENCE_ID = "CartPole-v1"
 
@@ -72,7 +73,7 @@ def measure(env_id: str, num_envs: int, duration: float, repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--ids",
         nargs="+",

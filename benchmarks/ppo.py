@@ -18,6 +18,7 @@ import numpy as np
 from baselines.agents.ppo import CORES as PPO_CORES
 from baselines.agents.ppo import PPOConfig, train
 from benchmarks.common import Row, as_float, fan_out, markdown_table, save_figure, tagged_rows, write_final_and_curves
+from pomdp_envs.cli_errors import command_name
 
 DEFAULT_TASKS = ("DoorKey-5x5", "MemoryS7")
 
@@ -131,7 +132,7 @@ def plot_curves(curve_rows: list[Row], path: Path, window: int = 5) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
     parser.add_argument("--cores", nargs="+", default=list(PPO_CORES), choices=PPO_CORES)
     parser.add_argument("--seeds", type=int, default=1)

@@ -43,6 +43,7 @@ from baselines.predictors.train import (
     load_data,
     split_runs,
 )
+from pomdp_envs.cli_errors import command_name
 
 CASES = ("rrc/gatel0rd", "rrc/gru", "billiard/gatel0rd")
 
@@ -96,7 +97,7 @@ def flops_per_update(trainer, data, p_real: float = 0.5) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), help="env/core pairs")
     parser.add_argument("--runs", nargs="+", type=int, default=[1, 8, 32, 48], help="R values of the batched trainer")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])

@@ -61,8 +61,21 @@ def existing_file(path: str | Path, what: str = "file") -> Path:
     return file
 
 
+def command_name() -> str:
+    """How the running command was called, for its usage line: ``python -m package.module``
+    when run as a module (argparse would show the file's name), else the script's name."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        return f"python -m {spec.name.removesuffix('.__main__')}"
+    return Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+
+
 class OneLineArgumentParser(argparse.ArgumentParser):
-    """Report usage errors in one line (``--help`` still shows the full usage)."""
+    """Report usage errors in one line (``--help`` still shows the full usage). Without
+    ``prog``, the usage names the command as it is called (``command_name``)."""
+
+    def __init__(self, *args, prog: str | None = None, **kwargs) -> None:
+        super().__init__(*args, prog=prog or command_name(), **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")

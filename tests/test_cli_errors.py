@@ -50,3 +50,30 @@ def test_bad_arguments_give_one_line_and_exit_code_2(case, tmp_path):
     assert result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
     assert expected in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["benchmarks.cell_speed", "benchmarks.progress", "baselines.predictors.train", "baselines.agents.dreamer"],
+)
+def test_help_names_the_module_command_not_a_file(module):
+    """argparse, the one-line parser and tyro (with and without presets) alike."""
+    env = {**os.environ, "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"python -m {module}" in done.stdout.splitlines()[0] or f"usage: python -m {module}" in done.stdout
+    assert ".py" not in done.stdout.split("\n\n", 1)[0]
+
+
+def test_command_name_reads_how_the_command_was_run(monkeypatch):
+    import types
+
+    from pomdp_envs.cli_errors import command_name
+
+    main = types.ModuleType("__main__")
+    main.__spec__ = types.SimpleNamespace(name="benchmarks.__main__")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert command_name() == "python -m benchmarks"
+    main.__spec__ = None
+    monkeypatch.setattr(sys, "argv", ["/somewhere/tool.py", "--x"])
+    assert command_name() == "tool.py"

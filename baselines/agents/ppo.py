@@ -47,7 +47,7 @@ from baselines.resume import (
     save_state,
 )
 from baselines.runlog import Tracker, check_device, config_dict, episode_mean, record_video, write_csv, write_run
-from pomdp_envs.cli_errors import run_command, writable_dir
+from pomdp_envs.cli_errors import command_name, run_command, writable_dir
 from pomdp_envs.wrappers import FullyObservable
 
 # Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
@@ -448,7 +448,7 @@ def final_scores(rows: list[dict[str, float]], last_fraction: float = 0.1) -> di
 def main() -> int:
     import tyro
 
-    config = tyro.cli(PPOConfig)
+    config = tyro.cli(PPOConfig, prog=command_name())
 
     def run() -> None:
         print(json.dumps(train(config), indent=2))

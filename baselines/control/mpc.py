@@ -30,7 +30,7 @@ from baselines.control.icem import ICEM, ICEMConfig
 from baselines.predictors.predictor import Predictor
 from baselines.predictors.checkpoint import load_checkpoint
 from baselines.runlog import check_device
-from pomdp_envs.cli_errors import existing_file, run_command
+from pomdp_envs.cli_errors import command_name, existing_file, run_command
 from pomdp_envs.dynamics.robot_remote_control import ROBOT_FRAME_SHIFT
 from pomdp_envs.registration import entry_by_short_name
 from pomdp_envs.dynamics.shepherd import ShepherdConfig, observed_positions
@@ -335,7 +335,7 @@ class MPCConfig:
 def main() -> int:
     import tyro
 
-    config = tyro.cli(MPCConfig)
+    config = tyro.cli(MPCConfig, prog=command_name())
 
     def run() -> None:
         if config.icem.horizon != ICEMConfig().horizon:

@@ -19,6 +19,7 @@ from baselines.predictors.envs import PREDICTOR_ENVS
 from baselines.predictors.checkpoint import load_checkpoint
 from pomdp_envs.datasets import Sequences
 from pomdp_envs.registration import entry_by_id
+from pomdp_envs.cli_errors import command_name
 
 
 def predictor_rollout(checkpoint: str | Path, sequences: Sequences, index: int) -> dict[str, np.ndarray]:
@@ -128,7 +129,7 @@ def _masked(points: np.ndarray, mask_value: tuple[float, float] | None) -> np.nd
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--index", type=int, default=0, help="which test sequence")
     parser.add_argument("--out", type=Path, default=Path("videos"))

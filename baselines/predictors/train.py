@@ -63,7 +63,7 @@ from baselines.resume import (
 )
 from baselines.runlog import Tracker, config_dict, write_csv
 from baselines.predictors.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run
-from pomdp_envs.cli_errors import run_command, writable_dir
+from pomdp_envs.cli_errors import command_name, run_command, writable_dir
 from pomdp_envs.datasets import Sequences
 from pomdp_envs.files import atomic_write_text
 from pomdp_envs.wrappers.fully_observable import fully_observed_sequences
@@ -737,7 +737,7 @@ class PlainTrainer:
 def main() -> int:
     import tyro
 
-    config = tyro.cli(TrainConfig)
+    config = tyro.cli(TrainConfig, prog=command_name())
 
     def run() -> None:
         results = train_runs(config)

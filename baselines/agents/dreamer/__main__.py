@@ -12,11 +12,11 @@ from baselines.agents.dreamer.loop import train
 def main(argv: Optional[list[str]] = None) -> int:
     import tyro
 
-    from pomdp_envs.cli_errors import run_command
+    from pomdp_envs.cli_errors import command_name, run_command
 
     def run() -> None:
         config = tyro.extras.overridable_config_cli(
-            {name: (name, preset) for name, preset in PRESETS.items()}, args=argv
+            {name: (name, preset) for name, preset in PRESETS.items()}, args=argv, prog=command_name()
         )
         print(json.dumps(train(config), indent=2))
         print(
