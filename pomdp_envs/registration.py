@@ -51,6 +51,8 @@ class EnvEntry:
     requires: tuple[str, ...] = ()  # modules of the optional extra the env needs
     extra: str | None = None  # pip extra that installs them
     upstream_id: str | None = None  # the wrapped upstream env, for speed comparisons
+    #: What the source code calls the env, where that differs (so a search for either finds it).
+    upstream_name: str | None = None
     short_name: str = ""  # the name benchmarks and baselines use (default: derived from ``name``)
     no_early_end: dict = dataclasses.field(default_factory=dict)  # kwargs that keep episodes to their time limit
     policies: dict[str, PolicyEntry] = dataclasses.field(default_factory=dict)  # besides "random"
@@ -88,6 +90,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=200,
         description="Ball on a low-friction table; position observed, velocity hidden (changes at cushions).",
         short_name="billiard",
+        upstream_name="BB (the GateL0RD paper code, `main_BB.py`)",
         no_early_end={"terminate_on_pocket": False},
     ),
     EnvEntry(
@@ -97,6 +100,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=50,
         description="Visit a terminal to take control of a robot next door; control is hidden.",
         short_name="rrc",
+        upstream_name="RRC (the GateL0RD paper code, `remote_control_gym.py`)",
         no_early_end={"terminate_on_success": False},
         policies={
             "oracle": PolicyEntry("pomdp_envs.policies.robot_remote_control:OraclePolicy"),
@@ -112,6 +116,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=100,
         description="Remember where a sheep hid behind a wall, place a cage, open the gate.",
         short_name="shepherd",
+        upstream_name="Shepherd (the GateL0RD paper code, `shepherd_gym.py`)",
         no_early_end={"terminate_on_catch": False},
         policies={
             "oracle": PolicyEntry("pomdp_envs.policies.shepherd:OraclePolicy"),
@@ -130,6 +135,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
             requires=("pymunk", "pygame"),
             extra="shapeherd",
             short_name=f"shapeherd{suffix.lower()}",
+            upstream_name="BringBackShapes, BBS (the VSG code; classes `TwoDPlaygroundEnv`, `Arena`)",
             policies={"oracle": PolicyEntry("pomdp_envs.policies.shape_herd:OraclePolicy", {"arena_scale": scale})},
             validation_policy="oracle",
             validation_factors="pomdp_envs.envs.shape_herd:validation_factors",
@@ -151,6 +157,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
         extra="fetch",
         upstream_id="FetchPickAndPlace-v4",
         short_name="fetch",
+        upstream_name="FPP (the GateL0RD paper code: gym-robotics `FetchPickAndPlace-v1`)",
         policies={
             "oracle": PolicyEntry("pomdp_envs.policies.fetch_pick_and_place:ReachGraspTransportPolicy"),
             "grasp-later": PolicyEntry(
