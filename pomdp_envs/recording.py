@@ -15,6 +15,7 @@ import numpy as np
 
 from pomdp_envs.core.hidden import without_masks
 from pomdp_envs.policies import make_policy
+from pomdp_envs.policies.base import Policy
 from pomdp_envs.video import write_mp4
 
 STRIP_FONT_PX = 13  # text size in the info strip
@@ -168,18 +169,27 @@ def record_episodes(
     name = env_id.split("/")[-1]
     try:
         for episode in range(episodes):
-            obs, info = env.reset(seed=options.seed + episode)
-            actor.reset_one(obs)
-            frames = [_frame(_picture(env, obs, options.view), 0, 0.0, info, options.info_strip)]
-            for step in _progress(_steps(options.max_steps), options.progress, f"{name} episode {episode}"):
-                obs, reward, terminated, truncated, info = env.step(actor.act_one(obs, info))
-                frames.append(_frame(_picture(env, obs, options.view), step, float(reward), info, options.info_strip))
-                if terminated or truncated:
-                    break
+            frames = episode_frames(env, actor, options.seed + episode, options, f"{name} episode {episode}")
             path = Path(out_dir) / f"{name}-{options.policy}-seed{options.seed + episode}.mp4"
-            yield path, write_mp4(path, _same_size(frames), fps)
+            yield path, write_mp4(path, frames, fps)
     finally:
         env.close()
+
+
+def episode_frames(
+    env: gym.Env, actor: Policy, seed: int, options: RecordOptions = RecordOptions(), label: str = "episode"
+) -> list[np.ndarray]:
+    """The frames of one episode of ``env`` (made with ``render_mode="rgb_array"``),
+    reset with ``seed`` and driven by ``actor``, as ``options`` asks (all one size)."""
+    obs, info = env.reset(seed=seed)
+    actor.reset_one(obs)
+    frames = [_frame(_picture(env, obs, options.view), 0, 0.0, info, options.info_strip)]
+    for step in _progress(_steps(options.max_steps), options.progress, label):
+        obs, reward, terminated, truncated, info = env.step(actor.act_one(obs, info))
+        frames.append(_frame(_picture(env, obs, options.view), step, float(reward), info, options.info_strip))
+        if terminated or truncated:
+            break
+    return _same_size(frames)
 
 
 def record_grid(
