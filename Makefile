@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SDL_VIDEODRIVER ?= dummy
 export MUJOCO_GL ?= egl
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint docs install clean
 
 install: $(STAMP)
 
@@ -25,9 +25,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
+# The site in docs/_build/html: environment pages first (from the registry, the docstrings
+# and the committed results), then Sphinx with warnings as errors.
+docs: $(STAMP)
+	$(PY) docs/_scripts/gen_env_pages.py
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) videos
+	rm -rf $(VENV) videos docs/_build

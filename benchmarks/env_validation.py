@@ -130,14 +130,13 @@ def readme_env_table(rows: list[Row]) -> str:
     validation rows (``rows``, the committed standard report's)."""
     lines = [
         README_START,
-        "| id | what it is | memory (standard validation, 3 seeds) | docs |",
+        "| id | what it is | memory (standard validation, 3 seeds) | page |",
         "|---|---|---|---|",
     ]
     for entry in ENTRIES:
         own = [row for row in rows if row["env"] == entry.id]
         verdict = verdict_summary(own) if own else "not validated"
-        module, _, name = entry.entry_point.partition(":")
-        docs = f"[`{name}`]({module.replace('.', '/')}.py)"
+        docs = f"[{entry.name}](docs/environments/{entry.short_name}.md)"
         lines.append(f"| `{entry.id}` | {entry.description} | {verdict} | {docs} |")
     return "\n".join([*lines, README_END])
 

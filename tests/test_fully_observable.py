@@ -166,12 +166,11 @@ def test_shapeherd_sees_the_whole_arena():
 def test_the_readme_example_runs():
     pytest.importorskip("minigrid")
     import re
-    from pathlib import Path
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("## Fully observable variants", 1)[1].split("\n## ", 1)[0]
+    from documents import section
+
     namespace: dict = {}
-    exec(re.search(r"```python\n(.*?)```", section, re.S).group(1), namespace)
+    exec(re.search(r"```python\n(.*?)```", section("Fully observable variants"), re.S).group(1), namespace)
     assert namespace["obs"].shape == (6,)
     assert namespace["envs"].observation_space.shape == (16, 15)
     assert namespace["grid"].observation_space.shape == (8, 7, 7, 3)

@@ -1,4 +1,4 @@
-"""Every shell command in the README runs, in the order shown, from a fresh folder.
+"""Every shell command in the README and the guides runs, in the order shown, from a fresh folder.
 
 Each command gets flags that shrink its budget (appended, so they override the README's
 own); the few that cannot be shrunk are listed in ``NOT_RUN`` with the test that covers
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from documents import code_blocks
 
 pytest.importorskip("torch")
 
@@ -102,9 +103,9 @@ NOT_RUN = {  # command prefix -> where it is covered instead
 
 
 def readme_commands() -> list[str]:
-    """The README's shell commands in order: continuation lines joined, comments cut."""
+    """The shell commands of README and the guides in order: continuation lines joined, comments cut."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", README.read_text(), re.S):
+    for block in code_blocks("bash"):
         for line in block.replace("\\\n", " ").splitlines():
             command = re.split(r"\s#\s", line + " ")[0].strip()
             if command:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,6 @@ from baselines.predictors.metrics import autoregressive_mse  # noqa: E402
 from baselines.predictors.predictor import Predictor, count_parameters  # noqa: E402
 from baselines.predictors.train import TrainConfig, load_data, train_runs  # noqa: E402
 
-README = Path(__file__).parent.parent / "README.md"
 TINY = dict(epochs=2, batches_per_epoch=2, num_train=64, num_test=16, eval_every=1, progress=False)
 
 
@@ -102,7 +100,9 @@ def test_every_shipped_model_loads_with_the_papers_shape(entry):
 
 
 def _readme_section() -> str:
-    return README.read_text().split("### Reference models", 1)[1].split("\n## ", 1)[0]
+    from documents import section
+
+    return section("Reference models")
 
 
 def test_the_readme_lists_the_shipped_models():

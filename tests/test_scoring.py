@@ -85,11 +85,10 @@ def test_score_command_prints_the_table_and_rejects_bad_shapes(sequences, tmp_pa
 
 
 def test_readme_example_runs():
-    import pathlib
     import re
 
-    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
-    section = readme[readme.index("## Scoring latent states") :]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    from documents import section
+
+    code = re.search(r"```python\n(.*?)```", section("Scoring latent states"), re.S).group(1)
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "probe/robot_controlled" in output and "events/lift" in output

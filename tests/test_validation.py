@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,13 +19,11 @@ from baselines.validation.estimators import EstimatorConfig, estimate, train_est
 from baselines.validation.protocol import readable, steps_since_readable  # noqa: E402
 from pomdp_envs.datasets import Sequences  # noqa: E402
 from pomdp_envs.scoring import balanced_accuracy, r2, steps_since_change  # noqa: E402
-
-README = Path(__file__).parent.parent / "README.md"
+from documents import section  # noqa: E402
 
 
 def readme_example() -> str:
-    section = README.read_text().split("## Validating an environment", 1)[1].split("\n## ", 1)[0]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return re.search(r"```python\n(.*?)```", section("Validating an environment"), re.S).group(1)
 
 
 def test_the_readme_env_needs_memory_and_the_table_says_so():

@@ -1,5 +1,5 @@
 """Reference models: predictors trained with the GateL0RD paper's protocol at its budget,
-shipped with the package and loaded without training.
+shipped with the package and loaded without training::
 
     from baselines.predictors.reference import load_reference, reference_models
     model, meta = load_reference("rrc", "gatel0rd", seed=0)  # a Predictor in eval mode
