@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import LAUNCHERS
-from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
 from benchmarks.report import write_report
 from benchmarks.suite import ENV_GROUPS, STAGES, SUITES, estimate_cost, format_estimate, record_estimate, run_suite
+from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,11 +35,12 @@ def _rate(step, count: int, sync) -> float:
 def check(device: str, quick: bool, out: Path) -> list[dict]:
     """Time each trainer on ``device``; rows of (trainer, unit, rate, paper budget, hours)."""
     from baselines.agents.dreamer import PRESETS, time_parts
+    from baselines.agents.ppo import PPOConfig
+    from baselines.agents.ppo import train as train_ppo
+    from baselines.agents.world_model import for_model
     from baselines.control.mpc import run_mpc
-    from baselines.agents.ppo import PPOConfig, train as train_ppo
     from baselines.predictors.train import StackedTrainer, TrainConfig, load_data, train_runs
     from baselines.runlog import check_device
-    from baselines.agents.world_model import for_model
 
     check_device(device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)

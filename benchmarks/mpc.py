@@ -20,8 +20,8 @@ from baselines.control.mpc import TASKS, run_mpc
 from baselines.predictors.train import TrainConfig, train
 from benchmarks.common import Row, fan_out, markdown_table, write_runs
 from benchmarks.prediction import make_configs, prepare_data
-from pomdp_envs.files import atomic_write_text
 from pomdp_envs.cli_errors import command_name
+from pomdp_envs.files import atomic_write_text
 
 MPC_CORES = ("gatel0rd", "gru", "lstm")
 
@@ -101,7 +101,9 @@ def format_table(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tasks", nargs="+", default=sorted(TASKS), choices=sorted(TASKS))
     parser.add_argument("--cores", nargs="+", default=list(MPC_CORES), choices=MPC_CORES)
     parser.add_argument("--seeds", type=int, default=1)

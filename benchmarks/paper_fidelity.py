@@ -18,10 +18,10 @@ import math
 
 import numpy as np
 
+from pomdp_envs.cli_errors import command_name
 from pomdp_envs.datasets import collect_sequences
 from pomdp_envs.policies.robot_remote_control import BiasedPolicy, UniformPolicy
 from pomdp_envs.policies.shepherd import KINDS
-from pomdp_envs.cli_errors import command_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +152,9 @@ def compare_all(runs: int, seed: int = 0) -> list[tuple[str, str, Reference, Est
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=20000, help="rollouts per policy or kind")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

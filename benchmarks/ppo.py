@@ -132,7 +132,9 @@ def plot_curves(curve_rows: list[Row], path: Path, window: int = 5) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
     parser.add_argument("--cores", nargs="+", default=list(PPO_CORES), choices=PPO_CORES)
     parser.add_argument("--seeds", type=int, default=1)

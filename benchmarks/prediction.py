@@ -21,10 +21,10 @@ import argparse
 from pathlib import Path
 from typing import Optional
 
-from baselines.predictors.splits import load_split
+from baselines.predictors.envs import PREDICTOR_ENVS
 from baselines.predictors.extrapolation import copy_last_mse, reflecting_mse
 from baselines.predictors.predictor import CORES
-from baselines.predictors.envs import PREDICTOR_ENVS
+from baselines.predictors.splits import load_split
 from baselines.predictors.train import TrainConfig, load_data, run_dirs, split_sizes, train_runs
 from benchmarks.common import Row, fan_out, markdown_table, write_runs
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command, writable_dir

@@ -13,7 +13,6 @@ import numpy as np
 
 from benchmarks import dreamer, mpc, ppo, prediction
 from benchmarks.common import Row, as_float, read_csv, save_figure
-from benchmarks.suite import ESTIMATES_FILE
 from benchmarks.stats import (
     ALPHA,
     MIN_SEEDS,
@@ -26,6 +25,7 @@ from benchmarks.stats import (
     mean_stderr,
     similar,
 )
+from benchmarks.suite import ESTIMATES_FILE
 
 Tables = dict[str, list[Row]]
 

@@ -14,8 +14,8 @@ import time
 import gymnasium as gym
 import numpy as np
 
-from pomdp_envs.policies import make_policy
 from pomdp_envs.cli_errors import command_name
+from pomdp_envs.policies import make_policy
 
 
 def run(env_id: str, policy_name: str, episodes: int) -> tuple[np.ndarray, float]:
@@ -34,7 +34,9 @@ def run(env_id: str, policy_name: str, episodes: int) -> tuple[np.ndarray, float
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--env", default="pomdp_envs/ShapeHerd-v1")
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--policies", nargs="+", default=["random", "oracle"])

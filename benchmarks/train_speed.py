@@ -97,7 +97,9 @@ def flops_per_update(trainer, data, p_real: float = 0.5) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", nargs="+", default=list(CASES), help="env/core pairs")
     parser.add_argument("--runs", nargs="+", type=int, default=[1, 8, 32, 48], help="R values of the batched trainer")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pomdp_envs import registration
 from pomdp_envs.cli_errors import (
     OneLineArgumentParser,
     existing_file,
@@ -17,7 +18,6 @@ from pomdp_envs.cli_errors import (
     run_command,
     writable_dir,
 )
-from pomdp_envs import registration
 
 
 def main(argv: Sequence[str] | None = None) -> int:

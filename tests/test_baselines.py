@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from baselines.cells import GateL0RDCell, HeavisideST, TorchRNNCell, gate_activity  # noqa: E402
 from baselines.predictors import metrics  # noqa: E402
 from baselines.predictors.checkpoint import load_checkpoint  # noqa: E402
 from baselines.predictors.envs import PREDICTOR_ENVS  # noqa: E402
-from baselines.cells import GateL0RDCell, HeavisideST, TorchRNNCell, gate_activity  # noqa: E402
 from baselines.predictors.predictor import CORES, Predictor, PredictorConfig  # noqa: E402
 from baselines.predictors.train import (  # noqa: E402
     TrainConfig,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import torch
 
 from baselines.predictors.data import BILLIARD_SUBSETS, ShuffledPasses, balanced_batch_index

@@ -10,9 +10,9 @@ import gymnasium as gym
 import imageio.v2 as imageio
 import numpy as np
 import pytest
+from conftest import ALL_IDS, AVAILABLE_IDS
 
 from benchmarks import env_speed
-from conftest import ALL_IDS, AVAILABLE_IDS
 from pomdp_envs.cli import main
 from pomdp_envs.registration import ENTRIES
 

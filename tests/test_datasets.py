@@ -5,8 +5,8 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-
 from conftest import NATIVE_VECTOR_IDS
+
 from pomdp_envs.datasets import Sequences, collect_sequences
 from pomdp_envs.policies import make_policy
 

@@ -10,9 +10,8 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env, data_equivalence
-
 from conftest import ALL_IDS, NATIVE_VECTOR_IDS
+from gymnasium.utils.env_checker import check_env, data_equivalence
 from helpers import assert_same, rollout
 
 pytestmark = pytest.mark.parametrize("env_id", ALL_IDS)

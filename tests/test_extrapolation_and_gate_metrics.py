@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from baselines.predictors import metrics  # noqa: E402
-from baselines.predictors.splits import load_split  # noqa: E402
 from baselines.predictors.extrapolation import copy_last_mse, reflecting_extrapolation, reflecting_mse  # noqa: E402
+from baselines.predictors.splits import load_split  # noqa: E402
 
 
 def test_reflecting_extrapolation_mirrors_at_the_cushions():

@@ -9,11 +9,11 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import ALL_IDS, NATIVE_VECTOR_IDS
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
-
-from conftest import ALL_IDS, NATIVE_VECTOR_IDS
 from helpers import assert_same, rollout
+
 from pomdp_envs.wrappers import FullyObservable, FullyObservableVector
 from pomdp_envs.wrappers.fully_observable import HiddenEncoder
 

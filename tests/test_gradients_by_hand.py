@@ -10,8 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from baselines.predictors.gatel0rd_backward import GateL0RDGradients  # noqa: E402
-from baselines.predictors.rnn_backward import RNNGradients  # noqa: E402
 from baselines.predictors.predictor import Predictor, PredictorConfig  # noqa: E402
+from baselines.predictors.rnn_backward import RNNGradients  # noqa: E402
 from baselines.predictors.stacked import StackedPredictor  # noqa: E402
 from baselines.predictors.train import TrainConfig, _stacked_loss, gradients_by_hand  # noqa: E402
 

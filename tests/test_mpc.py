@@ -9,8 +9,8 @@ torch = pytest.importorskip("torch")
 
 from baselines.control.icem import ICEM, ICEMConfig, colored_noise  # noqa: E402
 from baselines.control.mpc import LearnedModel, TrueModel, rrc_cost, run_mpc, shepherd_cost  # noqa: E402
-from baselines.predictors.predictor import Predictor, PredictorConfig  # noqa: E402
 from baselines.predictors.checkpoint import save_checkpoint  # noqa: E402
+from baselines.predictors.predictor import Predictor, PredictorConfig  # noqa: E402
 
 torch.set_num_threads(1)
 

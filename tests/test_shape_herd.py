@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("pymunk")
 pytest.importorskip("pygame")
 
-from pomdp_envs.worlds.shape_herd import AGENT_RADIUS, COLOUR_RGB, COLOURS, ShapeHerdConfig  # noqa: E402
 from pomdp_envs.policies import make_policy  # noqa: E402
+from pomdp_envs.worlds.shape_herd import AGENT_RADIUS, COLOUR_RGB, COLOURS, ShapeHerdConfig  # noqa: E402
 
 ENV_ID = "pomdp_envs/ShapeHerd-v1"
 

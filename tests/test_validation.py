@@ -14,12 +14,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("scipy")
 
+from documents import section  # noqa: E402
+
 from baselines.validation import ValidationConfig, format_table, validate  # noqa: E402
 from baselines.validation.estimators import EstimatorConfig, estimate, train_estimator  # noqa: E402
 from baselines.validation.protocol import readable, steps_since_readable  # noqa: E402
 from pomdp_envs.datasets import Sequences  # noqa: E402
 from pomdp_envs.scoring import balanced_accuracy, r2, steps_since_change  # noqa: E402
-from documents import section  # noqa: E402
 
 
 def readme_example() -> str:

@@ -11,7 +11,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.predictors.splits import load_split  # noqa: E402
 from baselines.agents.dreamer import PRESETS, DreamerConfig, Replay, lambda_returns, probe_scores, train  # noqa: E402
 from baselines.agents.world_model import (  # noqa: E402
     MODELS,
@@ -21,6 +20,7 @@ from baselines.agents.world_model import (  # noqa: E402
     for_model,
     sparsity_loss,
 )
+from baselines.predictors.splits import load_split  # noqa: E402
 
 torch.set_num_threads(1)
 

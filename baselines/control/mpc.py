@@ -27,13 +27,13 @@ import torch
 
 import pomdp_envs  # noqa: F401  (registers the ids)
 from baselines.control.icem import ICEM, ICEMConfig
-from baselines.predictors.predictor import Predictor
 from baselines.predictors.checkpoint import load_checkpoint
+from baselines.predictors.predictor import Predictor
 from baselines.runlog import check_device
 from pomdp_envs.cli_errors import command_name, existing_file, run_command
 from pomdp_envs.dynamics.robot_remote_control import ROBOT_FRAME_SHIFT
-from pomdp_envs.registration import entry_by_short_name
 from pomdp_envs.dynamics.shepherd import ShepherdConfig, observed_positions
+from pomdp_envs.registration import entry_by_short_name
 
 #: (B, N, H, O) predicted observations -> (B, N) cost summed over the horizon.
 ObservationCost = Callable[[torch.Tensor], torch.Tensor]

@@ -4,7 +4,6 @@ batches and a Minari export (the splits themselves: ``baselines.predictors.split
 from __future__ import annotations
 
 import numpy as np
-
 import torch
 
 from pomdp_envs.datasets import BILLIARD_KINDS, Sequences

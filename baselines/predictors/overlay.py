@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from baselines.predictors import metrics
-from baselines.predictors.data import window
-from baselines.predictors.splits import load_split
-from baselines.predictors.envs import PREDICTOR_ENVS
 from baselines.predictors.checkpoint import load_checkpoint
+from baselines.predictors.data import window
+from baselines.predictors.envs import PREDICTOR_ENVS
+from baselines.predictors.splits import load_split
+from pomdp_envs.cli_errors import command_name
 from pomdp_envs.datasets import Sequences
 from pomdp_envs.registration import entry_by_id
-from pomdp_envs.cli_errors import command_name
 
 
 def predictor_rollout(checkpoint: str | Path, sequences: Sequences, index: int) -> dict[str, np.ndarray]:
@@ -129,7 +129,9 @@ def _masked(points: np.ndarray, mask_value: tuple[float, float] | None) -> np.nd
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=command_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--index", type=int, default=0, help="which test sequence")
     parser.add_argument("--out", type=Path, default=Path("videos"))

@@ -41,16 +41,17 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from baselines.predictors import metrics
-from baselines.predictors.checkpoint import save_checkpoint
-from baselines.predictors.envs import PREDICTOR_ENVS, EnvDefaults
-from baselines.predictors.data import BILLIARD_SUBSETS, ShuffledPasses, balanced_batch_index, window
-from baselines.predictors.splits import load_split
-from baselines.predictors.by_hand import PredictorGradients
-from baselines.predictors.gatel0rd_backward import GateL0RDGradients
-from baselines.predictors.rnn_backward import RNNGradients
-from baselines.predictors.predictor import ALL_CORES, MEMORYLESS, Predictor, PredictorConfig, sample_real_inputs
 from baselines import resume
+from baselines.predictors import metrics
+from baselines.predictors.by_hand import PredictorGradients
+from baselines.predictors.checkpoint import save_checkpoint
+from baselines.predictors.data import BILLIARD_SUBSETS, ShuffledPasses, balanced_batch_index, window
+from baselines.predictors.envs import PREDICTOR_ENVS, EnvDefaults
+from baselines.predictors.gatel0rd_backward import GateL0RDGradients
+from baselines.predictors.predictor import ALL_CORES, MEMORYLESS, Predictor, PredictorConfig, sample_real_inputs
+from baselines.predictors.rnn_backward import RNNGradients
+from baselines.predictors.splits import load_split
+from baselines.predictors.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run
 from baselines.resume import (
     SCORES_FILE,
     StopSignals,
@@ -62,7 +63,6 @@ from baselines.resume import (
     save_state,
 )
 from baselines.runlog import Tracker, config_dict, write_csv
-from baselines.predictors.stacked import StackedAdam, StackedPredictor, clip_grad_norm_per_run
 from pomdp_envs.cli_errors import command_name, run_command, writable_dir
 from pomdp_envs.datasets import Sequences
 from pomdp_envs.files import atomic_write_text

@@ -138,8 +138,8 @@ class ShapeHerdEnv(StatefulEnv):
     def __init__(self, render_mode: str | None = None, config: Any = None, **config_overrides: Any) -> None:
         super().__init__(render_mode)
         try:
-            from pomdp_envs.worlds.shape_herd import ShapeHerdConfig
             from pomdp_envs.worlds import shape_herd_drawing as rendering  # pygame-ce
+            from pomdp_envs.worlds.shape_herd import ShapeHerdConfig
         except ImportError as error:
             raise gym.error.DependencyNotInstalled(
                 'ShapeHerd needs pymunk and pygame-ce: pip install "pomdp-envs[shapeherd]"'

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from pomdp_envs.core.dynamics import make_config
+from pomdp_envs.policies.base import Policy
 from pomdp_envs.worlds.shape_herd import (
     AGENT_RADIUS,
     CENTROIDS,
@@ -16,7 +17,6 @@ from pomdp_envs.worlds.shape_herd import (
     WALL,
     ShapeHerdConfig,
 )
-from pomdp_envs.policies.base import Policy
 
 #: Distance from each shape's centroid to its farthest vertex (px), by shape index.
 SHAPE_RADII = np.array([np.linalg.norm(OUTLINES[name] - CENTROIDS[name], axis=1).max() for name in SHAPES])

@@ -11,7 +11,6 @@ from baselines.agents.dreamer.actor import Actor
 from baselines.agents.dreamer.config import DreamerConfig
 from baselines.agents.world_model import LatentState, WorldModel, elu_mlp
 
-
 #: The attributes whose state dicts a resume checkpoint holds: networks and optimisers.
 STATE_PARTS = ("world", "actor", "critic", "slow_critic", "model_opt", "actor_opt", "critic_opt")
 
