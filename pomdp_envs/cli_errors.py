@@ -8,6 +8,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # Errors that mean "the arguments or the files they name are wrong", not a bug.
 USER_ERRORS = (ValueError, OSError, KeyError, ImportError)
@@ -74,8 +75,8 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     """Report usage errors in one line (``--help`` still shows the full usage). Without
     ``prog``, the usage names the command as it is called (``command_name``)."""
 
-    def __init__(self, *args, prog: str | None = None, **kwargs) -> None:
-        super().__init__(*args, prog=prog or command_name(), **kwargs)
+    def __init__(self, *, prog: str | None = None, **kwargs: Any) -> None:
+        super().__init__(prog=prog or command_name(), **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -68,7 +68,7 @@ class Sequences:
         """Write as ``.npz`` whole or not at all (a writer killed midway leaves the
         previous file, or none), so a shared cache never holds a truncated file."""
         path = Path(path)
-        arrays = {
+        arrays: dict[str, Any] = {
             "env_id": np.array(self.env_id),
             "observations": self.observations,
             "actions": self.actions,

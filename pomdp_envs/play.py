@@ -94,7 +94,7 @@ def play(
     import pygame
 
     import pomdp_envs  # noqa: F401  (registers the ids)
-    from pomdp_envs.recording import add_text_strip, describe_step
+    from pomdp_envs.recording import add_text_strip, describe_step, rgb_frame
 
     env = gym.make(env_id, render_mode="rgb_array")
     pygame.init()
@@ -105,7 +105,7 @@ def play(
         scripted = iter(events) if events is not None else None
         clock = pygame.time.Clock()
         while max_steps is None or steps_taken < max_steps:
-            frame = add_text_strip(env.render(), describe_step(step, reward, info))
+            frame = add_text_strip(rgb_frame(env), describe_step(step, reward, info))
             frame = np.repeat(np.repeat(frame, scale, axis=0), scale, axis=1)
             if window is None or window.get_size() != (frame.shape[1], frame.shape[0]):
                 window = pygame.display.set_mode((frame.shape[1], frame.shape[0]))
@@ -126,7 +126,8 @@ def play(
             if action is None:
                 clock.tick(30)
                 continue
-            _, reward, terminated, truncated, info = env.step(action)
+            _, step_reward, terminated, truncated, info = env.step(action)
+            reward = float(step_reward)
             step, steps_taken = step + 1, steps_taken + 1
             if terminated or truncated:
                 _, info = env.reset()

@@ -227,11 +227,20 @@ def _steps(max_steps: int | None) -> Iterable[int]:
     return itertools.count(1) if max_steps is None else range(1, max_steps + 1)
 
 
+def rgb_frame(env: gym.Env) -> np.ndarray:
+    """``env.render()`` of an env made with ``render_mode="rgb_array"``; ``ValueError``
+    naming the render mode otherwise."""
+    frame = env.render()
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"{env} rendered no RGB array: make it with render_mode='rgb_array'")
+    return frame
+
+
 def _picture(env: gym.Env, observation: np.ndarray, view: str) -> np.ndarray:
     if view == "world":
-        return env.render()
+        return rgb_frame(env)
     seen = observation_frame(env, observation)
-    return seen if view == "obs" else side_by_side(env.render(), seen)
+    return seen if view == "obs" else side_by_side(rgb_frame(env), seen)
 
 
 def _frame(frame: np.ndarray, step: int, reward: float, info: dict, info_strip: bool) -> np.ndarray:
@@ -242,7 +251,10 @@ def _cells(
     envs: gym.vector.VectorEnv, step: int, rewards: np.ndarray, info: dict, info_strip: bool
 ) -> list[np.ndarray]:
     """One frame per sub-env, each with its own info strip if asked."""
-    frames = list(envs.render())
+    rendered = envs.render()
+    if rendered is None:
+        raise ValueError(f"{envs} rendered nothing: make it with render_mode='rgb_array'")
+    frames = [np.asarray(frame) for frame in rendered]
     if info_strip:
         for i, frame in enumerate(frames):
             single = {

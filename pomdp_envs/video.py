@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,7 @@ def write_mp4(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     # macro_block_size=1 keeps odd frame sizes exact instead of padding them to 16.
+    writer: Any  # imageio's stubs type the writer by its base class, which lacks append_data
     with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=1, pixelformat="yuv420p") as writer:
         for frame in frames:
             writer.append_data(_even_sized(np.asarray(frame, dtype=np.uint8)))

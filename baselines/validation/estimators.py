@@ -161,8 +161,19 @@ def _balanced_weights(labels: np.ndarray, n: int) -> torch.Tensor:
     return torch.as_tensor(weights)
 
 
-class VectorEncoder(nn.Module):
+class FrameEncoder(nn.Module):
+    """Maps frames (F, *obs_shape) to features (F, ``size``); ``trainable``: whether the
+    memoryless estimator trains it (a fixed standardisation is not)."""
+
+    size: int
+    trainable: bool
+
+
+class VectorEncoder(FrameEncoder):
     """Standardised flat observations; nothing to train."""
+
+    mean: torch.Tensor  # buffers
+    scale: torch.Tensor
 
     def __init__(self, train_observations: np.ndarray) -> None:
         super().__init__()
@@ -177,7 +188,7 @@ class VectorEncoder(nn.Module):
         return ((observations.float() - self.mean) / self.scale).reshape(len(observations), -1)
 
 
-class GridEncoder(nn.Module):
+class GridEncoder(FrameEncoder):
     """Symbolic grids (H, W, C) of small integer codes: one-hot per channel (as many
     classes as the training data show), two 3x3 convs at full resolution, a linear map
     of every cell's features (so that where a thing is stays known)."""
@@ -211,13 +222,17 @@ class GridEncoder(nn.Module):
 PRESENCE_CELLS = 8
 
 
-class LocatingEncoder(nn.Module):
+class LocatingEncoder(FrameEncoder):
     """Large frames (H, W, C): a plain strided conv net barely regresses the position of
     a thing a few pixels wide, so ``keypoints`` feature maps at full resolution (over the
     colour channels and two coordinate channels) each give the expected position of their
     softmax over the image, and their peak, beside a coarse strided summary of the frame
     averaged down to a quarter of its side and the largest of each first-layer feature in
     every cell of a ``PRESENCE_CELLS`` grid."""
+
+    scale: torch.Tensor  # buffers
+    coordinates: torch.Tensor
+    map_coordinates: torch.Tensor
 
     def __init__(self, train_observations: np.ndarray, width: int, keypoints: int = 16) -> None:
         super().__init__()
@@ -266,7 +281,7 @@ class LocatingEncoder(nn.Module):
         return self.out(torch.cat([where, peak, self.coarse(x), self.presence(features)], 1))
 
 
-def make_encoder(train_observations: np.ndarray, width: int) -> nn.Module:
+def make_encoder(train_observations: np.ndarray, width: int) -> FrameEncoder:
     """The encoder for observations shaped like ``train_observations`` (N, T + 1, ...)."""
     shape = train_observations.shape[2:]
     if len(shape) != 3:
@@ -279,7 +294,7 @@ def make_encoder(train_observations: np.ndarray, width: int) -> nn.Module:
 class Estimator(nn.Module):
     """Encoder, memory (none, a window, or a GRU) and one output per factor component."""
 
-    def __init__(self, config: EstimatorConfig, encoder: nn.Module, action_size: int, output_size: int) -> None:
+    def __init__(self, config: EstimatorConfig, encoder: FrameEncoder, action_size: int, output_size: int) -> None:
         super().__init__()
         self.config, self.encoder = config, encoder
         width, inputs = config.hidden_size, encoder.size + action_size
@@ -334,7 +349,7 @@ def train_estimator(
     train: Sequences,
     hidden_space: spaces.Dict,
     action_space: spaces.Space,
-    encoder: Optional[nn.Module] = None,
+    encoder: Optional[FrameEncoder] = None,
 ) -> tuple[Estimator, FactorCodec]:
     """An estimator of every factor of ``hidden_space`` trained on ``train``'s sequences.
 

@@ -224,7 +224,7 @@ def validate(config: ValidationConfig, say=print) -> list[dict[str, Any]]:
     gap with its 95 % interval, the gap per bin, the p-value and the verdict."""
     config.check()
     env = gym.make(config.env_id)
-    hidden_space, action_space = env.unwrapped.hidden_space, env.action_space
+    hidden_space, action_space = env.get_wrapper_attr("hidden_space"), env.action_space
     start = time.perf_counter()
     data = {(split, full): collect(config, split, full) for split in ("train", "test") for full in (False, True)}
     entry = find_entry(config.env_id)

@@ -18,6 +18,8 @@ class ActionChecker:
     """
 
     def __init__(self, space: spaces.Space) -> None:
+        self.low: float | np.ndarray
+        self.high: float | np.ndarray
         if isinstance(space, spaces.Discrete):
             self.low, self.high = int(space.start), int(space.start + space.n - 1)
             self.shape: tuple[int, ...] = ()

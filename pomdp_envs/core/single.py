@@ -33,7 +33,7 @@ class BatchedCoreEnv(gym.Env):
     dynamics_cls: ClassVar[type[Dynamics]]
     config_cls: ClassVar[type]
     default_max_episode_steps: ClassVar[int]
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(self, render_mode: str | None = None, config: Any = None, **config_overrides: Any) -> None:
         check_render_mode(render_mode, self.metadata["render_modes"])
@@ -53,7 +53,7 @@ class BatchedCoreEnv(gym.Env):
         raise NotImplementedError
 
     @classmethod
-    def render_state(cls, config: Any, state: tuple) -> np.ndarray:
+    def render_state(cls, config: Any, state: Any) -> np.ndarray:
         """An RGB frame (H, W, 3) uint8 of a batch-of-one ``state``."""
         raise NotImplementedError
 

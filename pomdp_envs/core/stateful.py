@@ -39,7 +39,7 @@ class StatefulEnv(gym.Env):
     flags a factor whenever its value differs unless they say otherwise.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 30}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 30}
     reset_option_keys: ClassVar[tuple[str, ...]] = ()
     hidden_space: gym.spaces.Dict
 
@@ -97,4 +97,4 @@ class StatefulEnv(gym.Env):
 
     def _info(self, success: bool, changed: dict[str, bool]) -> dict[str, Any]:
         # A copy, so that a caller editing the info cannot corrupt the next change flags.
-        return {"is_success": bool(success), "hidden": dict(self._hidden), "hidden_changed": changed}
+        return {"is_success": bool(success), "hidden": dict(self._hidden or {}), "hidden_changed": changed}

@@ -122,8 +122,9 @@ class BatchedCoreVectorEnv(VectorEnv):
         # As the single env: a warning without a render mode, an error before reset.
         if not can_render(self.render_mode, self.state is not None):
             return None
-        render = self.single_env_cls.render_state
-        return tuple(render(self.config, take_state(self.state, i)) for i in range(self.num_envs))
+        state, render = self.state, self.single_env_cls.render_state
+        assert state is not None  # can_render raised before the first reset
+        return tuple(render(self.config, take_state(state, i)) for i in range(self.num_envs))
 
     def _seed_envs(self, seed: int | Sequence[int | None] | None) -> None:
         if seed is None:

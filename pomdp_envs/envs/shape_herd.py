@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -10,6 +10,9 @@ from gymnasium import spaces
 
 from pomdp_envs.core.dynamics import make_config
 from pomdp_envs.core.stateful import SimulationStep, StatefulEnv
+
+if TYPE_CHECKING:
+    from pomdp_envs.worlds.shape_herd import ShapeHerdWorld
 
 SPEED_BOUND = 5000.0  # px/s, bound of reported velocities
 
@@ -175,42 +178,46 @@ class ShapeHerdEnv(StatefulEnv):
                 "object_scored": spaces.MultiBinary(n),
             }
         )
-        self.world = None
+        self.world: ShapeHerdWorld | None = None
 
     def _reset_simulation(self, seed: int | None, options: dict[str, Any]) -> np.ndarray:
         from pomdp_envs.worlds.shape_herd import ShapeHerdWorld
 
-        self.world = ShapeHerdWorld(self.config, self.np_random)
-        shape = np.array([o.shape_index for o in self.world.objects], dtype=np.int64)
-        colour = np.array([o.colour_index for o in self.world.objects], dtype=np.int64)
-        start_x = np.array([o.body.position[0] for o in self.world.objects])
+        world = self.world = ShapeHerdWorld(self.config, self.np_random)
+        shape = np.array([o.shape_index for o in world.objects], dtype=np.int64)
+        colour = np.array([o.colour_index for o in world.objects], dtype=np.int64)
+        start_x = np.array([o.body.position[0] for o in world.objects])
         # Canonical slots (docstring): the world keeps its drawing order, info reads through this.
         self._slots = np.lexsort((start_x, shape, colour))
         self._object_shape, self._object_colour = shape[self._slots], colour[self._slots]
-        return self._render_view(self.world)
+        return self._render_view(world)
 
     def _step_simulation(self, action: np.ndarray) -> SimulationStep:
         angle, force = action.tolist()
         if self.config.normalized_actions:
             angle, force = (angle + 1.0) * np.pi, (force + 1.0) / 2.0 * self.config.max_force
-        scored = self.world.step(angle, force)
+        world = self._live_world()
+        scored = world.step(angle, force)
         reward = float(scored)
         if scored and self.config.dense_reward:
-            reward += max(0.0, 1.5 - self.world.frames / 1000.0)
-        terminated = self.world.remaining == 0
-        return SimulationStep(self._render_view(self.world), reward, terminated, False, terminated)
+            reward += max(0.0, 1.5 - world.frames / 1000.0)
+        terminated = world.remaining == 0
+        return SimulationStep(self._render_view(world), reward, terminated, False, terminated)
 
     def _render_frame(self) -> np.ndarray:
-        return self._render_arena(self.world)
+        return self._render_arena(self._live_world())
 
     def full_observation(self) -> np.ndarray:
         """The whole arena as a ``obs_size`` x ``obs_size`` image (the fully observable variant)."""
+        return self._render_whole_arena(self._live_world())
+
+    def _live_world(self) -> ShapeHerdWorld:
         if self.world is None:
             raise gym.error.ResetNeeded("call reset() before asking for an observation")
-        return self._render_whole_arena(self.world)
+        return self.world
 
     def _read_hidden(self) -> dict[str, np.ndarray]:
-        snapshot = self.world.snapshot()
+        snapshot = self._live_world().snapshot()
         motion = np.minimum(np.maximum(snapshot.motion, self._motion_low), self._motion_high)
         overlaps = (snapshot.low < snapshot.view_high) & (snapshot.high > snapshot.view_low)
         in_view = overlaps[:, 0] & overlaps[:, 1] & (snapshot.scored == 0)
@@ -264,10 +271,11 @@ def validation_factors(hidden: dict[str, np.ndarray], env: gym.Env) -> tuple[dic
     """The factors ``pomdp-envs validate`` reads (the docstring says why): the agent's as
     they are and ``object_cells`` for the per-slot object factors. ``hidden`` holds
     ``info["hidden"]`` arrays with any leading axes (sequences, steps)."""
-    config = env.unwrapped.config
+    shape_herd = cast(ShapeHerdEnv, env.unwrapped)
+    config = shape_herd.config
     factors = {name: hidden[name] for name in ("agent_xy", "agent_velocity")}
     factors["object_cells"] = object_cells(hidden["object_xy"], hidden["object_scored"], config.width, config.height)
-    space = env.unwrapped.hidden_space
+    space = shape_herd.hidden_space
     return factors, spaces.Dict(
         {
             "agent_xy": space["agent_xy"],

@@ -24,6 +24,7 @@ saw, whether it is done) is cleared when its episode starts.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -54,7 +55,7 @@ class SolverPolicy(Policy):
             raise ValueError(f"random_share must be in [0, 1], got {random_share}")
         import minigrid  # noqa: F401  (registers the upstream ids)
 
-        upstream = gym.make(TASKS[task]).unwrapped
+        upstream = cast(Any, gym.make(TASKS[task]).unwrapped)  # MiniGrid's class: width and height
         self.width, self.height = upstream.width, upstream.height
         upstream.close()
         self.task, self.random_share = task, random_share

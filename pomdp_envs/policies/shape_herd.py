@@ -109,7 +109,7 @@ class OraclePolicy(Policy):
             wanted = _towards(behind - agent, APPROACH_SPEED)
         force = FORCE_GAIN * (wanted - agent_velocity)
         angle = np.arctan2(force[1], force[0]) % (2 * np.pi)
-        magnitude = min(np.linalg.norm(force), self.config.max_force)
+        magnitude = min(float(np.linalg.norm(force)), self.config.max_force)
         if self.config.normalized_actions:
             return np.array([angle / np.pi - 1.0, 2.0 * magnitude / self.config.max_force - 1.0])
         return np.array([angle, magnitude])

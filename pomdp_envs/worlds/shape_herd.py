@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pymunk
@@ -46,7 +47,7 @@ AGENT_RADIUS = 15.0
 FORCE_SCALE = 100
 
 
-def _counter_clockwise(points: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+def _counter_clockwise(points: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
     """The outline in counter-clockwise order (y down), and its centroid."""
     poly = np.asarray(points, dtype=float)
     x, y = poly[:, 0], poly[:, 1]
@@ -213,7 +214,9 @@ class ShapeHerdWorld:
             shape = pymunk.Poly(body, OUTLINES[SHAPES[shape_index]].tolist())
             shape.elasticity, shape.friction = 1.0, 0.5
             self.space.add(body, shape)
-            self.objects.append(ArenaObject(body, shape_index, colour_index, last_position=tuple(body.position)))
+            self.objects.append(
+                ArenaObject(body, shape_index, colour_index, last_position=(body.position.x, body.position.y))
+            )
         self.frames = 0
         self.rng = rng
         # All outlines stacked as complex numbers x + iy, so that one rotation and one
@@ -271,7 +274,7 @@ class ShapeHerdWorld:
         rng = state["rng"]
         current = rng.bit_generator.state
         rng.bit_generator.state = state["start"]
-        self.__init__(state["config"], rng)
+        type(self).__init__(self, state["config"], rng)
         for angle, force in state["actions"]:
             self.step(angle, force)
         rng.bit_generator.state = current
@@ -305,7 +308,7 @@ class ShapeHerdWorld:
                     values.extend(body.velocity)
                     angles.append(body.angle)
                     continue
-                obj.scored, obj.last_position = True, tuple(position)
+                obj.scored, obj.last_position = True, (position[0], position[1])
                 self._scored_flags[index] = True
                 self.space.remove(body, *body.shapes)
                 newly_scored += 1

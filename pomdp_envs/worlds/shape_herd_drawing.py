@@ -15,6 +15,7 @@ import contextlib
 import functools
 import io
 import math
+from typing import Any, cast
 
 import numpy as np
 
@@ -160,5 +161,6 @@ def _draw_bodies(surface: pygame.Surface, world: ShapeHerdWorld, x0: float, y0: 
 def _pixels(surface: pygame.Surface) -> np.ndarray:
     """The surface as a (height, width, 3) uint8 RGB array (a copy)."""
     width, height = surface.get_size()
-    rows = np.frombuffer(surface.get_buffer(), dtype=np.uint8).reshape(height, surface.get_pitch())
+    # pygame's BufferProxy is a buffer, which numpy's stubs do not know: read it without a copy.
+    rows = np.frombuffer(cast(Any, surface.get_buffer()), dtype=np.uint8).reshape(height, surface.get_pitch())
     return rows[:, : 3 * width].reshape(height, width, 3).copy()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -213,19 +213,25 @@ class FetchPickAndPlacePOEnv(StatefulEnv):
         """The fully observable variant's space (``pomdp_envs.wrappers.FullyObservable``)."""
         if self.flat_observation:
             unbounded = np.full(NUM_DROPPED, np.inf)  # as upstream declares them
-            low = np.concatenate([self.observation_space.low, -unbounded])
-            return spaces.Box(low, np.concatenate([self.observation_space.high, unbounded]), dtype=np.float64)
+            flat = cast(spaces.Box, self.observation_space)
+            low = np.concatenate([flat.low, -unbounded])
+            return spaces.Box(low, np.concatenate([flat.high, unbounded]), dtype=np.float64)
         upstream = self.upstream.observation_space
         return spaces.Dict({**upstream.spaces})
 
     def full_observation(self) -> Any:
         """The observation with the dimensions it drops appended (upstream indices 11-24)."""
+        observation = self._upstream_observation()
+        observed = self._observe(cast(dict, self._upstream_obs))
+        if not self.flat_observation:
+            return {**observed, "observation": observation.copy()}
+        return np.concatenate([observed, observation[NUM_KEPT:]])
+
+    def _upstream_observation(self) -> np.ndarray:
+        """Upstream's whole 25-dim observation vector of the current step."""
         if self._upstream_obs is None:
             raise gym.error.ResetNeeded("call reset() before asking for an observation")
-        observed = self._observe(self._upstream_obs)
-        if not self.flat_observation:
-            return {**observed, "observation": self._upstream_obs["observation"].copy()}
-        return np.concatenate([observed, self._upstream_obs["observation"][NUM_KEPT:]])
+        return self._upstream_obs["observation"]
 
     def _observe(self, upstream_obs: dict[str, np.ndarray]):
         kept = upstream_obs["observation"][KEPT]
@@ -244,7 +250,7 @@ class FetchPickAndPlacePOEnv(StatefulEnv):
         return {
             "object_velocity": qvel[:3],
             "object_angular_velocity": qvel[3:],
-            "object_rotation": self._upstream_obs["observation"][11:14].copy(),
+            "object_rotation": self._upstream_observation()[11:14].copy(),
             "object_grasped": np.int64(self._fingers_touch_object()),
         }
 
@@ -278,7 +284,7 @@ class FetchPickAndPlacePOEnv(StatefulEnv):
     def __setstate__(self, state: dict[str, Any]) -> None:
         import mujoco
 
-        self.__init__(**state["args"])
+        type(self).__init__(self, **state["args"])
         self.upstream.model.site_pos[:] = state["site_pos"]
         mujoco.mj_copyData(self.upstream.data, self.upstream.model, state["data"])
         self.upstream.goal = state["goal"]

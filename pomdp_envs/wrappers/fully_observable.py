@@ -25,13 +25,21 @@ through the same episodes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from pomdp_envs.core.hidden import without_masks
+
+
+class OwnFullView(Protocol):
+    """An env that draws its own fully observable variant (MiniGrid, ShapeHerd, Fetch)."""
+
+    full_observation_space: gym.Space
+
+    def full_observation(self) -> np.ndarray: ...
 
 
 class HiddenEncoder:
@@ -71,7 +79,7 @@ class HiddenEncoder:
                 parts.append(np.eye(space.n)[value.reshape(batch) - space.start])
             elif isinstance(space, spaces.MultiBinary):
                 parts.append(value.reshape(batch, -1).astype(float))
-            else:  # MultiDiscrete: one one-hot block per entry
+            elif isinstance(space, spaces.MultiDiscrete):  # one one-hot block per entry
                 flat = value.reshape(batch, -1)
                 parts += [np.eye(n)[flat[:, i]] for i, n in enumerate(space.nvec.reshape(-1))]
         unit = np.concatenate(parts, axis=1) if parts else np.zeros((0, 0))
@@ -110,7 +118,7 @@ class FullyObservable(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.Wrapper.__init__(self, env)
         self._own_view = hasattr(env.unwrapped, "full_observation")
         if self._own_view:
-            self.observation_space = env.unwrapped.full_observation_space
+            self.observation_space = cast(OwnFullView, env.unwrapped).full_observation_space
             self._encoder = None
         else:
             hidden_space = env.get_wrapper_attr("hidden_space")
@@ -131,7 +139,7 @@ class FullyObservable(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _full(self, observation: Any, info: dict[str, Any]) -> Any:
         if self._encoder is None:
             info["partial_observation"] = observation
-            return self.env.unwrapped.full_observation()
+            return cast(OwnFullView, self.env.unwrapped).full_observation()
         hidden = {name: np.asarray(value)[None] for name, value in info["hidden"].items()}
         return self.append_hidden(np.asarray(observation)[None], hidden)[0]
 
@@ -139,7 +147,7 @@ class FullyObservable(gym.Wrapper, gym.utils.RecordConstructorArgs):
         observation, info = self.env.reset(**kwargs)
         return self._full(observation, info), info
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         observation, reward, terminated, truncated, info = self.env.step(action)
         return self._full(observation, info), reward, terminated, truncated, info
 
@@ -149,7 +157,7 @@ class FullyObservableVector(gym.vector.VectorWrapper):
 
     def __init__(self, env: gym.vector.VectorEnv) -> None:
         super().__init__(env)
-        hidden_space = env.unwrapped.single_hidden_space
+        hidden_space = cast(Any, env.unwrapped).single_hidden_space  # the native vector envs' own attribute
         size = HiddenEncoder(hidden_space, 0.0, 1.0).size
         self.single_observation_space, low, high = _appended_space(env.single_observation_space, size)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)

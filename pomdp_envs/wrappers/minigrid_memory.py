@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -100,7 +100,8 @@ class MiniGridMemoryEnv(StatefulEnv):
                 'MiniGrid tasks need minigrid: pip install "pomdp-envs[minigrid]"'
             ) from error
         self.task = task
-        self.upstream = gym.make(TASKS[task], render_mode=render_mode, **upstream_kwargs).unwrapped
+        # MiniGrid's own class: its grid, agent and carried object are not gym.Env's attributes.
+        self.upstream = cast(Any, gym.make(TASKS[task], render_mode=render_mode, **upstream_kwargs).unwrapped)
         self.observation_space = self.upstream.observation_space["image"]
         self.action_space = self.upstream.action_space
         width, height = self.upstream.width, self.upstream.height
@@ -130,8 +131,8 @@ class MiniGridMemoryEnv(StatefulEnv):
 
     def _step_simulation(self, action: np.ndarray) -> SimulationStep:
         obs, reward, terminated, truncated, _ = self.upstream.step(int(action))
-        success = terminated and reward > 0
-        return SimulationStep(obs["image"], reward, terminated and self.end_on_result, truncated, success)
+        success = terminated and float(reward) > 0
+        return SimulationStep(obs["image"], float(reward), terminated and self.end_on_result, truncated, success)
 
     def _render_frame(self) -> np.ndarray:
         return self.upstream.render()
