@@ -494,6 +494,7 @@ def _validation_section(tables: Tables) -> list[str]:
     """The report's first verdicts: does each env need memory of each hidden factor?"""
     if "validation" not in tables:
         return []
+    from baselines.validation.protocol import CEILING
     from benchmarks.env_validation import format_report
 
     return [
@@ -503,8 +504,9 @@ def _validation_section(tables: Tables) -> list[str]:
         "without memory (the current step), from the last steps (window), with a GRU over the whole history "
         "(recurrent), and from the last steps of the fully observable variant (the ceiling); scored on held-out "
         "sequences (R^2, or balanced accuracy for discrete factors; mean over seeds). The control on the "
-        "estimators: some estimator must read the factor (R^2 >= 0.5, balanced accuracy >= 0.75) before a "
-        "missing gap says anything about the env. Each stops early on held-out training sequences; discrete "
+        f"estimators: some estimator must read the factor (R^2 >= {CEILING['R^2']}, balanced accuracy >= "
+        f"{CEILING['balanced accuracy']}) before a missing gap says anything about the env. Each stops early on "
+        "held-out training sequences; discrete "
         "factors train with class-balanced cross-entropy; on images the memoryless estimator trains the "
         "frame encoder that the others read frozen. ShapeHerd is validated on `object_cells` (which cells of a "
         "3 x 3 grid over the arena hold an object) instead of its per-slot object factors. "
