@@ -59,7 +59,8 @@ def test_every_env_page_shows_its_gif_and_the_verdicts_of_the_result_file():
         assert f"../_static/gifs/{gen.gif_name(entry)}" in page
         for row in results.validation:
             if row["env"] == entry.id:
-                assert f"| {row['factor']} |" in page and row["verdict"] in page
+                line = f"| {row['factor']} | {row['measure']} | {gen._number(row['memoryless'])} |"
+                assert line in page and row["verdict"] in page, (entry.name, row["factor"])
 
 
 @pytest.fixture(scope="module")

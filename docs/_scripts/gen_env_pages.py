@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import importlib
 import inspect
+import math
 import re
 import statistics
 import sys
@@ -76,7 +77,7 @@ def spaces_table(entry: EnvEntry) -> str:
             ("class", f"`{entry.entry_point.replace(':', '.')}`"),
             ("observation space", f"`{env.observation_space}`"),
             ("action space", f"`{env.action_space}`"),
-            ("time limit", f"{entry.max_episode_steps} steps" if entry.max_episode_steps else "none"),
+            ("time limit", f"{entry.max_episode_steps} steps" if entry.max_episode_steps else "the env's own"),
             ("native vector env", "yes" if entry.vector_entry_point else "no"),
             ("policies", ", ".join(f"`{name}`" for name in ("random", *entry.policies))),
             ("validation policy", f"`{entry.validation_policy}`"),
@@ -106,19 +107,29 @@ def docstring_markdown(entry: EnvEntry) -> str:
 
 
 def validation_section(entry: EnvEntry, results: Results) -> list[str]:
-    from baselines.validation import format_table
-
     rows = [row for row in results.validation if row["env"] == entry.id]
     if not rows:
         return ["Not validated in the committed standard report."]
     first = rows[0]
-    return [
+    window = next(key for key in first if key.startswith("window") and key != "window_gap")
+    lines = [
         f"Standard validation (`pomdp-envs validate {entry.id}`): policy `{first['policy']}`, "
-        f"{int(first['seeds'])} seeds, budget `{first['budget']}`. What each column means: "
+        f"{int(first['seeds'])} seeds, budget `{first['budget']}`; the gap by steps since a change and "
+        "since last seen is in the [standard report](../reports/standard.md). What each column means: "
         "[Validating an environment](../guides/validation.md).",
         "",
-        format_table(rows),
+        f"| factor | measure | memoryless | {window} | recurrent | fully observable | gap (95 % CI) | verdict |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
+    for row in rows:
+        scores = " | ".join(_number(row[key]) for key in ("memoryless", window, "recurrent", "fully_observable"))
+        gap = f"{_number(row['gap'])} ± {_number(row['gap_ci95'])}"
+        lines.append(f"| {row['factor']} | {row['measure']} | {scores} | {gap} | {row['verdict']} |")
+    return lines
+
+
+def _number(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) and math.isfinite(value) else "-"
 
 
 def reference_section(entry: EnvEntry, results: Results) -> list[str]:
