@@ -61,6 +61,9 @@ def test_every_env_page_shows_its_gif_and_the_verdicts_of_the_result_file():
             if row["env"] == entry.id:
                 line = f"| {row['factor']} | {row['measure']} | {gen._number(row['memoryless'])} |"
                 assert line in page and row["verdict"] in page, (entry.name, row["factor"])
+        for row in results.prediction:
+            if row["env"] == entry.short_name:
+                assert f"| {row['core']} | {gen.REGIMES[row['regime']]} | {row['reg_lambda']:g} |" in page
 
 
 @pytest.fixture(scope="module")

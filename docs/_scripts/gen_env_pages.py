@@ -41,6 +41,7 @@ class Results:
     """The committed standard report's rows that env pages show."""
 
     validation: list[dict[str, Any]]
+    prediction: list[dict[str, Any]]
     ppo: list[dict[str, Any]]
     dreamer: list[dict[str, Any]]
     reference: list[Any]  # baselines.predictors.reference.ReferenceModel
@@ -54,6 +55,7 @@ class Results:
 
         return cls(
             validation=rows(standard / "validation" / "validation.csv"),
+            prediction=rows(standard / "predictors" / "prediction.csv"),
             ppo=rows(standard / "predictors" / "ppo.csv"),
             dreamer=rows(standard / "agents" / "dreamer.csv"),
             reference=reference_models(),
@@ -132,6 +134,46 @@ def _number(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) and math.isfinite(value) else "-"
 
 
+#: The prediction benchmark's training regimes, as its rows name them.
+REGIMES = {
+    "ss": "scheduled sampling",
+    "tf": "teacher forcing",
+    "ss-full": "scheduled sampling, fully observable variant",
+    "-": "not trained",
+}
+
+
+def prediction_section(entry: EnvEntry, results: Results) -> list[str]:
+    rows = [row for row in results.prediction if row["env"] == entry.short_name]
+    if not rows:
+        return []
+    lines = [
+        "### Sequence predictors",
+        "",
+        "The standard suite's prediction benchmark (`python -m benchmarks.prediction`; the claims it "
+        "decides are in the [standard report](../reports/standard.md)): errors on the test and "
+        "generalisation sets, means over seeds (`mlp` is the memoryless control; `copy-last` and "
+        "`reflecting` are untrained references).",
+        "",
+        "| core | regime | lambda | seeds | test MSE | generalisation MSE | gate openings |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    groups = dict.fromkeys((row["core"], row["regime"], row["reg_lambda"]) for row in rows)
+    for core, regime, reg_lambda in groups:
+        own = [row for row in rows if (row["core"], row["regime"], row["reg_lambda"]) == (core, regime, reg_lambda)]
+
+        def mean(key: str) -> str:
+            values = [row[key] for row in own if isinstance(row.get(key), float) and math.isfinite(row[key])]
+            return f"{statistics.mean(values):.3g}" if values else "-"
+
+        openings = mean("gate_openings") if core == "gatel0rd" else "-"
+        lines.append(
+            f"| {core} | {REGIMES.get(regime, regime)} | {reg_lambda:g} | {len(own)} | {mean('test_mse')} | "
+            f"{mean('gen_mse')} | {openings} |"
+        )
+    return lines
+
+
 def reference_section(entry: EnvEntry, results: Results) -> list[str]:
     from baselines.predictors.reference import format_table
 
@@ -180,7 +222,7 @@ def dreamer_section(entry: EnvEntry, results: Results) -> list[str]:
 
 def env_page(entry: EnvEntry, results: Results) -> str:
     measured = validation_section(entry, results)
-    for section in (reference_section, ppo_section, dreamer_section):
+    for section in (prediction_section, reference_section, ppo_section, dreamer_section):
         part = section(entry, results)
         if part:
             measured += ["", *part]
