@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -238,3 +239,34 @@ def test_class_weights_count_every_present_class_alike():
     # Each present class's labels sum to the same total weight; the absent one gets the mean.
     assert weights[0] * 90 == pytest.approx(weights[2] * 10)
     assert weights[1] == pytest.approx((weights[0] + weights[2]) / 2)
+
+
+def test_estimators_given_the_encoders_features_train_as_when_they_encode_the_frames():
+    from pomdp_envs.datasets import collect_sequences
+    from pomdp_envs.policies import make_policy
+
+    env_id = "pomdp_envs/MiniGrid-MemoryS7-v0"
+    pytest.importorskip("minigrid")
+    env = gym.make(env_id)
+    hidden_space, action_space = env.get_wrapper_attr("hidden_space"), env.action_space
+    env.close()
+    kwargs = dict(num_envs=16, drop_early_ends=True, end_on_result=False)
+    train = collect_sequences(env_id, make_policy(env_id, "solver", seed=0), 16, 12, seed=0, **kwargs)
+    test = collect_sequences(env_id, make_policy(env_id, "solver", seed=1), 8, 12, seed=99, **kwargs)
+    settings = dict(updates=30, eval_every=10, frame_batch=32, batch_size=8)
+    memoryless, _ = train_estimator(EstimatorConfig(kind="current", **settings), train, hidden_space, action_space)
+    with torch.no_grad():
+        train_features = memoryless.encode(torch.as_tensor(train.observations))
+        test_features = memoryless.encode(torch.as_tensor(test.observations))
+    for kind in ("window", "recurrent"):
+        config = EstimatorConfig(kind=kind, **settings)
+        encoded = train_estimator(config, train, hidden_space, action_space, memoryless.encoder)
+        given = train_estimator(config, train, hidden_space, action_space, memoryless.encoder, train_features)
+        first = estimate(*encoded, test, action_space)
+        second = estimate(*given, test, action_space, features=test_features)
+        for name in first:
+            np.testing.assert_array_equal(first[name], second[name])
+    with pytest.raises(ValueError, match="features"):
+        train_estimator(
+            EstimatorConfig(kind="window", **settings), train, hidden_space, action_space, None, train_features
+        )

@@ -350,19 +350,25 @@ def train_estimator(
     hidden_space: spaces.Dict,
     action_space: spaces.Space,
     encoder: Optional[FrameEncoder] = None,
+    features: Optional[torch.Tensor] = None,
 ) -> tuple[Estimator, FactorCodec]:
     """An estimator of every factor of ``hidden_space`` trained on ``train``'s sequences.
 
     ``encoder``: the trained encoder of a memoryless estimator, kept frozen. Without one,
     the memoryless kind trains its own, and the window and recurrent kinds on images
-    first train a memoryless estimator (same seed) for theirs."""
+    first train a memoryless estimator (same seed) for theirs. ``features``: that frozen
+    encoder's features of ``train``'s observations (N, T + 1, size), where the caller has
+    them already, so that estimators sharing one encoder encode the frames once."""
+    if features is not None and (encoder is None or tuple(features.shape[:2]) != train.observations.shape[:2]):
+        raise ValueError("features need the encoder they came from and one row per step of train")
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # the initial weights
     order = torch.randperm(len(train), generator=generator).numpy()
     held = max(1, int(round(config.holdout * len(train))))
     if len(train) - held < 1:
         raise ValueError(f"need at least 2 training sequences to hold some out, got {len(train)}")
-    fit, holdout = train.select(np.sort(order[held:])), train.select(np.sort(order[:held]))
+    fit_rows, held_rows = np.sort(order[held:]), np.sort(order[:held])
+    fit, holdout = train.select(fit_rows), train.select(held_rows)
     codec = FactorCodec(hidden_space, fit)
     own_encoder = encoder is None
     if encoder is None and fit.observations.ndim == 5 and config.kind != "current":  # images: (N, T + 1, H, W, C)
@@ -380,7 +386,8 @@ def train_estimator(
     else:
         for parameter in encoder.parameters():
             parameter.requires_grad_(False)
-        _train(model, codec, config, _SequenceBatches(model, fit, holdout, action_space, config, generator))
+        encoded = None if features is None else (features[fit_rows], features[held_rows])
+        _train(model, codec, config, _SequenceBatches(model, fit, holdout, action_space, config, generator, encoded))
     model.eval()
     return model, codec
 
@@ -415,13 +422,17 @@ class _FrameBatches:
 
 
 class _SequenceBatches:
-    """Whole sequences of frozen features (encoded once), for any kind of memory."""
+    """Whole sequences of frozen features (encoded once, or given), for any kind of memory."""
 
-    def __init__(self, model, fit, holdout, action_space, config, generator) -> None:
+    def __init__(self, model, fit, holdout, action_space, config, generator, encoded=None) -> None:
         self.model, self.config, self.generator = model, config, generator
-        with torch.no_grad():
-            self.features = model.encode(torch.as_tensor(fit.observations))
-            held_features = model.encode(torch.as_tensor(holdout.observations))
+        if encoded is None:
+            with torch.no_grad():
+                encoded = (
+                    model.encode(torch.as_tensor(fit.observations)),
+                    model.encode(torch.as_tensor(holdout.observations)),
+                )
+        self.features, held_features = encoded
         self.actions = torch.as_tensor(previous_actions(fit, action_space))
         self.hidden = {name: torch.as_tensor(value) for name, value in fit.hidden.items()}
         self.held = (
@@ -466,13 +477,21 @@ def _train(model: Estimator, codec: FactorCodec, config: EstimatorConfig, batche
 
 @torch.no_grad()
 def estimate(
-    model: Estimator, codec: FactorCodec, sequences: Sequences, action_space: spaces.Space, batch: int = 64
+    model: Estimator,
+    codec: FactorCodec,
+    sequences: Sequences,
+    action_space: spaces.Space,
+    batch: int = 64,
+    features: Optional[torch.Tensor] = None,
 ) -> dict[str, Any]:
     """Every factor as the estimator reads it at every step of ``sequences``: name ->
-    (N, T + 1, ...)."""
+    (N, T + 1, ...). ``features``: the model's (frozen) encoder's features of
+    ``sequences``' observations, where the caller has them already."""
     actions = torch.as_tensor(previous_actions(sequences, action_space))
-    outputs = [
-        model(torch.as_tensor(sequences.observations[i : i + batch]), actions[i : i + batch]).numpy()
-        for i in range(0, len(sequences), batch)
-    ]
-    return codec.decode(np.concatenate(outputs))
+    outputs = []
+    for i in range(0, len(sequences), batch):
+        if features is None:
+            outputs.append(model(torch.as_tensor(sequences.observations[i : i + batch]), actions[i : i + batch]))
+        else:
+            outputs.append(model.read(features[i : i + batch], actions[i : i + batch]))
+    return codec.decode(torch.cat(outputs).numpy())

@@ -56,6 +56,7 @@ from typing import Any, Optional
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from baselines.validation.estimators import EstimatorConfig, estimate, train_estimator
 from pomdp_envs.cli_errors import OneLineArgumentParser, positive_int, run_command
@@ -244,10 +245,12 @@ def validate(config: ValidationConfig, say=print) -> list[dict[str, Any]]:
     for seed in range(config.seeds):
         settings = dict(window=config.window, updates=updates, frame_batch=frame_batch, seed=seed)
 
-        def trained(kind: str, full: bool, encoder=None):
+        def trained(kind: str, full: bool, encoder=None, features=None):
             estimator = EstimatorConfig(kind=kind, **settings)
             began = time.perf_counter()
-            model, codec = train_estimator(estimator, data["train", full], hidden_space, action_space, encoder)
+            model, codec = train_estimator(
+                estimator, data["train", full], hidden_space, action_space, encoder, features
+            )
             view = "full view" if full else "view"
             say(
                 f"seed {seed}: {kind} on the {view}, {model.trained_updates} updates, {time.perf_counter() - began:.0f} s"
@@ -256,10 +259,16 @@ def validate(config: ValidationConfig, say=print) -> list[dict[str, Any]]:
 
         predicted = {}
         memoryless, codec = trained("current", False)
-        predicted["current"] = estimate(memoryless, codec, data["test", False], action_space)
+        # The window and recurrent estimators read the memoryless one's frozen encoder:
+        # its features of every frame, computed once (large frames cost seconds to encode).
+        with torch.no_grad():
+            train_features, test_features = (
+                memoryless.encode(torch.as_tensor(data[split, False].observations)) for split in ("train", "test")
+            )
+        predicted["current"] = estimate(memoryless, codec, data["test", False], action_space, features=test_features)
         for kind in ("window", "recurrent"):
-            model, codec = trained(kind, False, memoryless.encoder)
-            predicted[kind] = estimate(model, codec, data["test", False], action_space)
+            model, codec = trained(kind, False, memoryless.encoder, train_features)
+            predicted[kind] = estimate(model, codec, data["test", False], action_space, features=test_features)
         model, codec = trained("window", True)  # on images it trains its memoryless encoder first
         predicted["fully_observable"] = estimate(model, codec, data["test", True], action_space)
         for kind in kinds:
@@ -412,8 +421,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     def go() -> int:
-        import torch
-
         torch.set_num_threads(1)
         config = ValidationConfig(
             args.env_id, args.seeds, args.budget, args.steps, args.policy, args.window, args.margin
