@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import inspect
 import math
 import re
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import gymnasium as gym  # noqa: E402
 
 from benchmarks.common import read_csv  # noqa: E402
-from pomdp_envs.registration import ENTRIES, EnvEntry  # noqa: E402
+from pomdp_envs.registration import ENTRIES, EnvEntry, load_entry_point  # noqa: E402
 
 DOCS = ROOT / "docs"
 PAGES = DOCS / "environments"
@@ -66,11 +65,6 @@ def gif_name(entry: EnvEntry) -> str:
     return f"{entry.short_name}.gif"
 
 
-def env_class(entry: EnvEntry) -> type:
-    module, _, name = entry.entry_point.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def spaces_table(entry: EnvEntry) -> str:
     env = gym.make(entry.id)
     try:
@@ -102,7 +96,7 @@ def docstring_markdown(entry: EnvEntry) -> str:
     """The class docstring as Markdown under the page's "Specification" heading: its
     headings one level down, RST's double backticks made single and Sphinx roles
     (``:mod:`x` ``) made code, as the docstring reads in a terminal."""
-    text = inspect.cleandoc(env_class(entry).__doc__ or "")
+    text = inspect.cleandoc(load_entry_point(entry.entry_point).__doc__ or "")
     text = re.sub(r"^(#+) ", r"#\1 ", text, flags=re.M)
     text = re.sub(r":\w+:`([^`]+)`", r"`\1`", text.replace("``", "`"))
     return text
