@@ -37,8 +37,9 @@ SCORES_FILE = "scores.json"
 #: What a trainer writes in its run folder; ``--fresh`` removes these and nothing else.
 RUN_FILES = (OPTIONS_FILE, STATE_FILE, SCORES_FILE, "metrics.csv", "checkpoint.pt", "curve.png")
 RUN_FOLDERS = ("replay", "videos")
-#: Options that change how a run is executed or shown, never its numbers: they may differ
-#: between the sittings of one run.
+#: Options that change how a run is executed or shown, not what it computes: they may
+#: differ between the sittings of one run (a different thread count may change the last
+#: bits of float sums, as torch splits reductions across threads).
 EXECUTION_OPTIONS = frozenset(
     {"out_dir", "progress", "track", "threads", "workers", "cache_dir", "checkpoint_every", "fresh"}
 )
