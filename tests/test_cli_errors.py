@@ -23,9 +23,9 @@ CASES = {
         "no such checkpoint",
     ),
     "plan negative episodes": (["baselines.control.mpc", "--episodes", "-3"], "episodes"),
-    "PPO on a non-MiniGrid env": (
+    "PPO on an env without control": (
         ["baselines.agents.ppo", "--env-id", "pomdp_envs/BilliardBall-v0", "--no-progress"],
-        "MiniGrid",
+        "no control",
     ),
     "suite to an unwritable folder": (["benchmarks", "run", "--out", "/proc/x"], "output folder"),
     "report of a missing run": (["benchmarks", "report", "MISSING_DIR"], "run.json"),

@@ -61,10 +61,13 @@ def test_window_is_for_the_memoryless_core_only():
 
 def test_ppo_without_memory_acts_on_the_current_view_alone():
     pytest.importorskip("minigrid")
+    import gymnasium as gym
+
     from baselines.agents.ppo import RecurrentAgent
 
     torch.manual_seed(0)
-    agent = RecurrentAgent(num_actions=7, core="none", hidden_size=16)
+    view = gym.spaces.Box(0, 255, (7, 7, 3), np.uint8)
+    agent = RecurrentAgent(view, gym.spaces.Discrete(7), core="none", hidden_size=16)
     views = torch.randint(0, 6, (5, 3, 7, 7, 3), dtype=torch.uint8)
     starts = torch.zeros(5, 3)
     changed = views.clone()
@@ -99,5 +102,6 @@ def test_ppo_runs_on_the_fully_observable_grid(tmp_path):
     )  # fmt: skip
     scores = train(config)
     assert scores["global_step"] == 128
-    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
-    assert checkpoint["view_size"] == [5, 5]  # DoorKey-5x5's whole grid, not the 7x7 view
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["agent_state"]
+    # DoorKey-5x5's whole grid goes through the padded convs, not the 7x7 view's.
+    assert state["encoder.net.0.weight"].shape[-2:] == (3, 3)

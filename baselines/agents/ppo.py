@@ -1,18 +1,38 @@
-"""Recurrent PPO on the MiniGrid memory tasks, with a GateL0RD or LSTM memory.
+"""Recurrent PPO on every controllable id, with a GateL0RD, GRU or LSTM memory or none.
 
     python -m baselines.agents.ppo --env-id pomdp_envs/MiniGrid-DoorKey-5x5-v0 --core gatel0rd
-    python -m baselines.agents.ppo --core lstm --total-steps 300000 --help
+    python -m baselines.agents.ppo --env-id pomdp_envs/RobotRemoteControl-v0 --core gru
+    python -m baselines.agents.ppo --env-id pomdp_envs/Shepherd-v0 --core none --fully-observable
+    python -m baselines.agents.ppo --help
 
 The algorithm is in this one file, in torch; the memory cells come from ``baselines.cells`` and
-the run folder from ``baselines.runlog``. The agent: a small conv encoder of the 7x7x3 view, a recurrent
-core (GateL0RD, whose L0 gate penalty ``reg_lambda`` is added to the loss, an LSTM, or
-``none``: a feedforward layer of the current view, the memoryless control),
-and actor and critic heads. Rollouts of ``num_steps`` per env come from a
-``SyncVectorEnv`` in same-step autoreset mode, so the observation after a finished
-episode is already the next episode's first one; the recurrent state is zeroed
-before every step that starts a new episode, both while acting and when the rollout is
-replayed for the update. Minibatches are whole env sequences (split by env), each
-replayed from the state the rollout started with.
+the run folder from ``baselines.runlog``. The agent: an encoder chosen by the observation
+(an MLP of a vector scaled by its bounds, a conv net of MiniGrid's symbolic grid, a strided
+conv net of 64x64 pixels), a core (GateL0RD, whose L0 gate penalty ``reg_lambda`` is added to
+the loss, a GRU, an LSTM, or ``none``: one tanh layer of the current features, the
+memoryless control), and actor and critic heads. ``Discrete`` actions: a categorical
+policy. ``Box`` actions: a Gaussian with a learned, state-independent log standard
+deviation over [-1, 1] per dimension; a sample is clipped to [-1, 1] and mapped affinely
+onto the box before the env sees it (CleanRL's continuous PPO clips in the same way), and the
+update scores the unclipped sample.
+
+Rollouts of ``num_steps`` per env come from the id's native vector env where it has one,
+else from a ``SyncVectorEnv``; both reset an env on the step after its episode ends
+(Gymnasium's default ``NEXT_STEP`` autoreset: that step ignores the action, returns the
+reset observation and reward 0). Such reset steps are masked out of the loss and count
+as env steps. The recurrent state is zeroed before every step that starts an episode,
+both while acting and when the rollout is replayed for the update. Minibatches are whole
+env sequences (split by env), each replayed from the state the rollout started with.
+A finished episode is a success when the env's ``info["is_success"]`` holds at its last
+step.
+
+Defaults are the GateL0RD paper code's MiniGrid PPO (16 envs x 128 steps, 4 epochs,
+minibatches of 256 steps, lr 1e-3, Adam eps 1e-8, clipped value loss, the MiniGrid layers'
+unit-row initialisation). Deliberate differences: gradients flow through the whole
+128-step rollout (the paper's torch-ac truncates at ``recurrence`` steps, a value its code
+does not fix) and GateL0RD acts without gate noise (the update replays each rollout and
+needs the log-probabilities it acted with). Other envs use the same settings: nothing is
+tuned per env.
 
 Writes ``metrics.csv`` (one row per update: steps, episodes finished, success rate
 and mean return of those episodes, losses, gate rate), ``checkpoint.pt`` and
@@ -27,7 +47,7 @@ import functools
 import json
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -52,30 +72,34 @@ from pomdp_envs.wrappers import FullyObservable
 
 # Largest values of MiniGrid's (object, colour, state) channels, to scale inputs to [0, 1].
 _VIEW_SCALE = torch.tensor([10.0, 5.0, 2.0])
+#: Frames at least this many pixels on a side are images; smaller ones are MiniGrid's grids.
+PIXEL_MIN_SIDE = 32
+#: Size of every encoder's output (the paper's MiniGrid embedding of a 7x7 view).
+FEATURES = 64
 
-
-CORES = ("gatel0rd", "lstm")  # the memories the agent offers (the benchmarks compare these)
-MEMORYLESS = "none"  # the control: a feedforward policy of the current view
+CORES = ("gatel0rd", "gru", "lstm")  # the memories the agent offers
+MEMORYLESS = "none"  # the control: a feedforward policy of the current observation
 
 
 @dataclasses.dataclass
 class PPOConfig:
-    """Options of a PPO run (defaults: the GateL0RD paper's MiniGrid set-up). GateL0RD
-    runs without gate noise: the update replays each rollout and needs the
-    log-probabilities it acted with."""
+    """Options of a PPO run (defaults: the GateL0RD paper code's MiniGrid set-up, see the
+    module docstring for the differences)."""
 
-    env_id: str = "pomdp_envs/MiniGrid-DoorKey-5x5-v0"  # a pomdp_envs/MiniGrid-* id (7x7x3 view)
+    env_id: str = "pomdp_envs/MiniGrid-DoorKey-5x5-v0"  # any id with actions (not Billiard Ball)
     core: Literal[(*CORES, MEMORYLESS)] = "gatel0rd"  # type: ignore[valid-type]  # the agent's memory; none: no memory
-    total_steps: int = 200_000  # env steps over all envs
+    total_steps: int = 200_000  # env steps over all envs (reset steps included)
     num_envs: int = 16  # parallel envs
     num_steps: int = 128  # rollout length per env and update
     lr: float = 1e-3  # Adam learning rate
+    adam_eps: float = 1e-8  # Adam epsilon (torch-ac's)
     anneal_lr: bool = True  # decay the learning rate linearly to 0
     update_epochs: int = 4  # passes over each rollout
-    num_minibatches: int = 4  # each holds num_envs / num_minibatches whole env sequences
+    num_minibatches: int = 8  # each holds num_envs / num_minibatches whole env sequences (256 steps)
     gamma: float = 0.99  # discount
     gae_lambda: float = 0.95  # GAE lambda
-    clip_coef: float = 0.2  # PPO ratio clipping
+    clip_coef: float = 0.2  # PPO ratio clipping, also of the value change (clip_value_loss)
+    clip_value_loss: bool = True  # torch-ac's clipped value loss
     ent_coef: float = 0.01  # entropy bonus
     vf_coef: float = 0.5  # value-loss weight
     max_grad_norm: float = 0.5  # gradient-norm clipping
@@ -86,7 +110,7 @@ class PPOConfig:
     device: str = "cpu"  # "cuda" where a GPU is present (the envs step on the CPU)
     track: bool = False  # also write TensorBoard event files to out_dir
     capture_video: bool = False  # record env 0's episodes to out_dir/videos (capped cubic schedule)
-    fully_observable: bool = False  # act on the whole grid (pomdp_envs.wrappers.FullyObservable)
+    fully_observable: bool = False  # act on the full view (pomdp_envs.wrappers.FullyObservable)
     checkpoint_every: int = 50_000  # env steps between checkpoints (0: only on SIGTERM/SIGINT)
     fresh: bool = False  # replace the run in out_dir instead of continuing it
     out_dir: Path = Path("runs/ppo")  # where metrics.csv, checkpoint.pt and scores.json go
@@ -105,96 +129,224 @@ class PPOConfig:
         return max(1, self.total_steps // (self.num_envs * self.num_steps))
 
 
-class RecurrentAgent(nn.Module):
-    """Conv encoder -> recurrent core -> actor and critic heads."""
+class VectorEncoder(nn.Module):
+    """A vector observation, scaled into [-1, 1] by its box's finite bounds, through two
+    tanh layers."""
 
-    def __init__(
-        self, num_actions: int, core: str = "gatel0rd", hidden_size: int = 64, view_size: tuple[int, int] = (7, 7)
-    ) -> None:
+    def __init__(self, space: gym.spaces.Box) -> None:
         super().__init__()
-        if tuple(view_size) == (7, 7):
-            self.encoder = nn.Sequential(  # 7x7 -> 6x6 -> 3x3 -> 2x2 -> 1x1
+        low, high = (np.asarray(bound, dtype=np.float64) for bound in (space.low, space.high))
+        finite = np.isfinite(low) & np.isfinite(high) & (high > low)
+        center, half_width = np.zeros_like(low), np.ones_like(low)
+        center[finite] = (low[finite] + high[finite]) / 2
+        half_width[finite] = (high[finite] - low[finite]) / 2
+        self.register_buffer("center", torch.as_tensor(center, dtype=torch.float32))
+        self.register_buffer("half_width", torch.as_tensor(half_width, dtype=torch.float32))
+        size = int(np.prod(space.shape))
+        self.net = nn.Sequential(nn.Linear(size, FEATURES), nn.Tanh(), nn.Linear(FEATURES, FEATURES), nn.Tanh())
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.net((observations.float() - self.center) / self.half_width)
+
+
+class GridEncoder(nn.Module):
+    """MiniGrid's symbolic (object, colour, state) grid: the paper's conv net on the 7x7
+    view; padded convs and a max over cells on the full grid of any size."""
+
+    def __init__(self, space: gym.spaces.Box) -> None:
+        super().__init__()
+        if tuple(space.shape[:2]) == (7, 7):
+            self.net = nn.Sequential(  # 7x7 -> 6x6 -> 3x3 -> 2x2 -> 1x1
                 nn.Conv2d(3, 16, 2),
                 nn.ReLU(),
                 nn.MaxPool2d(2),
                 nn.Conv2d(16, 32, 2),
                 nn.ReLU(),
-                nn.Conv2d(32, 64, 2),
+                nn.Conv2d(32, FEATURES, 2),
                 nn.ReLU(),
                 nn.Flatten(),
             )
-        else:  # the fully observable variant's whole grid, of any size: padded convs, then a max over cells
-            self.encoder = nn.Sequential(
+        else:
+            self.net = nn.Sequential(
                 nn.Conv2d(3, 16, 3, padding=1),
                 nn.ReLU(),
                 nn.Conv2d(16, 32, 3, padding=1),
                 nn.ReLU(),
-                nn.Conv2d(32, 64, 3, padding=1),
+                nn.Conv2d(32, FEATURES, 3, padding=1),
                 nn.ReLU(),
                 nn.AdaptiveMaxPool2d(1),
                 nn.Flatten(),
             )
+        self.register_buffer("scale", _VIEW_SCALE.clone())
+
+    def forward(self, grids: torch.Tensor) -> torch.Tensor:
+        return self.net((grids.float() / self.scale).permute(0, 3, 1, 2))
+
+
+class PixelEncoder(nn.Module):
+    """An RGB frame (64x64 for ShapeHerd) through three stride-2 convs and a linear layer."""
+
+    def __init__(self, space: gym.spaces.Box) -> None:
+        super().__init__()
+        convs = nn.Sequential(
+            nn.Conv2d(3, 16, 4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, 4, stride=2),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            size = convs(torch.zeros(1, 3, *space.shape[:2])).shape[1]
+        self.net = nn.Sequential(convs, nn.Linear(size, FEATURES), nn.ReLU())
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.net(frames.float().permute(0, 3, 1, 2) / 255.0)
+
+
+def observation_kind(space: gym.spaces.Space) -> str:
+    """``vector``, ``grid`` (MiniGrid's symbolic view or full grid) or ``pixels``."""
+    shape = getattr(space, "shape", None)
+    if isinstance(space, gym.spaces.Box) and shape is not None and len(shape) == 1:
+        return "vector"
+    if isinstance(space, gym.spaces.Box) and shape is not None and len(shape) == 3 and shape[-1] == 3:
+        return "pixels" if min(shape[:2]) >= PIXEL_MIN_SIDE else "grid"
+    raise ValueError(f"PPO reads vector observations or (H, W, 3) frames, not {space}")
+
+
+ENCODERS = {"vector": VectorEncoder, "grid": GridEncoder, "pixels": PixelEncoder}
+
+
+class RecurrentAgent(nn.Module):
+    """Encoder -> recurrent core -> actor and critic heads, for the given spaces."""
+
+    def __init__(
+        self,
+        observation_space: gym.spaces.Space,
+        action_space: gym.spaces.Space,
+        core: str = "gatel0rd",
+        hidden_size: int = 64,
+    ) -> None:
+        super().__init__()
+        self.encoder = ENCODERS[observation_kind(observation_space)](observation_space)
         if core == "gatel0rd":
-            self.core: nn.Module = GateL0RDCell(64, hidden_size, gate_noise=0.0)
+            self.core: nn.Module = GateL0RDCell(FEATURES, hidden_size, gate_noise=0.0)
             self.state_size = hidden_size
-        elif core == "lstm":
-            self.core = TorchRNNCell("lstm", 64, hidden_size)
-            self.state_size = 2 * hidden_size
+        elif core in ("gru", "lstm"):
+            self.core = TorchRNNCell(core, FEATURES, hidden_size)
+            self.state_size = (2 if core == "lstm" else 1) * hidden_size
         elif core == MEMORYLESS:  # one tanh layer of the current features: nothing carried over
-            self.core = WindowCell(64, hidden_size, window=1)
+            self.core = WindowCell(FEATURES, hidden_size, window=1)
             self.state_size = hidden_size
         else:
             raise ValueError(f"core must be one of {(*CORES, MEMORYLESS)}, got {core!r}")
-        self.actor = nn.Sequential(nn.Linear(hidden_size, 64), nn.Tanh(), nn.Linear(64, num_actions))
+        if isinstance(action_space, gym.spaces.Discrete):
+            self.continuous, outputs = False, int(action_space.n)
+        elif isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
+            if not (np.isfinite(action_space.low).all() and np.isfinite(action_space.high).all()):
+                raise ValueError(f"PPO needs a bounded action box, got {action_space}")
+            self.continuous, outputs = True, int(action_space.shape[0])
+            self.log_std = nn.Parameter(torch.zeros(outputs))
+            self.action_low = np.asarray(action_space.low, dtype=np.float32)
+            self.action_high = np.asarray(action_space.high, dtype=np.float32)
+        else:
+            raise ValueError(f"PPO acts in Discrete or 1-d Box spaces, not {action_space}")
+        self.actor = nn.Sequential(nn.Linear(hidden_size, 64), nn.Tanh(), nn.Linear(64, outputs))
         self.critic = nn.Sequential(nn.Linear(hidden_size, 64), nn.Tanh(), nn.Linear(64, 1))
+        if isinstance(self.encoder, GridEncoder):
+            self.apply(_unit_rows)  # the paper code's MiniGrid initialisation
 
     def initial_state(self, batch: int) -> State:
         device = self.actor[0].weight.device
         return self.core.initial_state(torch.zeros(batch, self.state_size, device=device))
 
-    def encode(self, views: torch.Tensor) -> torch.Tensor:
-        """(..., 7, 7, 3) uint8 views -> (..., 64) features."""
-        lead = views.shape[:-3]
-        x = (views.float() / _VIEW_SCALE).reshape(-1, *views.shape[-3:]).permute(0, 3, 1, 2)
-        return self.encoder(x).reshape(*lead, -1)
+    def encode(self, observations: torch.Tensor) -> torch.Tensor:
+        """(..., *observation shape) -> (..., FEATURES)."""
+        lead = observations.shape[: observations.dim() - self.observation_dims]
+        flat = observations.reshape(-1, *observations.shape[len(lead) :])
+        return self.encoder(flat).reshape(*lead, FEATURES)
+
+    @property
+    def observation_dims(self) -> int:
+        return 1 if isinstance(self.encoder, VectorEncoder) else 3
 
     def step(
         self, features: torch.Tensor, starts: torch.Tensor, state: State
     ) -> tuple[torch.Tensor, State, torch.Tensor]:
         """One core step; ``starts`` (B,) marks envs whose episode begins here (state zeroed).
-        Returns core output, new state and gate activity (zeros for the LSTM)."""
+        Returns core output, new state and gate activity (zeros for other cores)."""
         keep = (1.0 - starts.float())[:, None]
         state = tuple(part * keep for part in state)
         output, state, gate = self.core(features, state)
         activity = gate_activity(gate) if gate is not None else torch.zeros_like(output)
         return output, state, activity
 
-    def unroll(self, views: torch.Tensor, starts: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor]:
+    def unroll(
+        self, observations: torch.Tensor, starts: torch.Tensor, state: State
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Replay (T, B) steps from ``state``: outputs (T, B, H) and gate activity (T, B, H)."""
-        features = self.encode(views)
+        features = self.encode(observations)
         outputs, activities = [], []
-        for t in range(views.shape[0]):
+        for t in range(observations.shape[0]):
             output, state, activity = self.step(features[t], starts[t], state)
             outputs.append(output)
             activities.append(activity)
         return torch.stack(outputs), torch.stack(activities)
 
-    def heads(self, outputs: torch.Tensor) -> tuple[torch.distributions.Categorical, torch.Tensor]:
-        return torch.distributions.Categorical(logits=self.actor(outputs)), self.critic(outputs).squeeze(-1)
+    def heads(self, outputs: torch.Tensor) -> tuple[torch.distributions.Distribution, torch.Tensor]:
+        """The policy (a Categorical, or a Normal whose dimensions are independent) and the value."""
+        value = self.critic(outputs).squeeze(-1)
+        if not self.continuous:
+            return torch.distributions.Categorical(logits=self.actor(outputs)), value
+        mean = self.actor(outputs)
+        normal = torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean))
+        return torch.distributions.Independent(normal, 1), value
+
+    def env_actions(self, actions: torch.Tensor) -> np.ndarray:
+        """What the envs receive: indices, or samples clipped to [-1, 1] and mapped onto the box."""
+        if not self.continuous:
+            return actions.cpu().numpy()
+        unit = actions.clamp(-1.0, 1.0).cpu().numpy()
+        return (self.action_low + (unit + 1.0) / 2.0 * (self.action_high - self.action_low)).astype(np.float32)
+
+
+def _unit_rows(module: nn.Module) -> None:
+    """torch-ac's initialisation: Linear weights ~ N(0, 1), each row scaled to unit norm, zero bias."""
+    if isinstance(module, nn.Linear):
+        module.weight.data.normal_(0, 1)
+        module.weight.data /= module.weight.data.pow(2).sum(1, keepdim=True).sqrt()
+        if module.bias is not None:
+            module.bias.data.fill_(0)
+
+
+def check_env(env_id: str) -> None:
+    """``ValueError`` unless PPO can act in ``env_id`` (Billiard Ball has no control)."""
+    env = gym.make(env_id)
+    observation_space, action_space = env.observation_space, env.action_space
+    env.close()
+    if isinstance(action_space, gym.spaces.Discrete) and action_space.n < 2:
+        raise ValueError(f"{env_id} has no control (its one action is a no-op): nothing for PPO to learn")
+    observation_kind(observation_space)
 
 
 def make_envs(config: PPOConfig) -> gym.vector.VectorEnv:
-    """``num_envs`` copies in a ``SyncVectorEnv`` that pickles (a checkpoint holds it):
-    its env makers are partials of module functions, not closures."""
-    return gym.vector.SyncVectorEnv(
-        [
-            functools.partial(
-                _make_env, config.env_id, config.capture_video and index == 0, config.out_dir, config.fully_observable
-            )
-            for index in range(config.num_envs)
-        ],
-        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
-    )
+    """``num_envs`` envs in ``NEXT_STEP`` autoreset mode that pickle (a checkpoint holds
+    them): the id's native vector env, else a ``SyncVectorEnv`` whose env makers are
+    partials of a module function (not closures). A run that records video uses the
+    ``SyncVectorEnv`` (the native env renders no episodes to file); it steps the same
+    episodes."""
+    spec = gym.spec(config.env_id)
+    if spec.vector_entry_point is not None and not config.capture_video:
+        envs = gym.make_vec(config.env_id, config.num_envs, vectorization_mode="vector_entry_point")
+        return FullyObservable(envs) if config.fully_observable else envs
+    makers = [
+        functools.partial(
+            _make_env, config.env_id, config.capture_video and index == 0, config.out_dir, config.fully_observable
+        )
+        for index in range(config.num_envs)
+    ]
+    return gym.vector.SyncVectorEnv(makers, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
 
 
 def _make_env(env_id: str, record: bool, out_dir: Path, fully_observable: bool = False) -> gym.Env:
@@ -204,16 +356,11 @@ def _make_env(env_id: str, record: bool, out_dir: Path, fully_observable: bool =
     return FullyObservable(env) if fully_observable else env
 
 
-def _check_env(env_id: str) -> None:
-    """``ValueError`` unless ``env_id`` has MiniGrid's 7x7x3 view and discrete actions."""
-    env = gym.make(env_id)
-    view, action_space = env.observation_space, env.action_space
-    env.close()
-    if not isinstance(action_space, gym.spaces.Discrete) or getattr(view, "shape", None) != (7, 7, 3):
-        raise ValueError(
-            f"PPO needs a MiniGrid id (7x7x3 view, discrete actions); {env_id} has "
-            f"observations {view} and actions {action_space}"
-        )
+def _successes(info: dict[str, Any], done: np.ndarray) -> np.ndarray:
+    """``info["is_success"]`` of the envs that just finished (False where not reported)."""
+    flags = np.asarray(info.get("is_success", np.zeros(len(done))), dtype=bool)
+    reported = np.asarray(info.get("_is_success", np.ones(len(done))), dtype=bool)
+    return (flags & reported)[done]
 
 
 def train(config: PPOConfig) -> dict[str, float]:
@@ -222,7 +369,7 @@ def train(config: PPOConfig) -> dict[str, float]:
     Run again with the same ``out_dir`` and options, a finished run returns its scores
     and an unfinished one continues from its checkpoint (``baselines.resume``): agent,
     optimiser, envs, recurrent state, torch's generator and the rollout position."""
-    _check_env(config.env_id)
+    check_env(config.env_id)
     check_device(config.device)
     out_dir = writable_dir(config.out_dir)
     finished, checkpoint_state = open_run(out_dir, run_options(config), config.fresh, "global_step")
@@ -233,20 +380,29 @@ def train(config: PPOConfig) -> dict[str, float]:
     envs = make_envs(config) if checkpoint_state is None else checkpoint_state["envs"]
     device = torch.device(config.device)
     tracker = Tracker(out_dir) if config.track else None
-    view_size = envs.single_observation_space.shape[:2]
-    agent = RecurrentAgent(int(envs.single_action_space.n), config.core, config.hidden_size, view_size).to(device)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=1e-5)
+    observation_space, action_space = envs.single_observation_space, envs.single_action_space
+    agent = RecurrentAgent(observation_space, action_space, config.core, config.hidden_size).to(device)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=config.adam_eps)
     T, N = config.num_steps, config.num_envs
     # The rollout lives on the device; only actions go back to the envs.
-    views = torch.zeros((T, N, *envs.single_observation_space.shape), dtype=torch.uint8, device=device)
-    actions = torch.zeros((T, N), dtype=torch.long, device=device)
+    observation_dtype = torch.uint8 if observation_space.dtype == np.uint8 else torch.float32
+    observations = torch.zeros((T, N, *observation_space.shape), dtype=observation_dtype, device=device)
+    action_shape, action_dtype = (
+        ((T, N, *action_space.shape), torch.float32) if agent.continuous else ((T, N), torch.long)
+    )
+    actions = torch.zeros(action_shape, dtype=action_dtype, device=device)
     logprobs, rewards, values = (torch.zeros((T, N), device=device) for _ in range(3))
-    starts = torch.zeros((T, N), device=device)
+    starts, valid = torch.zeros((T, N), device=device), torch.ones((T, N), device=device)
+
+    def as_observation(batch: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(batch), device=device).to(observation_dtype)
 
     if checkpoint_state is None:
         observation, _ = envs.reset(seed=config.seed)
-        next_view = torch.as_tensor(observation, device=device)
+        next_observation = as_observation(observation)
         next_start = torch.ones(N, device=device)
+        # An env whose episode ended on the last step is reset by this step (NEXT_STEP).
+        resetting = np.zeros(N, dtype=bool)
         state = agent.initial_state(N)
         episode_return = np.zeros(N)
         rows: list[dict[str, float]] = []
@@ -254,8 +410,9 @@ def train(config: PPOConfig) -> dict[str, float]:
     else:
         agent.load_state_dict(checkpoint_state["agent"])
         optimizer.load_state_dict(checkpoint_state["optimizer"])
-        next_view = checkpoint_state["next_view"].to(device)
+        next_observation = checkpoint_state["next_observation"].to(device)
         next_start = checkpoint_state["next_start"].to(device)
+        resetting = checkpoint_state["resetting"]
         state = tuple(part.to(device) for part in checkpoint_state["state"])
         episode_return, rows = checkpoint_state["episode_return"], checkpoint_state["rows"]
         global_step, seconds_before = checkpoint_state["global_step"], checkpoint_state["seconds"]
@@ -270,8 +427,9 @@ def train(config: PPOConfig) -> dict[str, float]:
                 "agent": agent.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "envs": envs,
-                "next_view": next_view,
+                "next_observation": next_observation,
                 "next_start": next_start,
+                "resetting": resetting,
                 "state": state,
                 "episode_return": episode_return,
                 "rows": rows,
@@ -299,33 +457,35 @@ def train(config: PPOConfig) -> dict[str, float]:
             if config.anneal_lr:
                 optimizer.param_groups[0]["lr"] = config.lr * (1.0 - (update - 1.0) / config.num_updates)
             rollout_state = tuple(part.clone() for part in state)
-            finished_returns, finished_success = [], []
+            finished_returns: list[float] = []
+            finished_success: list[float] = []
             with torch.no_grad():
                 for t in range(T):
-                    views[t], starts[t] = next_view, next_start
-                    output, state, _ = agent.step(agent.encode(next_view), next_start, state)
+                    observations[t], starts[t] = next_observation, next_start
+                    valid[t] = torch.as_tensor(~resetting, dtype=torch.float32, device=device)
+                    output, state, _ = agent.step(agent.encode(next_observation), next_start, state)
                     dist, value = agent.heads(output)
                     action = dist.sample()
                     actions[t], logprobs[t], values[t] = action, dist.log_prob(action), value
-                    observation, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
-                    done = terminated | truncated
+                    observation, reward, terminated, truncated, info = envs.step(agent.env_actions(action))
+                    done = np.asarray(terminated | truncated)
                     rewards[t] = torch.as_tensor(reward, dtype=torch.float32, device=device)
                     episode_return += reward
-                    for env_index in np.flatnonzero(done):
-                        finished_returns.append(episode_return[env_index])
-                        # MiniGrid rewards only success, with 1 - 0.9 * steps / max_steps > 0.
-                        finished_success.append(float(terminated[env_index] and reward[env_index] > 0))
-                    episode_return[done] = 0.0
-                    next_view = torch.as_tensor(observation, device=device)
-                    next_start = torch.as_tensor(done, dtype=torch.float32, device=device)
+                    finished_returns.extend(episode_return[done])
+                    finished_success.extend(_successes(info, done).astype(float))
+                    episode_return[done | resetting] = 0.0
+                    next_observation = as_observation(observation)
+                    # A reset step's observation begins the next episode; the step after an
+                    # episode's end is a reset step, which the loss leaves out.
+                    next_start = torch.as_tensor(done | resetting, dtype=torch.float32, device=device)
+                    resetting = done
                     global_step += N
-                next_value = agent.heads(agent.step(agent.encode(next_view), next_start, state)[0])[1]
+                next_value = agent.heads(agent.step(agent.encode(next_observation), next_start, state)[0])[1]
                 advantages = _gae(rewards, values, starts, next_value, next_start, config.gamma, config.gae_lambda)
                 returns = advantages + values
 
-            losses = _update(
-                agent, optimizer, config, views, starts, actions, logprobs, advantages, returns, rollout_state
-            )
+            rollout = Rollout(observations, starts, valid, actions, logprobs, values, advantages, returns)
+            losses = _update(agent, optimizer, config, rollout, rollout_state)
             row = {
                 "update": update,
                 "global_step": global_step,
@@ -347,12 +507,7 @@ def train(config: PPOConfig) -> dict[str, float]:
     envs.close()
     if tracker is not None:
         tracker.close()
-    checkpoint_file = {
-        "agent_state": agent.state_dict(),
-        "config": config_dict(config),
-        "num_actions": int(envs.single_action_space.n),
-        "view_size": list(view_size),
-    }
+    checkpoint_file = {"agent_state": agent.state_dict(), "config": config_dict(config)}
     scores = final_scores(rows)
     write_run(out_dir, rows, checkpoint_file, scores)
     clear_state(out_dir)
@@ -368,8 +523,9 @@ def _gae(
     gamma: float,
     lam: float,
 ) -> torch.Tensor:
-    """Generalised advantage estimates; a step whose successor starts a new episode
-    does not bootstrap (truncations too, a simplification: MiniGrid's time limits are long)."""
+    """Generalised advantage estimates; a step whose successor starts a new episode (or
+    is a reset step) does not bootstrap (truncations too, a simplification: the time
+    limits are long beside the discount's horizon)."""
     advantages = torch.zeros_like(rewards)
     last = torch.zeros_like(next_value)
     for t in reversed(range(len(rewards))):
@@ -382,16 +538,29 @@ def _gae(
     return advantages
 
 
+@dataclasses.dataclass
+class Rollout:
+    """One update's (T, N, ...) tensors; ``valid`` is 0 on reset steps."""
+
+    observations: torch.Tensor
+    starts: torch.Tensor
+    valid: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    values: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+
+
 def _update(
     agent: RecurrentAgent,
     optimizer: torch.optim.Optimizer,
     config: PPOConfig,
-    views: torch.Tensor,
-    starts: torch.Tensor,
-    actions: torch.Tensor,
-    logprobs: torch.Tensor,
-    advantages: torch.Tensor,
-    returns: torch.Tensor,
+    rollout: Rollout,
     rollout_state: State,
 ) -> dict[str, float]:
     envs_per_batch = config.num_envs // config.num_minibatches
@@ -407,16 +576,25 @@ def _update(
         for first in range(0, config.num_envs, envs_per_batch):
             idx = order[first : first + envs_per_batch]
             state = tuple(part[idx] for part in rollout_state)
-            outputs, activity = agent.unroll(views[:, idx], starts[:, idx], state)
+            mask = rollout.valid[:, idx]
+            outputs, activity = agent.unroll(rollout.observations[:, idx], rollout.starts[:, idx], state)
             dist, value = agent.heads(outputs)
-            new_logprob = dist.log_prob(actions[:, idx])
-            ratio = torch.exp(new_logprob - logprobs[:, idx])
-            adv = advantages[:, idx]
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-            policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)).mean()
-            value_loss = 0.5 * ((value - returns[:, idx]) ** 2).mean()
-            entropy = dist.entropy().mean()
-            gate_rate = activity.mean()
+            new_logprob = dist.log_prob(rollout.actions[:, idx])
+            ratio = torch.exp(new_logprob - rollout.logprobs[:, idx])
+            adv = rollout.advantages[:, idx]
+            adv_mean = _masked_mean(adv, mask)
+            adv_std = _masked_mean((adv - adv_mean) ** 2, mask).sqrt()
+            adv = (adv - adv_mean) / (adv_std + 1e-8)
+            clipped_ratio = ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)
+            policy_loss = _masked_mean(torch.max(-adv * ratio, -adv * clipped_ratio), mask)
+            returns, old_values = rollout.returns[:, idx], rollout.values[:, idx]
+            value_error = (value - returns) ** 2
+            if config.clip_value_loss:
+                clipped_value = old_values + (value - old_values).clamp(-config.clip_coef, config.clip_coef)
+                value_error = torch.max(value_error, (clipped_value - returns) ** 2)
+            value_loss = 0.5 * _masked_mean(value_error, mask)
+            entropy = _masked_mean(dist.entropy(), mask)
+            gate_rate = _masked_mean(activity.mean(-1), mask)
             loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
             if config.core == "gatel0rd":
                 loss = loss + config.reg_lambda * gate_rate
@@ -428,7 +606,7 @@ def _update(
             stats["value_loss"].append(value_loss.item())
             stats["entropy"].append(entropy.item())
             stats["gate_rate"].append(gate_rate.item())
-            stats["clip_fraction"].append(((ratio - 1).abs() > config.clip_coef).float().mean().item())
+            stats["clip_fraction"].append(_masked_mean(((ratio - 1).abs() > config.clip_coef).float(), mask).item())
     return {key: float(np.mean(values)) for key, values in stats.items()}
 
 
