@@ -24,7 +24,7 @@ from typing import Optional
 from baselines.control.mpc import TASKS as MPC_TASK_TABLE
 from baselines.predictors.envs import PREDICTOR_ENVS
 from baselines.predictors.predictor import CORES
-from benchmarks import dreamer, env_speed, env_validation, mpc, ppo, prediction
+from benchmarks import dreamer, env_speed, env_validation, mpc, prediction, rl
 from benchmarks.common import Row, write_csv
 from pomdp_envs.cli_errors import Interrupted
 from pomdp_envs.files import atomic_write_text
@@ -41,7 +41,7 @@ ENV_GROUPS = {
 }
 PREDICTION_ENVS = tuple(PREDICTOR_ENVS)
 #: The suite's stages, in the order they run.
-STAGES = ("speed", "validation", "prediction", "mpc", "ppo", "dreamer")
+STAGES = ("speed", "validation", "prediction", "mpc", "rl", "dreamer")
 MPC_TASKS = tuple(MPC_TASK_TABLE)
 
 
@@ -56,8 +56,8 @@ class Suite:
     prediction_train: Optional[int]
     prediction_test: Optional[int]
     mpc_episodes: int  # 0: no MPC stage
-    ppo_tasks: tuple[str, ...]
-    ppo_steps: int
+    rl_budgets: tuple[tuple[str, int], ...]  # (task of benchmarks.rl, env steps per PPO run)
+    rl_claim_seeds: int  # seeds of GateL0RD and the LSTM on the GateL0RD paper's Fig. 6 tasks
     dreamer_models: tuple[str, ...]
     dreamer_steps: int
     dreamer_random_episodes: int
@@ -80,15 +80,15 @@ SUITES = {
         prediction_train=512,
         prediction_test=256,
         mpc_episodes=10,
-        ppo_tasks=("DoorKey-5x5",),
-        ppo_steps=100_000,
+        rl_budgets=(("RobotRemoteControl", 16_384), ("DoorKey-5x5", 16_384)),
+        rl_claim_seeds=1,
         dreamer_models=("vsg", "rssm"),
         dreamer_steps=3_000,
         dreamer_random_episodes=3,
         memory_controls=True,
     ),
     # 2,000 updates per predictor, 100 Dreamer updates; no MPC (its claims need predictors trained far longer,
-    # see benchmarks/results/longer); MemoryS7 needs ~1e7 frames, so PPO runs DoorKey only.
+    # see benchmarks/results/longer); PPO 1M env steps per run (500k on the two slowest envs).
     "standard": Suite(
         "standard",
         seeds=3,
@@ -97,8 +97,16 @@ SUITES = {
         prediction_train=2048,
         prediction_test=512,
         mpc_episodes=0,
-        ppo_tasks=("DoorKey-5x5",),
-        ppo_steps=200_000,
+        rl_budgets=(
+            ("RobotRemoteControl", 1_000_000),
+            ("Shepherd", 1_000_000),
+            ("FetchPickAndPlacePO", 500_000),
+            ("ShapeHerd", 500_000),
+            ("DoorKey-5x5", 1_000_000),
+            ("MemoryS7", 1_000_000),
+            ("RedBlueDoors-6x6", 1_000_000),
+        ),
+        rl_claim_seeds=5,
         dreamer_models=("vsg", "svsg", "rssm"),
         dreamer_steps=3_500,
         dreamer_random_episodes=10,
@@ -116,8 +124,8 @@ SUITES = {
         prediction_test=None,
         env_seeds=(("rrc", 5),),
         mpc_episodes=50,
-        ppo_tasks=("DoorKey-5x5", "MemoryS7"),
-        ppo_steps=10_000_000,
+        rl_budgets=(("DoorKey-5x5", 10_000_000), ("MemoryS7", 10_000_000)),
+        rl_claim_seeds=5,
         dreamer_models=("vsg", "svsg", "rssm"),
         dreamer_steps=625_000,
         dreamer_random_episodes=20,
@@ -187,8 +195,9 @@ def run_suite(
     tasks = [task for task in MPC_TASKS if task in envs]
     if tasks and suite.mpc_episodes > 0:
         stage("mpc", lambda: _mpc(suite, tasks, requested, workers, launcher, out))
-    if "minigrid" in envs:
-        stage("ppo", lambda: _ppo(suite, seeds, workers, launcher, out))
+    rl_budgets = rl_budgets_of(suite, envs)
+    if rl_budgets:
+        stage("rl", lambda: _rl(suite, rl_budgets, seeds, workers, launcher, out))
     if "shapeherd" in envs:
         stage("dreamer", lambda: _dreamer(suite, seeds, workers, launcher, out))
     meta = {
@@ -290,21 +299,23 @@ def estimate_cost(suite: Suite, envs: list[str], seeds: int | None = None, worke
                     "jobs": job_seconds,
                 }
             )
-        if "minigrid" in envs:
-            configs = ppo.make_configs(list(suite.ppo_tasks), list(ppo.PPO_CORES), seeds, suite.ppo_steps, out / "ppo")
+        for task, steps in rl_budgets_of(suite, envs).items():
+            configs = rl.make_configs({task: steps}, seeds, out / "rl", suite.rl_claim_seeds)
             rollout = configs[0].num_envs * configs[0].num_steps
             seconds_of = {}
-            for updates in (1, 3):  # the difference leaves out the start-up cost
+            for updates in (1, 5):  # the difference leaves out the start-up cost
                 start = time.perf_counter()
-                train_ppo(dataclasses.replace(configs[0], total_steps=updates * rollout, out_dir=out / f"ppo{updates}"))
+                train_ppo(
+                    dataclasses.replace(configs[0], total_steps=updates * rollout, out_dir=out / f"rl-{task}{updates}")
+                )
                 seconds_of[updates] = time.perf_counter() - start
-            per_step = max(seconds_of[3] - seconds_of[1], 0.0) / (2 * rollout)
+            per_step = max(seconds_of[5] - seconds_of[1], 0.0) / (4 * rollout)
             rows.append(
                 {
-                    "stage": "ppo",
-                    "env": "minigrid",
+                    "stage": f"rl {task}",
+                    "env": rl.TASKS[task][1],
                     "runs": len(configs),
-                    "cpu_seconds": per_step * suite.ppo_steps * len(configs),
+                    "cpu_seconds": per_step * steps * len(configs),
                 }
             )
         if "shapeherd" in envs:
@@ -466,10 +477,18 @@ def _mpc(suite: Suite, tasks: list[str], seeds: Optional[int], workers: int, lau
     return failed
 
 
-def _ppo(suite: Suite, seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
-    configs = ppo.make_configs(list(suite.ppo_tasks), list(ppo.PPO_CORES), seeds, suite.ppo_steps, out / "runs" / "ppo")
-    rows, failed = ppo.run(configs, workers, launcher)
-    ppo.write_results(rows, out / "ppo.csv", out / "ppo_curves.csv", out / "ppo_success.png")
+def rl_budgets_of(suite: Suite, envs: list[str]) -> dict[str, int]:
+    """The RL stage's tasks among ``envs`` and their env steps per run."""
+    return {task: steps for task, steps in suite.rl_budgets if rl.TASKS[task][1] in envs}
+
+
+def _rl(suite: Suite, budgets: dict[str, int], seeds: int, workers: int, launcher: str, out: Path) -> list[str]:
+    configs = rl.make_configs(budgets, seeds, out / "runs" / "rl", suite.rl_claim_seeds)
+    # The scale first: minutes at most, and the report can show it while the runs go on.
+    scale = rl.scale_rows(list(budgets), seeds)
+    write_csv(out / "rl_scale.csv", scale)
+    rows, failed = rl.run(configs, workers, launcher)
+    rl.write_results(rows, out, scale)
     return failed
 
 

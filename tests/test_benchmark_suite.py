@@ -120,11 +120,12 @@ def test_markdown_table_gives_mean_and_std_over_seeds():
 
 def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     suite = dataclasses.replace(
-        SUITES["quick"], name="tiny", prediction_epochs=2, prediction_train=64, prediction_test=32, mpc_episodes=2
-    )
+        SUITES["quick"], name="tiny", prediction_epochs=2, prediction_train=64, prediction_test=32, mpc_episodes=2,
+        rl_budgets=(("RobotRemoteControl", 2048), ("DoorKey-5x5", 2048)),
+    )  # fmt: skip
     failures = run_suite(suite, ["rrc"], tmp_path, seeds=1, workers=1, command="python -m benchmarks run tiny")
     assert not any(failures.values()), failures
-    for name in ("speed.csv", "prediction.csv", "mpc.csv", "run.json"):
+    for name in ("speed.csv", "prediction.csv", "mpc.csv", "rl.csv", "rl_scale.csv", "run.json"):
         assert (tmp_path / name).exists(), name
     report = write_report(tmp_path).read_text()
     assert "# Benchmark report" in report and "python -m benchmarks run tiny" in report
@@ -134,6 +135,18 @@ def test_tiny_suite_on_rrc_writes_csvs_and_a_report_with_verdicts(tmp_path):
     # One seed: every measured claim is inconclusive, and the table says why.
     assert "inconclusive" in report and "fewer than 3 seeds" in report and "| supported |" not in report
     assert "| rrc | - | copy-last |" in report  # the yardstick without learning
+    # RL on rrc only (DoorKey-5x5 belongs to minigrid): every variant, the scale, a verdict.
+    assert "## Reinforcement learning: memory's effect on return" in report and "DoorKey" not in report
+    for agent in (
+        "random policy",
+        "oracle policy",
+        "PPO memoryless",
+        "PPO gru",
+        "PPO gatel0rd",
+        "PPO none (full view)",
+    ):
+        assert f"| {agent} | 1 |" in report, agent
+    assert "- **RobotRemoteControl**: inconclusive" in report and (tmp_path / "rl_return.png").exists()
     # Memory in prediction: the memoryless core beside the recurrent ones, partial and fully observed.
     assert "## Memory in next-observation prediction" in report
     assert "| rrc | ss | " in report and "| rrc | ss-full | " in report
@@ -291,8 +304,9 @@ def test_cost_estimate_scales_with_the_budget():
     from benchmarks.suite import estimate_cost, format_estimate
 
     small = dataclasses.replace(
-        SUITES["quick"], prediction_epochs=10, prediction_train=64, prediction_test=32, memory_controls=False
-    )
+        SUITES["quick"], prediction_epochs=10, prediction_train=64, prediction_test=32, memory_controls=False,
+        rl_budgets=(),
+    )  # fmt: skip
     large = dataclasses.replace(small, prediction_epochs=1000)
     [row_small] = estimate_cost(small, ["rrc"], seeds=1)
     [row_large] = estimate_cost(large, ["rrc"], seeds=1)
@@ -312,13 +326,15 @@ def test_estimates_are_kept_in_the_run_folder_and_reported(tmp_path, capsys):
     out = tmp_path / "paper"
     assert main(["run", "--suite", "quick", "--envs", "rrc", "--estimate", "--out", str(out)]) == 0
     assert "| prediction rrc |" in capsys.readouterr().out
-    [row] = json.loads((out / "estimates.json").read_text())
+    row, rl_row = json.loads((out / "estimates.json").read_text())
+    assert rl_row["stage"] == "rl RobotRemoteControl" and rl_row["runs"] == 4 and rl_row["cpu_seconds"] > 0
     assert row["stage"] == "prediction rrc" and row["env"] == "rrc" and row["workers"] == 2 and "CPUs" in row["machine"]
     # A later estimate of another env is kept beside it; one of the same stage replaces it.
     billiard = {**row, "stage": "prediction billiard", "env": "billiard", "runs": 36}
     record_estimate(out, [billiard, {**row, "runs": 5}], workers=4)
     assert [(r["stage"], r["runs"], r["workers"]) for r in json.loads((out / "estimates.json").read_text())] == [
         ("prediction rrc", 5, 4),
+        ("rl RobotRemoteControl", 4, 2),
         ("prediction billiard", 36, 4),
     ]
     run = {"suite": "quick", "envs": ["rrc"], "seeds": 1, "workers": 2, "launcher": "local", "command": "c"}
