@@ -72,7 +72,8 @@ TINY = {  # command prefix -> flags appended
         "2",
         "--no-progress",
     ],
-    "python -m benchmarks.ppo": ["--steps", "64", "--seeds", "1", "--workers", "1"],
+    "python -m benchmarks.rl": ["--steps", "64", "--seeds", "1", "--workers", "1", "--scale-episodes", "1"],
+    "python -m benchmarks.ppo_speed": ["--updates", "1", "--rounds", "1", "--num-envs", "2", "--num-steps", "16"],
     "python -m baselines.agents.dreamer": [
         *TINY_DREAMER,
         "--batch-size",
