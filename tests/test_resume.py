@@ -40,9 +40,16 @@ DREAMER = [
     "--sequence-length", "8", "--log-every", "80", "--actor-units", "16", "--actor-layers", "1",
     "--imagine-horizon", "4", "--threads", "1", "--checkpoint-every", "40", "--no-progress",
 ]  # fmt: skip
-TRAINERS = {"predictor": PREDICTOR, "ppo": PPO, "dreamer": DREAMER}
+# PPO on a native vector env (its envs and reset-step flags are in the checkpoint), continuous actions.
+PPO_NATIVE = [*PPO, "--env-id", "pomdp_envs/RobotRemoteControl-v0", "--core", "gru", "--total-steps", "3072"]
+TRAINERS = {"predictor": PREDICTOR, "ppo": PPO, "ppo-native": PPO_NATIVE, "dreamer": DREAMER}
 # Where each trainer's checkpoint of run 0 lies below --out-dir.
-STATE_OF = {"predictor": "gatel0rd-lambda0.001-seed0/resume.pt", "ppo": "resume.pt", "dreamer": "resume.pt"}
+STATE_OF = {
+    "predictor": "gatel0rd-lambda0.001-seed0/resume.pt",
+    "ppo": "resume.pt",
+    "ppo-native": "resume.pt",
+    "dreamer": "resume.pt",
+}
 
 
 def command(trainer: str, out: Path, *extra: str) -> list[str]:

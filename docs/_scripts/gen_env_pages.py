@@ -3,7 +3,7 @@ every registered id and the gallery ``docs/environments/index.md``.
 
 Each page is built from the registry entry (id, description, policies, upstream name),
 the env's spaces and ``hidden_space``, its class docstring (the spec sheet) and what the
-committed standard report measured for it (memory verdicts, reference models, PPO and
+committed standard report measured for it (memory verdicts, reference models, RL and
 Dreamer rows), read from the result files, so that no number on a page is typed by hand.
 
     python docs/_scripts/gen_env_pages.py            # what `make docs` runs first
@@ -41,7 +41,8 @@ class Results:
 
     validation: list[dict[str, Any]]
     prediction: list[dict[str, Any]]
-    ppo: list[dict[str, Any]]
+    rl: list[dict[str, Any]]
+    rl_scale: list[dict[str, Any]]
     dreamer: list[dict[str, Any]]
     reference: list[Any]  # baselines.predictors.reference.ReferenceModel
 
@@ -55,7 +56,8 @@ class Results:
         return cls(
             validation=rows(standard / "validation" / "validation.csv"),
             prediction=rows(standard / "predictors" / "prediction.csv"),
-            ppo=rows(standard / "predictors" / "ppo.csv"),
+            rl=[row for path in sorted(standard.glob("rl/*/rl.csv")) for row in rows(path)],
+            rl_scale=[row for path in sorted(standard.glob("rl/*/rl_scale.csv")) for row in rows(path)],
             dreamer=rows(standard / "agents" / "dreamer.csv"),
             reference=reference_models(),
         )
@@ -183,17 +185,16 @@ def reference_section(entry: EnvEntry, results: Results) -> list[str]:
     ]
 
 
-def ppo_section(entry: EnvEntry, results: Results) -> list[str]:
-    rows = [row for row in results.ppo if f"pomdp_envs/MiniGrid-{row['task']}-v0" == entry.id]
+def rl_section(entry: EnvEntry, results: Results) -> list[str]:
+    from benchmarks import rl
+
+    tasks = [task for task, (env_id, _) in rl.TASKS.items() if env_id == entry.id]
+    rows = [row for row in results.rl if row["task"] in tasks]
     if not rows:
         return []
-    lines = ["### PPO", "", "| core | seeds | env steps | success rate (mean over seeds) |", "|---|---:|---:|---:|"]
-    for core in dict.fromkeys(row["core"] for row in rows):
-        own = [row for row in rows if row["core"] == core]
-        success = statistics.mean(row["final_success_rate"] for row in own)
-        steps = int(min(row["global_step"] for row in own))
-        lines.append(f"| {core} | {len(own)} | {steps:,} | {success:.3f} |")
-    return lines
+    scale = [row for row in results.rl_scale if row["task"] in tasks]
+    budgets = {task: int(max(row["global_step"] for row in rows if row["task"] == task)) for task in tasks}
+    return ["### Reinforcement learning (PPO)", "", rl.format_table(rows, scale, budgets)]
 
 
 def dreamer_section(entry: EnvEntry, results: Results) -> list[str]:
@@ -216,7 +217,7 @@ def dreamer_section(entry: EnvEntry, results: Results) -> list[str]:
 
 def env_page(entry: EnvEntry, results: Results) -> str:
     measured = validation_section(entry, results)
-    for section in (prediction_section, reference_section, ppo_section, dreamer_section):
+    for section in (prediction_section, reference_section, rl_section, dreamer_section):
         part = section(entry, results)
         if part:
             measured += ["", *part]
