@@ -247,3 +247,19 @@ def test_ppo_learns_doorkey_5x5(tmp_path):
     scores = train(PPOConfig(total_steps=200_000, out_dir=tmp_path, progress=False, seed=0))
     assert scores["final_success_rate"] > 0.8
     assert np.isfinite(scores["final_return"]) and scores["final_return"] > 0.5
+
+
+def test_a_recorded_run_on_the_sync_envs_steps_the_native_envs_episodes(tmp_path):
+    """Video needs the SyncVectorEnv; the native vector env gives the same run."""
+    config = PPOConfig(
+        env_id="pomdp_envs/RobotRemoteControl-v0", core="gru", total_steps=3 * 4 * 32, num_envs=4, num_steps=32,
+        num_minibatches=2, update_epochs=1, out_dir=tmp_path / "native", progress=False,
+    )  # fmt: skip
+    native = train(config)
+    recorded = train(dataclasses.replace(config, capture_video=True, out_dir=tmp_path / "recorded"))
+    assert list((tmp_path / "recorded" / "videos").glob("*.mp4"))
+    rows = [list(csv.DictReader((tmp_path / name / "metrics.csv").open())) for name in ("native", "recorded")]
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in rows[0]] == [
+        {k: v for k, v in row.items() if k != "seconds"} for row in rows[1]
+    ]
+    assert native["final_return"] == recorded["final_return"] or np.isnan(native["final_return"])
