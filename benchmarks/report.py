@@ -638,9 +638,11 @@ def _sections(out: Path, tables: Tables) -> list[str]:
             "nothing tuned per task) on the agent's view without memory, with a GRU and GateL0RD (MiniGrid: "
             "also an LSTM), and without memory on the full view; the random policy and the scripted oracle "
             "(it reads the hidden state) give the scale. Final return: finished training episodes of the last "
-            "10 % of updates. A verdict reads *memory improves return* when a recurrent agent's final return "
-            "beats the memoryless one's (95 % bootstrap interval of the difference over seeds above 0) and the "
-            "full-view agent's return is above the random policy's; *not learned at this budget* when no agent's is.",
+            "10 % of updates. An agent has *learned* when its final return exceeds the random policy's by "
+            f"{rl.LEARNED_SHARE:.0%} of the oracle's gain over random (95 % bootstrap interval over seeds). A verdict "
+            "reads *memory improves return* when a recurrent agent's final return beats the memoryless one's "
+            "(95 % bootstrap interval of the difference over seeds above 0) and the full-view agent has learned; "
+            "*not learned at this budget* when no agent has.",
             "",
             rl.format_table(tables["rl"], tables.get("rl_scale", []), _rl_budgets(tables)),
             "",

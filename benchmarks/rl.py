@@ -8,11 +8,13 @@ Per task, PPO (``baselines.agents.ppo``) trains in these variants, each over see
   this budget without memory when nothing is hidden.
 
 Beside them, the return of the random policy and of the env's scripted oracle (which
-reads the hidden state from ``info``) over whole episodes give the scale. The verdict
-per task (``memory_verdict``): "memory improves return" when a recurrent core's final
-return beats the memoryless one (95 % bootstrap interval of the difference over seeds
-above 0) and the full-view agent leaves the random level; "not learned at this budget"
-when no variant leaves the random level.
+reads the hidden state from ``info``) over whole episodes give the scale. An agent has
+*learned* when its final return exceeds the random policy's by ``LEARNED_SHARE`` (10 %)
+of the oracle's gain over random (95 % bootstrap interval over seeds above that). The
+verdict per task (``memory_verdict``): "memory improves return" when a recurrent core's
+final return beats the memoryless one (95 % bootstrap interval of the difference over
+seeds above 0) and the full-view agent has learned; "not learned at this budget" when
+no agent has.
 
     python -m benchmarks.rl --tasks RobotRemoteControl DoorKey-5x5 --steps 200000 --seeds 3 --workers 2
 
@@ -175,26 +177,45 @@ def _returns(rows: list[Row], task: str, core: str, view: str = AGENT_VIEW) -> l
     ]
 
 
+#: An agent has learned when its return exceeds the random policy's by this share of the
+#: gap between the random and the oracle policies' returns (95 % bootstrap interval above it).
+LEARNED_SHARE = 0.1
+
+
+def _learned(name: str, values: list[float], random: list[float], level: float) -> Verdict:
+    """Is mean(values) − mean(random) above ``level``? (The bootstrap interval of the
+    difference, ``level`` subtracted from every run.)"""
+    return bootstrap_difference((name, [value - level for value in values]), ("random", random))
+
+
 def memory_verdict(task: str, rows: list[Row], scale: list[Row]) -> Verdict:
     """Does memory improve return on ``task``? (See the module docstring.)"""
-    random = [as_float(row["mean_return"]) for row in scale if row["task"] == task and row["policy"] == "random"]
+
+    def policy(name: str) -> list[float]:
+        return [as_float(row["mean_return"]) for row in scale if row["task"] == task and row["policy"] == name]
+
+    random, oracle = policy("random"), policy("oracle")
+    if not random or not oracle:
+        return Verdict(INCONCLUSIVE, "no random and oracle returns to scale it")
+    level = LEARNED_SHARE * (float(np.mean(oracle)) - float(np.mean(random)))
     memoryless = ("memoryless", _returns(rows, task, MEMORYLESS))
     full = ("full view", _returns(rows, task, MEMORYLESS, FULL_VIEW))
     cores = [core for core in (*RECURRENT, "lstm") if _returns(rows, task, core)]
     leaves = {
-        name: bootstrap_difference((name, values), ("random", random))
+        name: _learned(name, values, random, level)
         for name, values in [memoryless, full, *((core, _returns(rows, task, core)) for core in cores)]
     }
     if any(verdict.verdict == INCONCLUSIVE for verdict in leaves.values()):
         reasons = "; ".join(v.measured for v in leaves.values() if v.verdict == INCONCLUSIVE)
         return Verdict(INCONCLUSIVE, reasons)
     learned = [name for name, verdict in leaves.items() if verdict.verdict == SUPPORTED]
+    bar = f"learned: return above random + {level:.3g} ({LEARNED_SHARE:g} of the oracle's gain over random)"
     if not learned:
-        return Verdict("not learned at this budget", "no variant's return is above the random policy's")
+        return Verdict("not learned at this budget", f"no agent's return is above the bar; {bar}")
     gains = {core: bootstrap_difference((core, _returns(rows, task, core)), memoryless) for core in cores}
     better = [core for core, verdict in gains.items() if verdict.verdict == SUPPORTED]
     measured = "; ".join(verdict.measured for verdict in gains.values())
-    measured += f"; above random: {', '.join(learned)}"
+    measured += f"; {bar}: {', '.join(learned)}"
     if full[0] not in learned:
         return Verdict("inconclusive (the full-view agent does not learn at this budget)", measured)
     if better:

@@ -23,8 +23,12 @@ def _rows(task: str, returns: dict[tuple[str, str], list[float]]) -> list[dict]:
     ]
 
 
-def _scale(task: str, random: list[float]) -> list[dict]:
-    return [{"task": task, "policy": "random", "seed": seed, "mean_return": value} for seed, value in enumerate(random)]
+def _scale(task: str, random: list[float], oracle: float = 1.0) -> list[dict]:
+    return [
+        {"task": task, "policy": policy, "seed": seed, "mean_return": value}
+        for policy, values in (("random", random), ("oracle", [oracle] * len(random)))
+        for seed, value in enumerate(values)
+    ]
 
 
 LOW, HIGH = [0.0, 0.01, 0.02], [0.8, 0.85, 0.9]
@@ -53,6 +57,14 @@ def test_no_gain_and_not_learned_and_unlearnable_full_view():
     blind = {**same, ("none", "agent"): LOW, ("none", "full"): LOW}
     verdict = rl.memory_verdict("Shepherd", _rows("Shepherd", blind), _scale("Shepherd", LOW))
     assert verdict.verdict.startswith("inconclusive (the full-view agent does not learn")
+
+
+def test_a_return_barely_above_a_random_zero_is_not_learning():
+    """Sparse rewards: the random policy scores 0, PPO 1-3 % of the oracle's return."""
+    tiny = [0.024, 0.015, 0.03]
+    rows = _rows("Shepherd", {("none", "agent"): tiny, ("gru", "agent"): tiny, ("none", "full"): tiny})
+    verdict = rl.memory_verdict("Shepherd", rows, _scale("Shepherd", [0.0, 0.0, 0.0]))
+    assert verdict.verdict == "not learned at this budget" and "above random + 0.1" in verdict.measured
 
 
 def test_fewer_than_three_seeds_is_inconclusive():
