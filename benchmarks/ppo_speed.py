@@ -104,7 +104,7 @@ def format_table(rows: list[Row]) -> str:
     for row in rows:
         lines.append(
             f"| {row['case']} | {row['steps_per_s']:.0f} | {row['ratio_to_sb3']:.2f} | "
-            f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f} | {row['rounds']} |"
+            f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f} | {int(row['rounds'])} |"
         )
     return "\n".join(lines)
 

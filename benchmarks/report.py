@@ -656,8 +656,8 @@ def _sections(out: Path, tables: Tables) -> list[str]:
         lines += [
             "### PPO's speed beside SB3-contrib's RecurrentPPO",
             "",
-            f"`python -m benchmarks.ppo_speed`: {setting['env_id']}, {setting['num_envs']} envs x "
-            f"{setting['num_steps']} steps, one thread, cases alternating in rounds (median rate, median and "
+            f"`python -m benchmarks.ppo_speed`: {setting['env_id']}, {int(setting['num_envs'])} envs x "
+            f"{int(setting['num_steps'])} steps, one thread, cases alternating in rounds (median rate, median and "
             "range of the per-round ratio). `-sb3-work` rows do SB3's update work (10 epochs, 128-step minibatches).",
             "",
             ppo_speed.format_table(tables["ppo_speed"]),
