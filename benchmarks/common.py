@@ -209,3 +209,27 @@ def write_runs(out: Path, rows: list[Row], format_table: Callable[[list[Row]], s
     write_csv(out / "runs.csv", rows)
     print(format_table(rows))
     return 0
+
+
+def policy_episodes(env_id: str, policy_name: str, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Whole episodes of the policy ``policy_name`` (``pomdp_envs.policies.make_policy``),
+    one per seed (the env reset and the policy seeded with it): the returns, whether
+    ``info["is_success"]`` held at each episode's last step, and the env steps taken."""
+    import gymnasium as gym
+
+    from pomdp_envs.policies import make_policy
+
+    env = gym.make(env_id)
+    returns, successes, steps = [], [], 0
+    for seed in seeds:
+        observation, info = env.reset(seed=seed)
+        policy = make_policy(env_id, policy_name, seed)
+        policy.reset_one(observation)
+        total, done = 0.0, False
+        while not done:
+            observation, reward, terminated, truncated, info = env.step(policy.act_one(observation, info))
+            total, steps, done = total + float(reward), steps + 1, terminated or truncated
+        returns.append(total)
+        successes.append(bool(info.get("is_success", False)))
+    env.close()
+    return np.array(returns), np.array(successes), steps

@@ -219,15 +219,6 @@ def _ppo_frames(task: str):
     return check
 
 
-def _rl_budgets(tables: Tables) -> dict[str, int]:
-    """Each task's env steps per run, as its runs ended (the largest ``global_step``)."""
-    budgets: dict[str, int] = {}
-    for row in tables.get("rl", []):
-        steps = int(as_float(row.get("global_step")))
-        budgets[row["task"]] = max(budgets.get(row["task"], 0), steps)
-    return budgets
-
-
 def _agents_beat_rssm(model: str):
     def check(tables: Tables) -> Verdict | None:
         rows = tables.get("dreamer", [])
@@ -644,7 +635,7 @@ def _sections(out: Path, tables: Tables) -> list[str]:
             "(95 % bootstrap interval of the difference over seeds above 0) and the full-view agent has learned; "
             "*not learned at this budget* when no agent has.",
             "",
-            rl.format_table(tables["rl"], tables.get("rl_scale", []), _rl_budgets(tables)),
+            rl.format_table(tables["rl"], tables.get("rl_scale", []), rl.run_budgets(tables["rl"])),
             "",
             "![return over env steps](rl_return.png)",
             "",

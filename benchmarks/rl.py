@@ -29,11 +29,19 @@ import dataclasses
 import warnings
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
 from baselines.agents.ppo import MEMORYLESS, PPOConfig, train
-from benchmarks.common import Row, as_float, fan_out, save_figure, tagged_rows, write_csv, write_final_and_curves
+from benchmarks.common import (
+    Row,
+    as_float,
+    fan_out,
+    policy_episodes,
+    save_figure,
+    tagged_rows,
+    write_csv,
+    write_final_and_curves,
+)
 from benchmarks.stats import INCONCLUSIVE, SUPPORTED, Verdict, bootstrap_difference
 from pomdp_envs.cli_errors import command_name
 
@@ -52,7 +60,7 @@ CLAIM_TASKS = ("DoorKey-5x5", "MemoryS7")
 RECURRENT = ("gru", "gatel0rd")
 AGENT_VIEW, FULL_VIEW = "agent", "full"
 #: The scale's policies: uniform actions, and the scripted oracle of every env.
-SCALE_POLICIES = {"random": "random", "oracle": None}  # None: the env's oracle (MiniGrid: its solver)
+SCALE_POLICIES = ("random", "oracle")  # "oracle": the env's oracle (MiniGrid: its solver)
 SCALE_EPISODES = 30  # episodes per seed of each scale policy
 
 
@@ -124,23 +132,11 @@ def run(configs: list[PPOConfig], workers: int, launcher: str = "local") -> tupl
 
 def policy_scale(task: str, policy: str, seed: int, episodes: int = SCALE_EPISODES) -> Row:
     """Mean return and success rate of ``policy`` ("random" or "oracle") over whole episodes."""
-    from pomdp_envs.policies import make_policy, policy_names
+    from pomdp_envs.policies import policy_names
 
     env_id = TASKS[task][0]
     name = policy if policy == "random" else next(p for p in policy_names(env_id) if p in ("oracle", "solver"))
-    env = gym.make(env_id)
-    returns, successes = [], []
-    for episode in range(episodes):
-        observation, info = env.reset(seed=seed * 10_000 + episode)
-        actor = make_policy(env_id, name, seed * 10_000 + episode)
-        actor.reset_one(observation)
-        total, done = 0.0, False
-        while not done:
-            observation, reward, terminated, truncated, info = env.step(actor.act_one(observation, info))
-            total, done = total + float(reward), terminated or truncated
-        returns.append(total)
-        successes.append(float(bool(info.get("is_success", False))))
-    env.close()
+    returns, successes, _ = policy_episodes(env_id, name, [seed * 10_000 + episode for episode in range(episodes)])
     return {
         "task": task,
         "policy": policy,
@@ -167,6 +163,14 @@ def write_results(rows: list[Row], out: Path, scale: list[Row] | None = None) ->
     return write_final_and_curves(
         rows, out / "rl.csv", out / "rl_curves.csv", lambda final, curves: plot_curves(curves, out / "rl_return.png")
     )
+
+
+def run_budgets(rows: list[Row]) -> dict[str, int]:
+    """Each task's env steps per run, as its runs ended (the largest ``global_step``)."""
+    budgets: dict[str, int] = {}
+    for row in rows:
+        budgets[row["task"]] = max(budgets.get(row["task"], 0), int(as_float(row.get("global_step"))))
+    return budgets
 
 
 def _returns(rows: list[Row], task: str, core: str, view: str = AGENT_VIEW) -> list[float]:

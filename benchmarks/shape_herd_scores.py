@@ -11,26 +11,16 @@ from __future__ import annotations
 import argparse
 import time
 
-import gymnasium as gym
 import numpy as np
 
+from benchmarks.common import policy_episodes
 from pomdp_envs.cli_errors import command_name
-from pomdp_envs.policies import make_policy
 
 
 def run(env_id: str, policy_name: str, episodes: int) -> tuple[np.ndarray, float]:
-    env = gym.make(env_id)
-    scores, steps, start = [], 0, time.perf_counter()
-    for seed in range(episodes):
-        obs, info = env.reset(seed=seed)
-        policy = make_policy(env_id, policy_name, seed)
-        policy.reset_one(obs)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, info = env.step(policy.act_one(obs, info))
-            total, steps, done = total + reward, steps + 1, terminated or truncated
-        scores.append(total)
-    return np.array(scores), steps / (time.perf_counter() - start)
+    start = time.perf_counter()
+    scores, _, steps = policy_episodes(env_id, policy_name, range(episodes))
+    return scores, steps / (time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -193,8 +193,7 @@ def rl_section(entry: EnvEntry, results: Results) -> list[str]:
     if not rows:
         return []
     scale = [row for row in results.rl_scale if row["task"] in tasks]
-    budgets = {task: int(max(row["global_step"] for row in rows if row["task"] == task)) for task in tasks}
-    return ["### Reinforcement learning (PPO)", "", rl.format_table(rows, scale, budgets)]
+    return ["### Reinforcement learning (PPO)", "", rl.format_table(rows, scale, rl.run_budgets(rows))]
 
 
 def dreamer_section(entry: EnvEntry, results: Results) -> list[str]:
