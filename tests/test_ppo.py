@@ -263,3 +263,29 @@ def test_a_recorded_run_on_the_sync_envs_steps_the_native_envs_episodes(tmp_path
         {k: v for k, v in row.items() if k != "seconds"} for row in rows[1]
     ]
     assert native["final_return"] == recorded["final_return"] or np.isnan(native["final_return"])
+
+
+def test_defaults_and_network_follow_the_paper_codes_minigrid_ppo():
+    """The fact sheet's section 5 (train_fc defaults) and section 1.5 (model.py): the
+    settings and the agent that the module docstring says it reproduces."""
+    config = PPOConfig()
+    assert (config.num_envs, config.num_steps, config.update_epochs) == (16, 128, 4)
+    assert config.num_envs * config.num_steps // config.num_minibatches == 256  # batch 256
+    assert (config.lr, config.adam_eps, config.gamma, config.gae_lambda) == (1e-3, 1e-8, 0.99, 0.95)
+    assert (config.ent_coef, config.vf_coef, config.max_grad_norm, config.clip_coef) == (0.01, 0.5, 0.5, 0.2)
+    assert config.clip_value_loss
+
+    for core in ("lstm", "gatel0rd"):
+        agent = RecurrentAgent(VIEW, gym.spaces.Discrete(7), core=core, hidden_size=64)
+        convs = [m for m in agent.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert [tuple(c.weight.shape) for c in convs] == [(16, 3, 2, 2), (32, 16, 2, 2), (64, 32, 2, 2)]
+        assert any(isinstance(m, torch.nn.MaxPool2d) for m in agent.encoder.modules())
+        assert agent.encode(torch.zeros(1, 7, 7, 3, dtype=torch.uint8)).shape == (1, 64)  # embedding 64
+        assert [tuple(m.weight.shape) for m in agent.actor if isinstance(m, torch.nn.Linear)] == [(64, 64), (7, 64)]
+        assert [tuple(m.weight.shape) for m in agent.critic if isinstance(m, torch.nn.Linear)] == [(64, 64), (1, 64)]
+        linears = [m for m in agent.modules() if isinstance(m, torch.nn.Linear)]
+        if core == "gatel0rd":  # the cell's own layers are re-initialised too
+            assert any(isinstance(m, torch.nn.Linear) for m in agent.core.modules())
+        for layer in linears:  # each row of N(0, 1) scaled to unit norm, biases 0
+            torch.testing.assert_close(layer.weight.norm(dim=1), torch.ones(layer.weight.shape[0]))
+            assert layer.bias is None or not layer.bias.any()
